@@ -1,0 +1,16 @@
+"""Registers the commands that live in their own modules on the typer app."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from epmscan.cli import demo
+
+    app.command(name="demo")(demo.demo_command)
+    try:
+        from epmscan.cli import lab
+    except ImportError:
+        return
+    app.command(name="lab")(lab.lab_command)

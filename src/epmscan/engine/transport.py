@@ -1,0 +1,166 @@
+"""The I/O edge: TCP connections with per-phase deadlines, OS errors translated.
+
+A thin ``asyncio.Protocol`` (cheaper than streams on the hot path) buffers what the
+peer sends; :meth:`Connection.read` waits for the next bytes with a deadline of its
+own. This is the only module that sees ``OSError``: everything it raises is an
+:class:`epmscan.errors.TransportError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import struct
+
+from epmscan.errors import (
+    ConnectionClosedError,
+    ConnectRefusedError,
+    ConnectTimeoutError,
+    HostUnreachableError,
+    LocalResourceError,
+    ReadTimeoutError,
+    TransportError,
+)
+
+_UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
+_LOCAL = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EADDRNOTAVAIL}
+_REFUSED = {errno.ECONNREFUSED, errno.ECONNRESET}
+_LINGER_ABORT = struct.pack("ii", 1, 0)
+
+
+def translate_os_error(exc: OSError, *, connecting: bool) -> TransportError:
+    """Map an ``OSError`` from the socket layer onto our hierarchy."""
+    code = exc.errno
+    text = exc.strerror or str(exc) or type(exc).__name__
+    if isinstance(exc, ConnectionRefusedError) or (connecting and code in _REFUSED):
+        return ConnectRefusedError("connection refused")
+    if code in _UNREACHABLE:
+        return HostUnreachableError(text.lower())
+    if code in _LOCAL:
+        return LocalResourceError(f"local resource exhausted: {text.lower()}")
+    if code == errno.ETIMEDOUT:
+        return ConnectTimeoutError("no answer to connect") if connecting else ReadTimeoutError(
+            "connection timed out"
+        )
+    if connecting:
+        return TransportError(f"connect failed: {text}")
+    if isinstance(exc, ConnectionResetError) or code == errno.ECONNRESET:
+        return ConnectionClosedError("connection reset by peer")
+    return TransportError(text)
+
+
+class _BufferingProtocol(asyncio.Protocol):
+    __slots__ = ("_chunks", "_closed_exc", "_eof", "_transport", "_waiter")
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._eof = False
+        self._closed_exc: BaseException | None = None
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._closed_exc = exc
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class Connection:
+    """One established TCP connection. Not safe for concurrent readers."""
+
+    __slots__ = ("_loop", "_protocol", "_transport", "local_address", "peer_address")
+
+    def __init__(self, transport: asyncio.Transport, protocol: _BufferingProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._loop = asyncio.get_running_loop()
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        self.peer_address: str = peer[0] if peer else ""
+        self.local_address: str = sock[0] if sock else ""
+
+    def write(self, data: bytes) -> None:
+        if self._transport.is_closing():
+            raise ConnectionClosedError("connection closed by peer")
+        self._transport.write(data)
+
+    async def read(self, timeout: float) -> bytes:
+        """The bytes that arrived since the last read; waits up to ``timeout`` for some.
+
+        Raises :class:`ReadTimeoutError` when nothing came, :class:`ConnectionClosedError`
+        when the peer closed or reset the connection and nothing is left to read.
+        """
+        proto = self._protocol
+        if not proto._chunks and not proto._eof:
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            proto._waiter = waiter
+            timer = self._loop.call_later(timeout, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                proto._waiter = None
+            if not proto._chunks and not proto._eof:
+                raise ReadTimeoutError(f"no answer within {timeout:g} s")
+        if proto._chunks:
+            chunks = proto._chunks
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            proto._chunks = []
+            return data
+        exc = proto._closed_exc
+        if isinstance(exc, OSError):
+            raise translate_os_error(exc, connecting=False)
+        raise ConnectionClosedError("connection closed by peer")
+
+    def close(self, *, abort: bool = False) -> None:
+        """Close the connection; ``abort`` sends a RST instead of a FIN (no TIME_WAIT)."""
+        if abort:
+            sock = self._transport.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
+                except OSError:
+                    pass
+            self._transport.abort()
+        else:
+            self._transport.close()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connection:
+    """Connect to ``address:port`` (an IP literal) within ``connect_timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(connect_timeout):
+            transport, protocol = await loop.create_connection(
+                _BufferingProtocol, host=address, port=port
+            )
+    except TimeoutError:
+        raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s") from None
+    except OSError as exc:
+        raise translate_os_error(exc, connecting=True) from None
+    assert isinstance(transport, asyncio.Transport)
+    return Connection(transport, protocol)

@@ -1,0 +1,151 @@
+"""Models to plain JSON-able dicts and back.
+
+One shape for every output: ``dump --json``, each ``--jsonl`` line, the ``--json``
+document and ``--save`` files all use :func:`host_to_dict`. Loading a saved file goes
+through :func:`host_from_dict`, so a result survives the round trip unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from enum import Enum
+from typing import Any
+
+from epmscan.models import (
+    EndpointRecord,
+    ExchangeHostReport,
+    ExchangeInterface,
+    Finding,
+    HostResult,
+    HostStatus,
+    HttpPortProbe,
+    HttpProbeStatus,
+    PortClass,
+    PortProbeStatus,
+    ResolvedPort,
+    Severity,
+)
+
+SCHEMA_VERSION = 1
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        out[f.name] = value.value if isinstance(value, Enum) else value
+    return out
+
+
+def endpoint_to_dict(endpoint: EndpointRecord) -> dict[str, Any]:
+    return _plain(endpoint)
+
+
+def host_to_dict(host: HostResult) -> dict[str, Any]:
+    """The JSON object of one host (the ``dump --json`` shape)."""
+    return {
+        "target": host.target,
+        "address": host.address,
+        "port": host.port,
+        "status": host.status.value,
+        "error": host.error,
+        "elapsed": round(host.elapsed, 6),
+        "lookup_pages": host.lookup_pages,
+        "lookup_status": _hex(host.lookup_status),
+        "fault_status": _hex(host.fault_status),
+        "endpoints": [_plain(e) for e in host.endpoints],
+    }
+
+
+def exchange_to_dict(report: ExchangeHostReport) -> dict[str, Any]:
+    """A host object with an ``exchange`` member: resolved ports, HTTP ports, findings."""
+    out = host_to_dict(report.host)
+    out["exchange"] = {
+        "role": report.role,
+        "group": report.group,
+        "ports": [_plain(p) for p in report.ports],
+        "http": [_plain(h) for h in report.http],
+        "findings": [_plain(f) for f in report.findings],
+    }
+    return out
+
+
+def _hex(value: int | None) -> str | None:
+    return None if value is None else f"0x{value:08x}"
+
+
+def _unhex(value: str | int | None) -> int | None:
+    if value is None:
+        return None
+    return value if isinstance(value, int) else int(value, 16)
+
+
+def host_from_dict(data: dict[str, Any]) -> HostResult:
+    """Rebuild a :class:`HostResult` from :func:`host_to_dict`'s shape."""
+    endpoint_names = {f.name for f in fields(EndpointRecord)}
+    return HostResult(
+        target=data["target"],
+        address=data.get("address", data["target"]),
+        port=int(data["port"]),
+        status=HostStatus(data["status"]),
+        error=data.get("error"),
+        endpoints=tuple(
+            EndpointRecord(**{k: v for k, v in e.items() if k in endpoint_names})
+            for e in data.get("endpoints", ())
+        ),
+        elapsed=float(data.get("elapsed", 0.0)),
+        lookup_pages=int(data.get("lookup_pages", 0)),
+        lookup_status=_unhex(data.get("lookup_status")),
+        fault_status=_unhex(data.get("fault_status")),
+    )
+
+
+def exchange_from_dict(data: dict[str, Any]) -> ExchangeHostReport:
+    """Rebuild an :class:`ExchangeHostReport`; a plain host object gives empty Exchange parts."""
+    host = host_from_dict(data)
+    ex = data.get("exchange") or {}
+    ports = tuple(
+        ResolvedPort(
+            interface=ExchangeInterface(p["interface"]),
+            transport=p["transport"],
+            port=p.get("port"),
+            source=p.get("source", "lookup"),
+            probe=PortProbeStatus(p.get("probe", "not_probed")),
+            probe_detail=p.get("probe_detail"),
+            port_class=PortClass(p["port_class"]) if p.get("port_class") else None,
+            expected_port=p.get("expected_port"),
+        )
+        for p in ex.get("ports", ())
+    )
+    http = tuple(
+        HttpPortProbe(
+            port=int(h["port"]),
+            interface=ExchangeInterface(h["interface"]),
+            status=HttpProbeStatus(h["status"]),
+            banner=h.get("banner"),
+            bind=PortProbeStatus(h.get("bind", "not_probed")),
+            detail=h.get("detail"),
+        )
+        for h in ex.get("http", ())
+    )
+    findings = tuple(
+        Finding(
+            severity=Severity(f["severity"]),
+            host=f["host"],
+            code=f["code"],
+            message=f["message"],
+            interface=ExchangeInterface(f["interface"]) if f.get("interface") else None,
+            expected=f.get("expected"),
+            found=f.get("found"),
+            fix=f.get("fix"),
+        )
+        for f in ex.get("findings", ())
+    )
+    return ExchangeHostReport(
+        host=host,
+        role=ex.get("role"),
+        group=ex.get("group"),
+        ports=ports,
+        http=http,
+        findings=findings,
+    )
