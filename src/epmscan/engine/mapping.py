@@ -1,0 +1,92 @@
+"""``ept_map`` for a few interfaces on one host: cheaper than a full lookup walk.
+
+Used by ``scan --mode map`` and by the Exchange checks. Each interface is asked for
+its ncacn_ip_tcp and ncacn_http towers over one association.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, status_for_error
+from epmscan.engine.session import RpcSession
+from epmscan.engine.transport import open_tcp
+from epmscan.errors import EpmscanError, LocalResourceError, RpcFaultError
+from epmscan.models import EndpointRecord, HostResult, HostStatus, InterfaceId, LookupEntry
+from epmscan.protocol.constants import EPM_INTERFACE, OP_EPT_MAP
+from epmscan.protocol.epm import build_map_request, decode_map_response
+from epmscan.protocol.towers import endpoint_record
+
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+MAP_TRANSPORTS = ("ncacn_ip_tcp", "ncacn_http")
+
+
+async def map_interfaces(
+    session: RpcSession,
+    address: str,
+    interfaces: Iterable[InterfaceId],
+    transports: Iterable[str] = MAP_TRANSPORTS,
+    records: list[EndpointRecord] | None = None,
+) -> list[EndpointRecord]:
+    """``ept_map`` each interface for each transport over a bound EPM session.
+
+    Records are appended to ``records`` as they come, so a caller keeps what was
+    resolved before a timeout.
+    """
+    records = [] if records is None else records
+    transports = tuple(transports)
+    for interface in interfaces:
+        for transport in transports:
+            stub = await session.call(OP_EPT_MAP, build_map_request(interface, transport))
+            response = decode_map_response(stub)
+            for tower in response.towers:
+                if tower.transport != transport:
+                    continue
+                entry = LookupEntry(object_uuid=NIL_UUID, tower=tower, annotation="")
+                records.append(endpoint_record(entry, address))
+    return records
+
+
+async def map_host(
+    target: str,
+    address: str,
+    interfaces: Iterable[InterfaceId],
+    port: int = DEFAULT_EPM_PORT,
+    *,
+    timeouts: Timeouts = Timeouts(),
+    abort_close: bool = False,
+) -> HostResult:
+    """Resolve ``interfaces`` through ``ept_map``; the result lists what was found."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    records: list[EndpointRecord] = []
+    status, error, fault = HostStatus.OK, None, None
+    conn = None
+    try:
+        async with asyncio.timeout(timeouts.host):
+            conn = await open_tcp(address, port, connect_timeout=timeouts.connect)
+            session = RpcSession(conn, read_timeout=timeouts.read)
+            await session.bind(EPM_INTERFACE)
+            await map_interfaces(session, address, interfaces, records=records)
+    except TimeoutError:
+        status, error = HostStatus.TIMEOUT, f"host deadline of {timeouts.host:g} s exceeded"
+    except LocalResourceError:
+        raise
+    except EpmscanError as exc:
+        status, error = status_for_error(exc), str(exc)
+        if isinstance(exc, RpcFaultError):
+            fault = exc.status
+    finally:
+        if conn is not None:
+            conn.close(abort=abort_close)
+    return HostResult(
+        target=target,
+        address=address,
+        port=port,
+        status=status,
+        error=error,
+        endpoints=tuple(records),
+        elapsed=loop.time() - started,
+        fault_status=fault,
+    )

@@ -1,0 +1,225 @@
+"""Many hosts at once: a fixed pool of workers fed from a streaming target iterator.
+
+The target iterator is pulled lazily (never materialised). ``concurrency`` workers
+each take the next target, wait for the rate limiter, run the per-host job (a dump or
+an ``ept_map``) and hand the :class:`HostResult` to ``on_result`` at once, so that
+writers can flush it. A stop request (SIGINT/SIGTERM) stops the pulling; hosts in
+flight get ``grace`` seconds to finish, then are cancelled and not reported.
+Running out of file descriptors is this machine's problem, not the host's: the
+worker backs off and tries the same host again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, dump_host
+from epmscan.engine.mapping import map_host
+from epmscan.engine.ratelimit import RateLimiter
+from epmscan.engine.resolve import resolve_host
+from epmscan.errors import LocalResourceError, NameResolutionError
+from epmscan.models import HostResult, HostStatus
+from epmscan.protocol.names import EXCHANGE_INTERFACES
+
+RETRYABLE = frozenset({HostStatus.FILTERED})
+LOCAL_BACKOFF = 0.05
+
+
+class TargetLike(Protocol):
+    """What the scanner needs of a target: the spec, and an address or a name."""
+
+    @property
+    def spec(self) -> str: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+
+
+HostJob = Callable[[str, str], Awaitable[HostResult]]
+"""``job(target, address) -> HostResult``: what the scanner runs per address."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    port: int = DEFAULT_EPM_PORT
+    mode: str = "dump"
+    concurrency: int = 1000
+    max_rate: float | None = None
+    timeouts: Timeouts = Timeouts(connect=2.0, read=5.0, host=30.0)
+    retries: int = 0
+    max_ents: int = 500
+    decoder: str = "fast"
+    grace: float = 1.5
+    abort_close: bool = True
+
+
+@dataclass(slots=True)
+class ScanProgress:
+    """Live counters, read by the progress display (not a result type)."""
+
+    started: int = 0
+    done: int = 0
+    in_flight: int = 0
+    statuses: Counter[HostStatus] = field(default_factory=Counter)
+    local_errors: int = 0
+    interrupted: bool = False
+
+
+def default_job(options: ScanOptions) -> HostJob:
+    """The per-address job of ``options.mode`` (``dump`` or ``map``)."""
+    if options.mode == "dump":
+
+        async def job(target: str, address: str) -> HostResult:
+            return await dump_host(
+                target,
+                address,
+                options.port,
+                timeouts=options.timeouts,
+                max_ents=options.max_ents,
+                decoder=options.decoder,
+                abort_close=options.abort_close,
+            )
+
+        return job
+    if options.mode == "map":
+        interfaces = tuple(EXCHANGE_INTERFACES.values())
+
+        async def map_job(target: str, address: str) -> HostResult:
+            return await map_host(
+                target,
+                address,
+                interfaces,
+                options.port,
+                timeouts=options.timeouts,
+                abort_close=options.abort_close,
+            )
+
+        return map_job
+    raise ValueError(f"unknown scan mode {options.mode!r} (dump, map)")
+
+
+class Scanner:
+    """Runs one scan. ``stop()`` may be called from a signal handler in the loop."""
+
+    def __init__(
+        self,
+        options: ScanOptions,
+        on_result: Callable[[HostResult], None],
+        *,
+        job: HostJob | None = None,
+    ) -> None:
+        self.options = options
+        self.on_result = on_result
+        self.job = job or default_job(options)
+        self.progress = ScanProgress()
+        self._stopping = asyncio.Event()
+        self._limiter = RateLimiter(options.max_rate) if options.max_rate else None
+
+    def stop(self) -> None:
+        """Start no more hosts; those in flight get the grace period."""
+        self.progress.interrupted = True
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def run(self, targets: Iterable[TargetLike]) -> ScanProgress:
+        """Scan every target; returns the final counters."""
+        iterator = iter(targets)
+        workers = [
+            asyncio.create_task(self._worker(iterator))
+            for _ in range(max(1, self.options.concurrency))
+        ]
+        stop_wait = asyncio.create_task(self._stopping.wait())
+        try:
+            all_done = asyncio.gather(*workers)
+            await asyncio.wait({all_done, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if not all_done.done():
+                _, pending = await asyncio.wait(workers, timeout=self.options.grace)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+            else:
+                all_done.result()
+        finally:
+            stop_wait.cancel()
+            for task in workers:
+                task.cancel()
+        return self.progress
+
+    async def _worker(self, targets: Iterator[TargetLike]) -> None:
+        for target in _until_stopped(targets, self._stopping):
+            if target.address is not None:
+                await self._scan_address(target.spec, target.address)
+                continue
+            name = target.name or target.spec
+            try:
+                addresses = await resolve_host(name, timeout=self.options.timeouts.connect)
+            except NameResolutionError as exc:
+                self._report(
+                    HostResult(
+                        target=target.spec,
+                        address="",
+                        port=self.options.port,
+                        status=HostStatus.UNRESOLVED,
+                        error=str(exc),
+                    )
+                )
+                continue
+            for address in addresses:
+                if self._stopping.is_set():
+                    break
+                await self._scan_address(target.spec, address)
+
+    async def _scan_address(self, spec: str, address: str) -> None:
+        progress = self.progress
+        progress.started += 1
+        progress.in_flight += 1
+        try:
+            attempts = 1 + max(0, self.options.retries)
+            result: HostResult | None = None
+            for _ in range(attempts):
+                result = await self._attempt(spec, address)
+                if result.status not in RETRYABLE:
+                    break
+            assert result is not None
+        finally:
+            progress.in_flight -= 1
+        self._report(result)
+
+    async def _attempt(self, spec: str, address: str) -> HostResult:
+        while True:
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            try:
+                return await self.job(spec, address)
+            except LocalResourceError:
+                self.progress.local_errors += 1
+                await asyncio.sleep(LOCAL_BACKOFF)
+
+    def _report(self, result: HostResult) -> None:
+        self.progress.done += 1
+        self.progress.statuses[result.status] += 1
+        self.on_result(result)
+
+
+def _until_stopped(targets: Iterator[TargetLike], stopping: asyncio.Event) -> Iterator[TargetLike]:
+    for target in targets:
+        if stopping.is_set():
+            return
+        yield target
+
+
+async def scan(
+    targets: Iterable[TargetLike],
+    options: ScanOptions,
+    on_result: Callable[[HostResult], None],
+) -> ScanProgress:
+    """Convenience: run one :class:`Scanner` to the end."""
+    return await Scanner(options, on_result).run(targets)
