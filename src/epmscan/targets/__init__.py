@@ -1,0 +1,51 @@
+"""Target specifications, streamed: what to scan, in which order, on which shard.
+
+Public API (details in docs/targets.md)::
+
+    space = TargetSpace.parse(
+        ["192.0.2.0/24", "198.51.100.10-50", "2001:db8::/120", "exch01.corp.example"],
+        input_files=["targets.txt"],          # -iL
+        exclude=["192.0.2.1,192.0.2.254"],    # --exclude (comma separated)
+        exclude_files=["skip.txt"],           # --exclude-file
+        max_hosts=1 << 20,                    # --max-hosts
+    )                                         # TargetSpecError on a bad spec or too many
+    space.total                               # targets iter_targets yields (names count 1)
+    space.shard_total((2, 4))                 # exactly how many shard 2 of 4 yields
+    seed = new_seed()                         # print it: same seed, same order
+    for target in space.iter_targets(seed, shard=parse_shard("2/4")):
+        target.spec, target.address, target.name   # a Target: address or name
+    resolution = await resolve_target(target)       # Resolution(addresses, error)
+    resolutions = await resolve_names(targets)      # many, in order, bounded concurrency
+
+Names come first (in the order given), then addresses in a random permutation walked
+through a cyclic group (see :mod:`epmscan.targets.permutation`); nothing is materialised,
+so a /8 starts at once in constant memory.
+"""
+
+from epmscan.targets.resolve import (
+    DEFAULT_RESOLVE_TIMEOUT,
+    Resolution,
+    resolve_names,
+    resolve_target,
+)
+from epmscan.targets.space import (
+    DEFAULT_MAX_HOSTS,
+    Shard,
+    Target,
+    TargetSpace,
+    new_seed,
+    parse_shard,
+)
+
+__all__ = [
+    "DEFAULT_MAX_HOSTS",
+    "DEFAULT_RESOLVE_TIMEOUT",
+    "Resolution",
+    "Shard",
+    "Target",
+    "TargetSpace",
+    "new_seed",
+    "parse_shard",
+    "resolve_names",
+    "resolve_target",
+]

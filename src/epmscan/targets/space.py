@@ -1,0 +1,225 @@
+"""The whole target space, held as intervals, walked in a seeded random order.
+
+Addresses live as merged, exclude-subtracted intervals per family; IPv4 positions come
+before IPv6 positions in one index space of ``address_total`` positions, and
+:class:`~epmscan.targets.permutation.CyclicPermutation` decides the order in which
+positions are visited. Host names are a separate short list, yielded first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import struct
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from epmscan.errors import TargetSpecError
+from epmscan.targets.intervals import Interval, IntervalIndex, merge, size, subtract
+from epmscan.targets.parse import IPV4, IPV6, parse_spec
+from epmscan.targets.permutation import CyclicPermutation, check_shard, shard_size
+from epmscan.targets.sources import SpecSource, from_arguments, from_exclude_lists, from_files
+
+DEFAULT_MAX_HOSTS = 1 << 20
+
+Shard = tuple[int, int]
+"""``(K, N)``: the K-th (1-based) of N disjoint parts of one scan."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One thing to scan: an address, or a host name still to resolve.
+
+    ``spec`` is what reports show as the target: the address text for addresses (ranges
+    and CIDRs are not remembered per address), the name as the user gave it for names.
+    Exactly one of ``address`` and ``name`` is set.
+    """
+
+    spec: str
+    address: str | None
+    name: str | None = None
+
+    @property
+    def is_name(self) -> bool:
+        return self.name is not None
+
+
+def new_seed() -> int:
+    """A fresh random seed; print it so that a scan's order can be repeated."""
+    return secrets.randbits(63)
+
+
+def parse_shard(text: str) -> Shard:
+    """``"2/4"`` → ``(2, 4)``; TargetSpecError unless ``1 <= K <= N``."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text, re.ASCII)
+    if match is None:
+        raise TargetSpecError(f"--shard {text!r}: expected K/N, e.g. 2/4 for the second of four")
+    shard = (int(match[1]), int(match[2]))
+    _check_shard(shard)
+    return shard
+
+
+def _check_shard(shard: Shard) -> None:
+    try:
+        check_shard(shard)
+    except ValueError:
+        raise TargetSpecError(
+            f"--shard {shard[0]}/{shard[1]}: K must be between 1 and N (N at least 1)"
+        ) from None
+
+
+def _name_key(name: str) -> str:
+    return name.rstrip(".").casefold()
+
+
+_pack_ipv4 = struct.Struct(">I").pack
+
+
+class TargetSpace:
+    """A set of addresses (as intervals) and host names, never enumerated.
+
+    Build it with :meth:`parse`; ``total`` counts the targets :meth:`iter_targets` yields
+    (each name counts once, whatever it resolves to).
+    """
+
+    def __init__(
+        self,
+        ipv4: Iterable[Interval] = (),
+        ipv6: Iterable[Interval] = (),
+        names: Iterable[str] = (),
+    ) -> None:
+        self.ipv4: tuple[Interval, ...] = tuple(merge(ipv4))
+        self.ipv6: tuple[Interval, ...] = tuple(merge(ipv6))
+        unique: dict[str, str] = {}
+        for name in names:
+            unique.setdefault(_name_key(name), name)
+        self.names: tuple[str, ...] = tuple(unique.values())
+        self.ipv4_total = size(self.ipv4)
+        self.ipv6_total = size(self.ipv6)
+        self.address_total = self.ipv4_total + self.ipv6_total
+        self.total = self.address_total + len(self.names)
+
+    @classmethod
+    def parse(
+        cls,
+        specs: Iterable[str],
+        *,
+        input_files: Iterable[str | os.PathLike[str]] = (),
+        exclude: Iterable[str] = (),
+        exclude_files: Iterable[str | os.PathLike[str]] = (),
+        max_hosts: int = DEFAULT_MAX_HOSTS,
+    ) -> TargetSpace:
+        """Parse targets as nmap takes them.
+
+        ``specs`` are command-line specs, ``input_files`` ``-iL`` files, ``exclude``
+        ``--exclude`` values (comma separated), ``exclude_files`` ``--exclude-file`` files.
+        Excluded names drop the same name (case-insensitive, not resolved). Raises
+        TargetSpecError naming the spec (and ``file:line``), or when more than
+        ``max_hosts`` targets remain.
+        """
+        wanted = _collect([*from_arguments(specs), *from_files(input_files)])
+        unwanted = _collect([*from_exclude_lists(exclude), *from_files(exclude_files)])
+        excluded_names = {_name_key(name) for name in unwanted.names}
+        space = cls(
+            subtract(wanted.ipv4, unwanted.ipv4),
+            subtract(wanted.ipv6, unwanted.ipv6),
+            [name for name in wanted.names if _name_key(name) not in excluded_names],
+        )
+        if space.total > max_hosts:
+            raise TargetSpecError(
+                f"the targets cover {space.total:,} hosts, more than the limit of "
+                f"{max_hosts:,}; pass --max-hosts {space.total} (or more) to scan them all"
+            )
+        return space
+
+    def __repr__(self) -> str:
+        return (
+            f"TargetSpace({self.ipv4_total} IPv4 in {len(self.ipv4)} ranges, "
+            f"{self.ipv6_total} IPv6 in {len(self.ipv6)} ranges, {len(self.names)} names)"
+        )
+
+    def shard_total(self, shard: Shard = (1, 1)) -> int:
+        """Exactly how many targets :meth:`iter_targets` yields for ``shard``."""
+        _check_shard(shard)
+        return len(self._shard_names(shard)) + shard_size(self.address_total, shard)
+
+    def iter_targets(self, seed: int | None = None, shard: Shard = (1, 1)) -> Iterator[Target]:
+        """Every target once: the names of this shard in the order given, then the
+        addresses of this shard in the random order fixed by ``seed``.
+
+        Shards of the same space and seed are disjoint and together complete; so a
+        shard other than ``(1, 1)`` needs an explicit seed (see :func:`new_seed`).
+        Starts at once and holds no per-address state, whatever the size.
+        """
+        _check_shard(shard)
+        if seed is None:
+            if shard != (1, 1):
+                raise TargetSpecError(
+                    "--shard needs --seed: every shard must walk the same random order"
+                )
+            seed = new_seed()
+        for name in self._shard_names(shard):
+            yield Target(name, None, name)
+        if self.address_total:
+            positions = CyclicPermutation(self.address_total, seed).shard(*shard)
+            yield from self._addresses(positions)
+
+    def iter_addresses(self, seed: int, shard: Shard = (1, 1)) -> Iterator[str]:
+        """Only the address texts of :meth:`iter_targets`, in the same order."""
+        _check_shard(shard)
+        if self.address_total:
+            positions = CyclicPermutation(self.address_total, seed).shard(*shard)
+            for target in self._addresses(positions):
+                yield target.spec
+
+    def _shard_names(self, shard: Shard) -> Sequence[str]:
+        index, count = shard
+        return self.names[index - 1 :: count]
+
+    def _addresses(self, positions: Iterator[int]) -> Iterator[Target]:
+        ntoa, pack, ntop = socket.inet_ntoa, _pack_ipv4, socket.inet_ntop
+        if len(self.ipv4) == 1 and not self.ipv6:
+            base = self.ipv4[0][0]
+            for position in positions:
+                text = ntoa(pack(base + position))
+                yield Target(text, text)
+            return
+        ipv4_index, ipv6_index = IntervalIndex(self.ipv4), IntervalIndex(self.ipv6)
+        v4_offsets, v4_starts = ipv4_index.offsets, ipv4_index.starts
+        v6_offsets, v6_starts = ipv6_index.offsets, ipv6_index.starts
+        ipv4_total, family6 = self.ipv4_total, socket.AF_INET6
+        for position in positions:
+            if position < ipv4_total:
+                slot = bisect_right(v4_offsets, position) - 1
+                text = ntoa(pack(v4_starts[slot] + position - v4_offsets[slot]))
+            else:
+                position -= ipv4_total
+                slot = bisect_right(v6_offsets, position) - 1
+                value = v6_starts[slot] + position - v6_offsets[slot]
+                text = ntop(family6, value.to_bytes(16, "big"))
+            yield Target(text, text)
+
+
+@dataclass
+class _Collected:
+    ipv4: list[Interval]
+    ipv6: list[Interval]
+    names: list[str]
+
+
+def _collect(sources: Iterable[SpecSource]) -> _Collected:
+    ipv4: list[Interval] = []
+    ipv6: list[Interval] = []
+    names: list[str] = []
+    for source in sources:
+        parsed = parse_spec(source.text, source.where)
+        if parsed.family == IPV4:
+            ipv4.extend(parsed.intervals)
+        elif parsed.family == IPV6:
+            ipv6.extend(parsed.intervals)
+        elif parsed.name is not None:
+            names.append(parsed.name)
+    return _Collected(merge(ipv4), merge(ipv6), names)
