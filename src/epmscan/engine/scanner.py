@@ -15,7 +15,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, dump_host
 from epmscan.engine.mapping import map_host
@@ -40,8 +40,10 @@ class TargetLike(Protocol):
     def name(self) -> str | None: ...
 
 
-HostJob = Callable[[str, str], Awaitable[HostResult]]
-"""``job(target, address) -> HostResult``: what the scanner runs per address."""
+R = TypeVar("R")
+
+HostJob = Callable[[str, str], Awaitable[R]]
+"""``job(target, address) -> result``: what the scanner runs per address."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,7 @@ class ScanProgress:
     interrupted: bool = False
 
 
-def default_job(options: ScanOptions) -> HostJob:
+def default_job(options: ScanOptions) -> HostJob[HostResult]:
     """The per-address job of ``options.mode`` (``dump`` or ``map``)."""
     if options.mode == "dump":
 
@@ -103,19 +105,31 @@ def default_job(options: ScanOptions) -> HostJob:
     raise ValueError(f"unknown scan mode {options.mode!r} (dump, map)")
 
 
-class Scanner:
-    """Runs one scan. ``stop()`` may be called from a signal handler in the loop."""
+def _host_status(result: Any) -> HostStatus:
+    host = getattr(result, "host", result)
+    status: HostStatus = host.status
+    return status
+
+
+class Scanner(Generic[R]):
+    """Runs one scan. ``stop()`` may be called from a signal handler in the loop.
+
+    ``job`` makes one result per address (default: the dump or map of ``options.mode``);
+    a result is a :class:`HostResult` or anything with one in ``.host``.
+    """
 
     def __init__(
         self,
         options: ScanOptions,
-        on_result: Callable[[HostResult], None],
+        on_result: Callable[[R], None],
         *,
-        job: HostJob | None = None,
+        job: HostJob[R] | None = None,
+        unresolved: Callable[[HostResult], R] | None = None,
     ) -> None:
         self.options = options
         self.on_result = on_result
-        self.job = job or default_job(options)
+        self.job: HostJob[R] = job or default_job(options)  # type: ignore[assignment]
+        self._unresolved = unresolved
         self.progress = ScanProgress()
         self._stopping = asyncio.Event()
         self._limiter = RateLimiter(options.max_rate) if options.max_rate else None
@@ -162,15 +176,14 @@ class Scanner:
             try:
                 addresses = await resolve_host(name, timeout=self.options.timeouts.connect)
             except NameResolutionError as exc:
-                self._report(
-                    HostResult(
-                        target=target.spec,
-                        address="",
-                        port=self.options.port,
-                        status=HostStatus.UNRESOLVED,
-                        error=str(exc),
-                    )
+                failed = HostResult(
+                    target=target.spec,
+                    address="",
+                    port=self.options.port,
+                    status=HostStatus.UNRESOLVED,
+                    error=str(exc),
                 )
+                self._report(self._unresolved(failed) if self._unresolved else failed)  # type: ignore[arg-type]
                 continue
             for address in addresses:
                 if self._stopping.is_set():
@@ -183,17 +196,17 @@ class Scanner:
         progress.in_flight += 1
         try:
             attempts = 1 + max(0, self.options.retries)
-            result: HostResult | None = None
+            result: R | None = None
             for _ in range(attempts):
                 result = await self._attempt(spec, address)
-                if result.status not in RETRYABLE:
+                if _host_status(result) not in RETRYABLE:
                     break
             assert result is not None
         finally:
             progress.in_flight -= 1
         self._report(result)
 
-    async def _attempt(self, spec: str, address: str) -> HostResult:
+    async def _attempt(self, spec: str, address: str) -> R:
         while True:
             if self._limiter is not None:
                 await self._limiter.acquire()
@@ -203,9 +216,9 @@ class Scanner:
                 self.progress.local_errors += 1
                 await asyncio.sleep(LOCAL_BACKOFF)
 
-    def _report(self, result: HostResult) -> None:
+    def _report(self, result: R) -> None:
         self.progress.done += 1
-        self.progress.statuses[result.status] += 1
+        self.progress.statuses[_host_status(result)] += 1
         self.on_result(result)
 
 
@@ -222,4 +235,4 @@ async def scan(
     on_result: Callable[[HostResult], None],
 ) -> ScanProgress:
     """Convenience: run one :class:`Scanner` to the end."""
-    return await Scanner(options, on_result).run(targets)
+    return await Scanner[HostResult](options, on_result).run(targets)

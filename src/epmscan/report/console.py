@@ -79,3 +79,70 @@ def render_dump(host: HostResult) -> Group:
 
 def print_dump(host: HostResult, console: Console) -> None:
     console.print(render_dump(host))
+
+
+EXCHANGE_COLUMNS = (("MAPI", "mapi"), ("NSPI", "nspi"), ("RFR", "rfr"))
+
+
+def exchange_tcp_ports(host: HostResult) -> dict[str, list[int]]:
+    """The ncacn_ip_tcp ports of the Exchange interfaces in a dump, by short name."""
+    from epmscan.protocol.names import EXCHANGE_INTERFACES
+
+    by_uuid = {iface.uuid: key.value for key, iface in EXCHANGE_INTERFACES.items()}
+    ports: dict[str, list[int]] = {}
+    for e in host.endpoints:
+        key = by_uuid.get(e.uuid)
+        if key and e.transport == "ncacn_ip_tcp" and e.port is not None:
+            bucket = ports.setdefault(key, [])
+            if e.port not in bucket:
+                bucket.append(e.port)
+    return ports
+
+
+def scan_table(hosts: Iterable[HostResult]) -> Table:
+    """One row per host that answered: status, counts, Exchange TCP ports."""
+    table = Table(title="Hosts that answered")
+    table.add_column("Host")
+    table.add_column("Status")
+    table.add_column("Interfaces", justify="right")
+    table.add_column("Endpoints", justify="right")
+    for title, _ in EXCHANGE_COLUMNS:
+        table.add_column(title, justify="right")
+    table.add_column("Note")
+    for host in hosts:
+        ports = exchange_tcp_ports(host)
+        label = host.address if host.address == host.target else f"{host.target} {host.address}"
+        table.add_row(
+            label,
+            Text(host.status.value, style=STATUS_STYLE.get(host.status, "")),
+            str(len(group_by_interface(host.endpoints))),
+            str(len(host.endpoints)),
+            *(",".join(map(str, ports.get(key, []))) or "-" for _, key in EXCHANGE_COLUMNS),
+            host.error or "",
+        )
+    return table
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in summary["statuses"].items() if v)
+    state = "interrupted" if summary.get("interrupted") else "done"
+    return (
+        f"{state}: {summary['done']} of {summary['targets']} hosts in {summary['elapsed']:.1f} s "
+        f"({summary['hosts_per_second']:,.0f}/s)" + (f"; {counts}" if counts else "")
+    )
+
+
+def print_scan_summary(
+    hosts: list[HostResult],
+    summary: dict[str, Any],
+    console: Console,
+    *,
+    dropped: int = 0,
+    loop: str = "",
+) -> None:
+    """The closing table of answering hosts, then one summary line."""
+    if hosts:
+        console.print(scan_table(hosts))
+    if dropped:
+        console.print(f"... and {dropped} more hosts answered (see the output files)")
+    console.print(summary_line(summary) + (f" [{loop}]" if loop else ""), highlight=False)

@@ -1,0 +1,107 @@
+"""The options ``scan`` and ``check`` share, declared once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from epmscan.engine.dump import DEFAULT_EPM_PORT
+
+Targets = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Addresses, CIDR blocks, ranges (10.0.0.10-50, 10.0.0.10-10.0.0.50), host names."
+    ),
+]
+InputList = Annotated[
+    list[str] | None,
+    typer.Option("-iL", "--input-list", help="File of targets, one or more a line, # comments."),
+]
+Exclude = Annotated[
+    list[str] | None, typer.Option("--exclude", help="Targets to leave out (comma separated).")
+]
+ExcludeFile = Annotated[
+    list[str] | None, typer.Option("--exclude-file", help="File of targets to leave out.")
+]
+MaxHosts = Annotated[
+    int, typer.Option("--max-hosts", min=1, help="Refuse a scan of more addresses than this.")
+]
+Seed = Annotated[
+    int | None, typer.Option("--seed", help="Seed of the scan order (repeatable order).")
+]
+Shard = Annotated[
+    str | None, typer.Option("--shard", help="Scan shard K of N of the same order, as K/N.")
+]
+Port = Annotated[
+    int, typer.Option("--port", "-p", min=1, max=65535, help="Endpoint mapper port.")
+]
+Mode = Annotated[
+    str, typer.Option("--mode", help="dump (full ept_lookup) or map (ept_map, Exchange only).")
+]
+Concurrency = Annotated[
+    int, typer.Option("--concurrency", "-c", min=1, max=100000, help="Hosts in flight at once.")
+]
+MaxRate = Annotated[
+    float | None, typer.Option("--max-rate", min=0.1, help="New connections per second at most.")
+]
+ConnectTimeout = Annotated[
+    float, typer.Option("--connect-timeout", min=0.01, help="Seconds to wait for a connect.")
+]
+ReadTimeout = Annotated[
+    float, typer.Option("--read-timeout", min=0.01, help="Seconds to wait for each answer.")
+]
+HostTimeout = Annotated[
+    float, typer.Option("--host-timeout", min=0.01, help="Seconds for one host in all.")
+]
+Retries = Annotated[
+    int, typer.Option("--retries", min=0, max=10, help="Extra connects when one got no answer.")
+]
+MaxEnts = Annotated[
+    int, typer.Option("--max-ents", min=1, max=100000, help="Entries asked per ept_lookup.")
+]
+Jsonl = Annotated[
+    str | None, typer.Option("--jsonl", help="Write one JSON object per host as it ends (- = stdout).")
+]
+JsonDoc = Annotated[str | None, typer.Option("--json", help="Write one JSON document.")]
+Csv = Annotated[str | None, typer.Option("--csv", help="Write one CSV row per endpoint.")]
+Save = Annotated[
+    str | None, typer.Option("--save", help="Keep the full result for 'epmscan diff'.")
+]
+OnlyAnswered = Annotated[
+    bool, typer.Option("--only-answered", help="Write only hosts whose EPM port answered.")
+]
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="No live progress bar.")]
+Decoder = Annotated[
+    str, typer.Option("--decoder", help="fast (default) or impacket (reference, slow).")
+]
+
+
+@dataclass(frozen=True)
+class ScanArgs:
+    """Everything ``scan`` and ``check`` accept, as plain values."""
+
+    targets: list[str]
+    input_lists: list[str]
+    exclude: list[str]
+    exclude_files: list[str]
+    max_hosts: int = 1 << 20
+    seed: int | None = None
+    shard: str | None = None
+    port: int = DEFAULT_EPM_PORT
+    mode: str = "dump"
+    concurrency: int = 1000
+    max_rate: float | None = None
+    connect_timeout: float = 2.0
+    read_timeout: float = 5.0
+    host_timeout: float = 30.0
+    retries: int = 0
+    max_ents: int = 500
+    jsonl: str | None = None
+    json_doc: str | None = None
+    csv: str | None = None
+    save: str | None = None
+    only_answered: bool = False
+    no_progress: bool = False
+    decoder: str = "fast"

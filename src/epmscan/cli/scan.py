@@ -1,0 +1,273 @@
+"""``epmscan scan``: many hosts, streamed results, live progress, clean interruption."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import typer
+from rich.console import Console
+
+from epmscan.cli import options as opt
+from epmscan.cli.common import (
+    EXIT_OK,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    exit_with_usage_error,
+    stderr_console,
+)
+from epmscan.cli.progress import ScanDisplay
+from epmscan.engine.dump import Timeouts
+from epmscan.engine.limits import ensure_fd_budget
+from epmscan.engine.loop import loop_name, run
+from epmscan.engine.scanner import HostJob, ScanOptions, Scanner, ScanProgress, TargetLike
+from epmscan.errors import UsageError
+from epmscan.models import HostResult, HostStatus
+from epmscan.report.console import print_scan_summary
+from epmscan.report.serialize import host_to_dict
+from epmscan.report.writers import CsvWriter, JsonDocumentWriter, JsonlWriter, WriterSet
+from epmscan.targets import TargetSpace, parse_shard
+
+R = TypeVar("R")
+
+TABLE_LIMIT = 2000
+"""Answered hosts kept for the closing table; the files get every host."""
+
+
+def build_target_space(args: opt.ScanArgs) -> TargetSpace:
+    return TargetSpace.parse(
+        args.targets,
+        input_files=args.input_lists,
+        exclude=args.exclude,
+        exclude_files=args.exclude_files,
+        max_hosts=args.max_hosts,
+    )
+
+
+def scan_options(args: opt.ScanArgs, concurrency: int) -> ScanOptions:
+    return ScanOptions(
+        port=args.port,
+        mode=args.mode,
+        concurrency=concurrency,
+        max_rate=args.max_rate,
+        timeouts=Timeouts(
+            connect=args.connect_timeout, read=args.read_timeout, host=args.host_timeout
+        ),
+        retries=args.retries,
+        max_ents=args.max_ents,
+        decoder=args.decoder,
+    )
+
+
+@dataclass
+class ScanRun(Generic[R]):
+    """What a finished (or interrupted) scan leaves for the caller to render."""
+
+    progress: ScanProgress
+    answered: list[R] = field(default_factory=list)
+    answered_dropped: int = 0
+    signal_name: str | None = None
+    elapsed: float = 0.0
+    total: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        if self.signal_name == "SIGINT":
+            return EXIT_SIGINT
+        if self.signal_name == "SIGTERM":
+            return EXIT_SIGTERM
+        return EXIT_OK
+
+
+def summary_dict(run_: ScanRun[Any], options: ScanOptions) -> dict[str, Any]:
+    p = run_.progress
+    rate = p.done / run_.elapsed if run_.elapsed > 0 else 0.0
+    return {
+        "targets": run_.total,
+        "done": p.done,
+        "interrupted": p.interrupted,
+        "signal": run_.signal_name,
+        "elapsed": round(run_.elapsed, 3),
+        "hosts_per_second": round(rate, 1),
+        "statuses": {s.value: p.statuses.get(s, 0) for s in HostStatus},
+        "port": options.port,
+        "mode": options.mode,
+        "local_errors": p.local_errors,
+    }
+
+
+def _open_writers(args: opt.ScanArgs, meta: dict[str, Any]) -> WriterSet:
+    writers = WriterSet()
+    try:
+        if args.jsonl:
+            writers.add(JsonlWriter(args.jsonl))
+        if args.json_doc:
+            writers.add(JsonDocumentWriter(args.json_doc, meta))
+        if args.save:
+            writers.add(JsonDocumentWriter(args.save, meta))
+        if args.csv:
+            writers.add(CsvWriter(args.csv))
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename}: {exc.strerror}") from None
+    return writers
+
+
+def execute_scan(
+    args: opt.ScanArgs,
+    *,
+    job: HostJob[R] | None = None,
+    to_dict: Callable[[R], dict[str, Any]] = host_to_dict,  # type: ignore[assignment]
+    unresolved: Callable[[HostResult], R] | None = None,
+    command: str = "scan",
+) -> ScanRun[R]:
+    """Parse targets, run the scanner, stream every result to the writers.
+
+    Usage errors raise :class:`UsageError` before anything is sent.
+    """
+    if args.mode not in ("dump", "map"):
+        raise UsageError(f"--mode must be 'dump' or 'map', not {args.mode!r}")
+    if args.decoder not in ("fast", "impacket"):
+        raise UsageError(f"--decoder must be 'fast' or 'impacket', not {args.decoder!r}")
+    shard = parse_shard(args.shard) if args.shard else (1, 1)
+    space = build_target_space(args)
+    total = space.shard_total(shard)
+    budget = ensure_fd_budget(args.concurrency, sockets_per_task=2 if command == "check" else 1)
+    err = stderr_console()
+    if budget.warning:
+        err.print(f"epmscan: warning: {budget.warning}", markup=False)
+    options = scan_options(args, min(budget.usable_concurrency, max(1, total)))
+    meta = {
+        "command": command,
+        "targets": args.targets,
+        "port": args.port,
+        "mode": args.mode,
+        "seed": args.seed,
+        "shard": f"{shard[0]}/{shard[1]}",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    writers = _open_writers(args, meta)
+    show_progress = not args.no_progress and sys.stderr.isatty()
+    result: ScanRun[R] = ScanRun(progress=ScanProgress(), total=total)
+
+    def on_result(item: R) -> None:
+        data = to_dict(item)
+        answered = data["status"] not in _SILENT_STATUSES
+        if answered or not args.only_answered:
+            writers.write_host(data)
+        if answered:
+            if len(result.answered) < TABLE_LIMIT:
+                result.answered.append(item)
+            else:
+                result.answered_dropped += 1
+
+    async def main() -> None:
+        scanner: Scanner[R] = Scanner(options, on_result, job=job, unresolved=unresolved)
+        result.progress = scanner.progress
+        loop = asyncio.get_running_loop()
+
+        def on_signal(name: str) -> None:
+            if result.signal_name is None:
+                result.signal_name = name
+            scanner.stop()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, on_signal, signal.Signals(signum).name)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+        targets: Iterable[TargetLike] = space.iter_targets(seed=args.seed, shard=shard)
+        display = ScanDisplay(scanner.progress, total, enabled=show_progress)
+        started = loop.time()
+        async with display:
+            await scanner.run(targets)
+        result.elapsed = loop.time() - started
+
+    try:
+        run(main())
+    finally:
+        writers.finish(summary_dict(result, options))
+    return result
+
+
+_SILENT_STATUSES = frozenset(
+    {
+        HostStatus.CLOSED.value,
+        HostStatus.FILTERED.value,
+        HostStatus.UNREACHABLE.value,
+        HostStatus.UNRESOLVED.value,
+    }
+)
+
+
+def scan_command(
+    targets: opt.Targets = None,
+    input_list: opt.InputList = None,
+    exclude: opt.Exclude = None,
+    exclude_file: opt.ExcludeFile = None,
+    max_hosts: opt.MaxHosts = 1 << 20,
+    seed: opt.Seed = None,
+    shard: opt.Shard = None,
+    port: opt.Port = 135,
+    mode: opt.Mode = "dump",
+    concurrency: opt.Concurrency = 1000,
+    max_rate: opt.MaxRate = None,
+    connect_timeout: opt.ConnectTimeout = 2.0,
+    read_timeout: opt.ReadTimeout = 5.0,
+    host_timeout: opt.HostTimeout = 30.0,
+    retries: opt.Retries = 0,
+    max_ents: opt.MaxEnts = 500,
+    jsonl: opt.Jsonl = None,
+    json_doc: opt.JsonDoc = None,
+    csv: opt.Csv = None,
+    save: opt.Save = None,
+    only_answered: opt.OnlyAnswered = False,
+    no_progress: opt.NoProgress = False,
+    decoder: opt.Decoder = "fast",
+) -> None:
+    """Dump the endpoint mapper of every host in TARGETS, many at once."""
+    args = opt.ScanArgs(
+        targets=list(targets or []),
+        input_lists=list(input_list or []),
+        exclude=list(exclude or []),
+        exclude_files=list(exclude_file or []),
+        max_hosts=max_hosts,
+        seed=seed,
+        shard=shard,
+        port=port,
+        mode=mode,
+        concurrency=concurrency,
+        max_rate=max_rate,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        host_timeout=host_timeout,
+        retries=retries,
+        max_ents=max_ents,
+        jsonl=jsonl,
+        json_doc=json_doc,
+        csv=csv,
+        save=save,
+        only_answered=only_answered,
+        no_progress=no_progress,
+        decoder=decoder,
+    )
+    if not (args.targets or args.input_lists):
+        exit_with_usage_error("no targets given (TARGETS... or -iL FILE)")
+    try:
+        outcome: ScanRun[HostResult] = execute_scan(args)
+    except UsageError as exc:
+        exit_with_usage_error(str(exc))
+    stdout_is_jsonl = args.jsonl == "-"
+    console = Console(stderr=stdout_is_jsonl)
+    print_scan_summary(
+        outcome.answered,
+        summary_dict(outcome, scan_options(args, args.concurrency)),
+        console,
+        dropped=outcome.answered_dropped,
+        loop=loop_name(),
+    )
+    raise typer.Exit(outcome.exit_code)

@@ -1,0 +1,163 @@
+"""Streaming result writers: JSON lines, one JSON document, CSV.
+
+Each writer takes one host at a time and puts it on disk at once (JSONL flushes every
+line), so a scan that is interrupted or killed keeps every host it finished. Nothing
+here holds the whole result set in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from epmscan.report.serialize import SCHEMA_VERSION
+
+CSV_COLUMNS = (
+    "target",
+    "address",
+    "epm_port",
+    "status",
+    "error",
+    "uuid",
+    "version",
+    "name",
+    "annotation",
+    "transport",
+    "endpoint_address",
+    "port",
+    "endpoint",
+    "binding",
+)
+
+
+def open_output(path: str) -> TextIO:
+    """``-`` is stdout; anything else a file opened for writing (line-buffered)."""
+    if path == "-":
+        return sys.stdout
+    return open(path, "w", encoding="utf-8", buffering=1, newline="")  # noqa: SIM115
+
+
+class _Writer:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.stream = open_output(path)
+
+    def close(self) -> None:
+        if self.stream is not sys.stdout:
+            self.stream.close()
+        else:
+            self.stream.flush()
+
+
+class JsonlWriter(_Writer):
+    """One JSON object per host, flushed per line; a last ``{"summary": ...}`` line."""
+
+    def write_host(self, host: Mapping[str, Any]) -> None:
+        self.stream.write(json.dumps(host, separators=(",", ":")) + "\n")
+        self.stream.flush()
+
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        self.stream.write(json.dumps({"summary": summary}, separators=(",", ":")) + "\n")
+        self.close()
+
+
+class JsonDocumentWriter(_Writer):
+    """``{"epmscan": ..., "hosts": [...], "summary": {...}}`` written as it goes."""
+
+    def __init__(self, path: str, meta: Mapping[str, Any]) -> None:
+        super().__init__(path)
+        header = {"schema": SCHEMA_VERSION, **meta}
+        self.stream.write('{"epmscan": ' + json.dumps(header) + ',\n "hosts": [')
+        self._first = True
+
+    def write_host(self, host: Mapping[str, Any]) -> None:
+        self.stream.write(("\n  " if self._first else ",\n  ") + json.dumps(host))
+        self._first = False
+        self.stream.flush()
+
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        self.stream.write('\n ],\n "summary": ' + json.dumps(summary) + "\n}\n")
+        self.close()
+
+
+class CsvWriter(_Writer):
+    """One row per endpoint; a host without endpoints gets one row with its status."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._csv = csv.writer(self.stream)
+        self._csv.writerow(CSV_COLUMNS)
+
+    def write_host(self, host: Mapping[str, Any]) -> None:
+        base = [host["target"], host["address"], host["port"], host["status"], host["error"] or ""]
+        endpoints = host.get("endpoints") or ()
+        if not endpoints:
+            self._csv.writerow(base + [""] * (len(CSV_COLUMNS) - len(base)))
+        for e in endpoints:
+            self._csv.writerow(
+                base
+                + [
+                    e["uuid"],
+                    e["version"],
+                    e.get("name") or "",
+                    e.get("annotation") or "",
+                    e["transport"],
+                    e.get("address") or "",
+                    "" if e.get("port") is None else e["port"],
+                    e.get("endpoint") or "",
+                    e["binding"],
+                ]
+            )
+        self.stream.flush()
+
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        self.close()
+
+
+class WriterSet:
+    """The writers a scan asked for, fed together."""
+
+    def __init__(self) -> None:
+        self.writers: list[JsonlWriter | JsonDocumentWriter | CsvWriter] = []
+
+    def add(self, writer: JsonlWriter | JsonDocumentWriter | CsvWriter) -> None:
+        self.writers.append(writer)
+
+    def write_host(self, host: Mapping[str, Any]) -> None:
+        for writer in self.writers:
+            writer.write_host(host)
+
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        for writer in self.writers:
+            writer.finish(summary)
+
+
+def load_json_results(text: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Host objects and summary from a JSON document or a JSON-lines file."""
+    stripped = text.lstrip()
+    if stripped.startswith("{") and '"hosts"' in stripped[:4096]:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError:
+            doc = None
+        if isinstance(doc, dict) and "hosts" in doc:
+            return list(doc["hosts"]), doc.get("summary")
+    hosts: list[dict[str, Any]] = []
+    summary = None
+    for number, line in enumerate(io.StringIO(text), 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"line {number}: not JSON ({exc.msg})") from None
+        if "summary" in obj and len(obj) == 1:
+            summary = obj["summary"]
+        else:
+            hosts.append(obj)
+    return hosts, summary
