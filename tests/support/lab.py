@@ -1,0 +1,77 @@
+"""The epmscan lab as a separate process: ``epmscan lab --profile NAME --bind ADDR --epm-port N``.
+
+Peers that only know port 135 (impacket's rpcdump, scapy's ``get_endpoint``) need the lab on
+135 of its own loopback address, so the lab runs as its own process, exactly as a user starts
+it, and is stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.cli import cli_env
+from tests.support.loopback import require_loopback, wait_for_listener
+
+
+@dataclass
+class LabProcess:
+    """A running ``epmscan lab``: where its endpoint mapper listens, and its output."""
+
+    profile: str
+    address: str
+    epm_port: int
+    process: subprocess.Popen[bytes]
+    output: Path
+
+    def output_text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_lab(
+    profile: str, address: str, epm_port: int, output: Path, *, timeout: float = 15.0
+) -> LabProcess:
+    """Start ``epmscan lab`` and wait until its endpoint mapper accepts connections."""
+    require_loopback(address)
+    out = open(output, "wb")  # noqa: SIM115 - handed to the child
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "epmscan",
+                "lab",
+                "--profile",
+                profile,
+                "--bind",
+                address,
+                "--epm-port",
+                str(epm_port),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=cli_env(),
+        )
+    finally:
+        out.close()
+    lab = LabProcess(profile, address, epm_port, process, output)
+    if not wait_for_listener(address, epm_port, timeout=timeout) or process.poll() is not None:
+        lab.stop()
+        raise RuntimeError(
+            f"epmscan lab --profile {profile} did not listen on {address}:{epm_port}:\n"
+            f"{lab.output_text()[-3000:]}"
+        )
+    return lab
