@@ -1,0 +1,67 @@
+"""How a resolved port relates to the expected static assignment.
+
+Precedence, because the default ranges overlap (49152..65534 is in both):
+
+1. no port → NOT_REGISTERED;
+2. the expected port → STATIC_EXPECTED, even when it lies inside a dynamic range
+   (60001 does: pinning a port there is what Microsoft's articles show);
+3. inside the Windows range → DYNAMIC_WINDOWS. It is checked first because it is the
+   narrower range and the operating system's own default: a port there is dynamic
+   whether or not Exchange setup widened the range;
+4. inside the Exchange range → DYNAMIC_EXCHANGE: the port is dynamic only because
+   Exchange 2010 setup widened the range (6005..49151 with the defaults);
+5. otherwise STATIC_UNEXPECTED when a port was expected, else STATIC_UNCHECKED.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from epmscan.checks.policy import DynamicRanges, Expectation
+from epmscan.models import PortClass, ResolvedPort
+
+DYNAMIC_CLASSES = frozenset({PortClass.DYNAMIC_WINDOWS, PortClass.DYNAMIC_EXCHANGE})
+STATIC_CLASSES = frozenset(
+    {PortClass.STATIC_EXPECTED, PortClass.STATIC_UNEXPECTED, PortClass.STATIC_UNCHECKED}
+)
+
+
+def classify_port(
+    port: int | None, expected: int | None, ranges: DynamicRanges | None = None
+) -> PortClass:
+    """Classify one resolved port (see the module docstring for the precedence)."""
+    ranges = ranges or DynamicRanges()
+    if port is None:
+        return PortClass.NOT_REGISTERED
+    if expected is not None and port == expected:
+        return PortClass.STATIC_EXPECTED
+    if port in ranges.windows:
+        return PortClass.DYNAMIC_WINDOWS
+    if port in ranges.exchange:
+        return PortClass.DYNAMIC_EXCHANGE
+    return PortClass.STATIC_UNEXPECTED if expected is not None else PortClass.STATIC_UNCHECKED
+
+
+def classify_ports(
+    ports: tuple[ResolvedPort, ...] | list[ResolvedPort], expectation: Expectation | None
+) -> tuple[ResolvedPort, ...]:
+    """The same ports with ``port_class`` and ``expected_port`` filled in.
+
+    Only ``ncacn_ip_tcp`` ports are held against the static expectation; an
+    ``ncacn_http`` registration keeps ``expected_port=None`` (its port is the RPC/HTTP
+    port, 6001/6002/6004, not the pinned TCP port).
+    """
+    ranges = expectation.ranges if expectation else DynamicRanges()
+    result: list[ResolvedPort] = []
+    for resolved in ports:
+        expected = None
+        if expectation is not None and resolved.transport == "ncacn_ip_tcp":
+            expected = expectation.static_port(resolved.interface)
+        result.append(
+            replace(
+                resolved,
+                port_class=classify_port(resolved.port, expected, ranges),
+                expected_port=expected,
+            )
+        )
+    return tuple(result)

@@ -1,0 +1,349 @@
+"""Findings: what is not as the policy expects on one host, how bad, and how to fix it.
+
+Codes are stable identifiers (``mapi.dynamic``, ``nspi.wrong_static``, ``rfr.filtered``,
+``http6004.closed``, ``epm.unreachable``); ``[severity]`` in a policy overrides them by
+code or fnmatch pattern. The full list is in docs/policy.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from epmscan.checks.classify import DYNAMIC_CLASSES, classify_ports
+from epmscan.checks.fixes import (
+    closed_fix,
+    epm_fix,
+    firewall_fix,
+    http_fix,
+    label,
+    pin_port_fix,
+    wrong_service_fix,
+)
+from epmscan.checks.policy import Expectation, Role
+from epmscan.models import (
+    ExchangeHostReport,
+    ExchangeInterface,
+    Finding,
+    HostResult,
+    HostStatus,
+    HttpPortProbe,
+    HttpProbeStatus,
+    PortClass,
+    PortProbeStatus,
+    ResolvedPort,
+    Severity,
+)
+
+_NETWORK_FAILURES = frozenset(
+    {
+        HostStatus.CLOSED,
+        HostStatus.FILTERED,
+        HostStatus.UNREACHABLE,
+        HostStatus.TIMEOUT,
+        HostStatus.UNRESOLVED,
+    }
+)
+
+_HTTP_INTERFACE = {
+    6001: ExchangeInterface.MAPI,
+    6002: ExchangeInterface.RFR,
+    6004: ExchangeInterface.NSPI,
+}
+
+_ROLE_INTERFACES: dict[Role | None, frozenset[ExchangeInterface]] = {
+    Role.CLIENT_ACCESS: frozenset(
+        {ExchangeInterface.MAPI, ExchangeInterface.NSPI, ExchangeInterface.RFR}
+    ),
+    Role.LEGACY: frozenset({ExchangeInterface.MAPI, ExchangeInterface.NSPI, ExchangeInterface.RFR}),
+    Role.MAILBOX_PUBLIC_FOLDERS: frozenset({ExchangeInterface.MAPI}),
+    None: frozenset({ExchangeInterface.MAPI, ExchangeInterface.NSPI, ExchangeInterface.RFR}),
+    Role.MAILBOX: frozenset(),
+    Role.WINDOWS: frozenset(),
+}
+"""Interfaces Outlook uses on a server of each role: checked even with no port listed."""
+
+_MUST_REGISTER: dict[Role | None, frozenset[ExchangeInterface]] = {
+    Role.CLIENT_ACCESS: _ROLE_INTERFACES[Role.CLIENT_ACCESS],
+    Role.LEGACY: _ROLE_INTERFACES[Role.LEGACY],
+    Role.MAILBOX_PUBLIC_FOLDERS: _ROLE_INTERFACES[Role.MAILBOX_PUBLIC_FOLDERS],
+}
+"""Roles on which a missing registration is worth a warning even with no port listed."""
+
+_PROBE_FAILURES: dict[PortProbeStatus, tuple[str, str]] = {
+    PortProbeStatus.WRONG_SERVICE: ("wrong_service", "answers but refused the bind"),
+    PortProbeStatus.CLOSED: ("closed", "refused the connection"),
+    PortProbeStatus.FILTERED: ("filtered", "did not answer the connection attempt (filtered)"),
+    PortProbeStatus.UNREACHABLE: ("unreachable", "is unreachable (no route)"),
+    PortProbeStatus.TIMEOUT: ("timeout", "accepted the connection but never answered the bind"),
+    PortProbeStatus.PROTOCOL_ERROR: ("protocol_error", "answered with bytes that are not DCE/RPC"),
+}
+
+_HTTP_FAILURES: dict[HttpProbeStatus, tuple[str, str]] = {
+    HttpProbeStatus.OTHER_SERVICE: ("other_service", "answered by another service"),
+    HttpProbeStatus.SILENT: ("silent", "silent (connected, no greeting)"),
+    HttpProbeStatus.CLOSED: ("closed", "closed"),
+    HttpProbeStatus.FILTERED: ("filtered", "filtered"),
+    HttpProbeStatus.UNREACHABLE: ("unreachable", "unreachable"),
+}
+
+
+class _Collector:
+    def __init__(self, host: HostResult, expectation: Expectation) -> None:
+        self.host = host
+        self.expectation = expectation
+        self.items: list[Finding] = []
+
+    def add(
+        self,
+        default: Severity,
+        code: str,
+        message: str,
+        *,
+        interface: ExchangeInterface | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.items.append(
+            Finding(
+                severity=self.expectation.severity_for(code, default),
+                host=self.host.target,
+                code=code,
+                message=message,
+                interface=interface,
+                expected=expected,
+                found=found,
+                fix=fix,
+            )
+        )
+
+
+def evaluate(
+    host: HostResult,
+    ports: Sequence[ResolvedPort] = (),
+    http: Sequence[HttpPortProbe] = (),
+    expectation: Expectation | None = None,
+) -> tuple[Finding, ...]:
+    """Every finding for one host, most severe first.
+
+    ``ports`` may come classified (:func:`~epmscan.checks.classify.classify_ports`) or
+    not; unclassified ports are classified here against ``expectation``. With no
+    expectation only the endpoint mapper, the probes and the HTTP ports are judged.
+    """
+    expectation = expectation or Expectation()
+    out = _Collector(host, expectation)
+    if host.status is not HostStatus.OK:
+        _epm_findings(out)
+    else:
+        if any(p.port_class is None for p in ports):
+            ports = classify_ports(tuple(ports), expectation)
+        for interface in ExchangeInterface:
+            _interface_findings(out, interface, [p for p in ports if p.interface is interface])
+    _http_findings(out, http)
+    return tuple(sorted(out.items, key=lambda f: -f.severity.rank))
+
+
+def build_report(
+    host: HostResult,
+    ports: Sequence[ResolvedPort] = (),
+    http: Sequence[HttpPortProbe] = (),
+    expectation: Expectation | None = None,
+) -> ExchangeHostReport:
+    """Classify ``ports`` and evaluate everything into one :class:`ExchangeHostReport`."""
+    classified = classify_ports(tuple(ports), expectation)
+    return ExchangeHostReport(
+        host=host,
+        role=expectation.role.value if expectation and expectation.role else None,
+        group=expectation.group if expectation else None,
+        ports=classified,
+        http=tuple(http),
+        findings=evaluate(host, classified, http, expectation),
+    )
+
+
+def _epm_findings(out: _Collector) -> None:
+    host = out.host
+    code = "epm.unreachable" if host.status in _NETWORK_FAILURES else "epm.failed"
+    detail = f": {host.error}" if host.error else ""
+    out.add(
+        Severity.CRITICAL,
+        code,
+        f"endpoint mapper on {host.address}:{host.port} did not answer "
+        f"({host.status.value}{detail})",
+        expected="endpoint mapper answers on TCP 135",
+        found=host.status.value,
+        fix=epm_fix(host.address),
+    )
+
+
+def _interface_findings(
+    out: _Collector, interface: ExchangeInterface, ports: list[ResolvedPort]
+) -> None:
+    exp = out.expectation
+    expected = exp.static_port(interface)
+    tcp = [p for p in ports if p.transport == "ncacn_ip_tcp" and p.port is not None]
+    name = label(interface)
+    if not tcp:
+        if expected is not None:
+            out.add(
+                Severity.ERROR,
+                f"{interface.value}.not_registered",
+                f"{name} has no TCP endpoint in the endpoint mapper; "
+                f"expected static port {expected}",
+                interface=interface,
+                expected=str(expected),
+                found="not registered",
+                fix=pin_port_fix(interface, expected, exp.role),
+            )
+        elif exp.role is not None and interface in _MUST_REGISTER.get(exp.role, frozenset()):
+            out.add(
+                Severity.WARNING,
+                f"{interface.value}.not_registered",
+                f"{name} has no TCP endpoint in the endpoint mapper, but a {exp.role.value} "
+                "server serves it to Outlook",
+                interface=interface,
+                found="not registered",
+            )
+        return
+    for resolved in tcp:
+        _port_class_finding(out, interface, resolved)
+        _probe_finding(out, interface, resolved)
+
+
+def _port_class_finding(
+    out: _Collector, interface: ExchangeInterface, resolved: ResolvedPort
+) -> None:
+    exp = out.expectation
+    port = resolved.port
+    assert port is not None
+    expected = resolved.expected_port
+    name = label(interface)
+    port_class = resolved.port_class
+    if port_class in DYNAMIC_CLASSES:
+        which = (
+            f"Windows dynamic range {exp.ranges.windows}"
+            if port_class is PortClass.DYNAMIC_WINDOWS
+            else f"Exchange dynamic range {exp.ranges.exchange}"
+        )
+        code = f"{interface.value}.dynamic"
+        if expected is not None:
+            out.add(
+                Severity.WARNING if exp.allow_dynamic else Severity.ERROR,
+                code,
+                f"{name} is on port {port}, inside the {which}, not on the expected static port "
+                f"{expected} (a dynamic port, or a static port set to the wrong value)",
+                interface=interface,
+                expected=str(expected),
+                found=f"{port} ({port_class.value})",
+                fix=pin_port_fix(interface, expected, exp.role),
+            )
+        elif not exp.allow_dynamic and interface in _ROLE_INTERFACES.get(exp.role, frozenset()):
+            out.add(
+                Severity.ERROR,
+                code,
+                f"{name} is on dynamic port {port} (inside the {which}) and the policy allows no "
+                "dynamic ports",
+                interface=interface,
+                expected="a static port",
+                found=f"{port} ({port_class.value})",
+                fix=pin_port_fix(interface, None, exp.role),
+            )
+        elif interface is ExchangeInterface.ASYNC_MAPI or not exp.allow_dynamic:
+            out.add(
+                Severity.INFO,
+                code,
+                f"{name} is on dynamic port {port} (inside the {which}); "
+                "no static port is expected",
+                interface=interface,
+                found=f"{port} ({port_class.value})",
+            )
+    elif port_class is PortClass.STATIC_UNEXPECTED:
+        out.add(
+            Severity.ERROR,
+            f"{interface.value}.wrong_static",
+            f"{name} is on static port {port}, expected {expected}",
+            interface=interface,
+            expected=str(expected),
+            found=str(port),
+            fix=pin_port_fix(interface, expected, exp.role),
+        )
+
+
+def _probe_finding(out: _Collector, interface: ExchangeInterface, resolved: ResolvedPort) -> None:
+    failure = _PROBE_FAILURES.get(resolved.probe)
+    if failure is None:
+        return
+    port = resolved.port
+    assert port is not None
+    suffix, what = failure
+    role = out.expectation.role
+    detail = f" ({resolved.probe_detail})" if resolved.probe_detail else ""
+    if resolved.probe is PortProbeStatus.WRONG_SERVICE:
+        fix = wrong_service_fix(interface, port, role)
+    elif resolved.probe is PortProbeStatus.CLOSED:
+        fix = closed_fix(interface, port, role)
+    elif resolved.probe is PortProbeStatus.PROTOCOL_ERROR:
+        fix = wrong_service_fix(interface, port, role)
+    else:
+        fix = firewall_fix(out.host.address, port, label(interface))
+    out.add(
+        Severity.ERROR,
+        f"{interface.value}.{suffix}",
+        f"{label(interface)} resolves to TCP {port}, but the port {what}{detail}",
+        interface=interface,
+        expected=f"TCP {port} accepts a bind for {label(interface)}",
+        found=resolved.probe.value,
+        fix=fix,
+    )
+
+
+def _http_findings(out: _Collector, probes: Iterable[HttpPortProbe]) -> None:
+    required = set(out.expectation.require_http)
+    seen: set[int] = set()
+    for probe in probes:
+        seen.add(probe.port)
+        is_required = probe.port in required
+        severity = Severity.ERROR if is_required else Severity.WARNING
+        need = "required" if is_required else "probed"
+        failure = _HTTP_FAILURES.get(probe.status)
+        if failure is not None:
+            suffix, state = failure
+            banner = f": {probe.banner!r}" if probe.banner else ""
+            detail = f" ({probe.detail})" if probe.detail else ""
+            out.add(
+                severity,
+                f"http{probe.port}.{suffix}",
+                f"RPC over HTTP port {probe.port} ({need}) is {state}{banner}{detail}",
+                interface=probe.interface,
+                expected="ncacn_http/1.0 greeting",
+                found=probe.status.value + (f" {probe.banner!r}" if probe.banner else ""),
+                fix=http_fix(probe.port, probe.interface, state),
+            )
+        elif probe.bind not in (PortProbeStatus.BOUND, PortProbeStatus.NOT_PROBED):
+            out.add(
+                severity,
+                f"http{probe.port}.bind_failed",
+                f"RPC over HTTP port {probe.port} greets with ncacn_http/1.0 but the "
+                f"{label(probe.interface)} bind behind it failed ({probe.bind.value})",
+                interface=probe.interface,
+                expected=f"bind to {label(probe.interface)} accepted",
+                found=probe.bind.value,
+                fix=http_fix(
+                    probe.port, probe.interface, f"refusing the bind ({probe.bind.value})"
+                ),
+            )
+    for port in sorted(required - seen):
+        interface = _HTTP_INTERFACE.get(port)
+        out.add(
+            Severity.WARNING,
+            f"http{port}.not_probed",
+            f"RPC over HTTP port {port} is required but was not probed",
+            interface=interface,
+            expected="ncacn_http/1.0 greeting",
+            found="not probed",
+        )
+
+
+def exit_code_for(findings: Iterable[Finding], fail_on: Severity) -> int:
+    """1 when any finding is at least as severe as ``fail_on``, else 0."""
+    return 1 if any(f.severity.rank >= fail_on.rank for f in findings) else 0

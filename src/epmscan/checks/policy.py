@@ -1,0 +1,589 @@
+"""What the Exchange servers are expected to look like: groups, static ports, HTTP ports.
+
+A policy is a TOML file (see ``docs/policy.md``) or the CLI quick case
+(``--expect mapi=60001 --require-http 6001,6002,6004``). Either way it becomes a
+:class:`Policy` of :class:`ServerGroup` values; :meth:`Policy.expectation_for` gives the
+:class:`Expectation` that :mod:`epmscan.checks.classify` and
+:mod:`epmscan.checks.findings` check a host against.
+
+Every mistake in a file raises :class:`~epmscan.errors.PolicyError` with one line that
+names the file and the line (``site.toml:12: group 'cas': unknown interface 'mapii' ...``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from epmscan.checks.tomlpos import PathPart, locate, locate_value
+from epmscan.errors import PolicyError, UsageError
+from epmscan.models import ExchangeInterface, Severity
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+RPC_HTTP_PORTS: tuple[int, ...] = (6001, 6002, 6004)
+"""RPC over HTTP: 6001 store (EMSMDB), 6002 directory referral (RFR), 6004 NSPI proxy."""
+
+
+class Role(StrEnum):
+    """What a group of servers is, which decides the fix texts and default checks."""
+
+    CLIENT_ACCESS = "client_access"
+    """Exchange 2010 Client Access server (RPC Client Access + Address Book services)."""
+    MAILBOX = "mailbox"
+    """Exchange Mailbox server without public folders: Outlook does not connect to it."""
+    MAILBOX_PUBLIC_FOLDERS = "mailbox_public_folders"
+    """Mailbox server holding a public folder database: Outlook connects to it directly."""
+    LEGACY = "legacy"
+    """Exchange 2003/2007 mailbox server (System Attendant / Information Store ports)."""
+    WINDOWS = "windows"
+    """Any Windows host: only the endpoint mapper and listed ports are checked."""
+
+
+@dataclass(frozen=True, slots=True)
+class PortRange:
+    """An inclusive TCP port range."""
+
+    first: int
+    last: int
+
+    def __contains__(self, port: object) -> bool:
+        return isinstance(port, int) and self.first <= port <= self.last
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+
+WINDOWS_DYNAMIC = PortRange(49152, 65535)
+"""Windows Vista / Server 2008 and later default dynamic range (start 49152, 16384 ports)."""
+EXCHANGE_DYNAMIC = PortRange(6005, 65534)
+"""What Exchange 2010 setup sets (start 6005, 59530 ports); see docs/exchange-ports.md."""
+
+
+@dataclass(frozen=True, slots=True)
+class DynamicRanges:
+    """The two dynamic ranges a resolved port is classified against."""
+
+    windows: PortRange = WINDOWS_DYNAMIC
+    exchange: PortRange = EXCHANGE_DYNAMIC
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What one host is expected to look like (a group's settings, or the CLI's)."""
+
+    group: str | None = None
+    role: Role | None = None
+    static_ports: tuple[tuple[ExchangeInterface, int], ...] = ()
+    require_http: tuple[int, ...] = ()
+    allow_dynamic: bool = True
+    """False: an Exchange interface on a dynamic port is an error even with no port listed."""
+    ranges: DynamicRanges = field(default_factory=DynamicRanges)
+    severity_overrides: tuple[tuple[str, Severity], ...] = ()
+    """(code or fnmatch pattern, severity); the first match wins."""
+
+    def static_port(self, interface: ExchangeInterface) -> int | None:
+        """The expected static port of ``interface``, None when there is no expectation."""
+        for iface, port in self.static_ports:
+            if iface is interface:
+                return port
+        return None
+
+    def severity_for(self, code: str, default: Severity) -> Severity:
+        """``default`` unless the policy overrides ``code``."""
+        for pattern, severity in self.severity_overrides:
+            if fnmatchcase(code, pattern):
+                return severity
+        return default
+
+    @property
+    def is_exchange(self) -> bool:
+        """True unless the role says this is a plain Windows host."""
+        return self.role is not Role.WINDOWS
+
+
+@dataclass(frozen=True, slots=True)
+class ServerGroup:
+    """Servers matched by address, CIDR or name, and what is expected of them."""
+
+    name: str
+    networks: tuple[IPNetwork, ...]
+    """Single addresses are /32 or /128 networks."""
+    names: tuple[str, ...]
+    """Host names, lower case."""
+    expectation: Expectation
+    specs: tuple[str, ...] = ()
+    """The server entries exactly as written, in order (the scan targets)."""
+
+    def matches(self, address: str | None, name: str | None) -> bool:
+        """True when ``address`` is inside one of the networks or ``name`` is listed."""
+        if name is not None and name.rstrip(".").lower() in self.names:
+            return True
+        if address is None:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return address.rstrip(".").lower() in self.names
+        return any(ip.version == net.version and ip in net for net in self.networks)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Groups of servers, checked in order: the first group that matches a host wins."""
+
+    groups: tuple[ServerGroup, ...]
+    default: Expectation | None = None
+    """Used for hosts no group matches (the CLI quick case has only this)."""
+    source: str | None = None
+
+    def targets(self) -> tuple[str, ...]:
+        """Every server entry of every group, in file order, without duplicates."""
+        seen: dict[str, None] = {}
+        for group in self.groups:
+            for spec in group.specs:
+                seen.setdefault(spec, None)
+        return tuple(seen)
+
+    def expectation_for(self, address: str | None, name: str | None = None) -> Expectation | None:
+        """The expectation of the first group matching the host, else the default."""
+        for group in self.groups:
+            if group.matches(address, name):
+                return group.expectation
+        return self.default
+
+    @classmethod
+    def from_expectations(
+        cls,
+        expect: Mapping[str, int] | Mapping[ExchangeInterface, int] | None = None,
+        require_http: Iterable[int] = (),
+        *,
+        allow_dynamic: bool = True,
+        ranges: DynamicRanges | None = None,
+        role: Role | None = None,
+    ) -> Policy:
+        """The CLI quick case: one expectation for every host."""
+        static: list[tuple[ExchangeInterface, int]] = []
+        for key, port in (expect or {}).items():
+            iface = key if isinstance(key, ExchangeInterface) else _interface(str(key))
+            static.append((iface, _port(port, f"--expect {iface.value}")))
+        http = tuple(_port(p, "--require-http") for p in require_http)
+        expectation = Expectation(
+            group=None,
+            role=role,
+            static_ports=tuple(static),
+            require_http=tuple(dict.fromkeys(http)),
+            allow_dynamic=allow_dynamic,
+            ranges=ranges or DynamicRanges(),
+        )
+        return cls(groups=(), default=expectation, source=None)
+
+
+# --- CLI string helpers ----------------------------------------------------------------
+
+
+def _interface(name: str) -> ExchangeInterface:
+    try:
+        return ExchangeInterface(name.strip().lower())
+    except ValueError:
+        allowed = ", ".join(i.value for i in ExchangeInterface)
+        raise UsageError(
+            f"unknown interface {name.strip()!r} (expected one of: {allowed})"
+        ) from None
+
+
+def _port(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{what}: port must be a whole number, got {value!r}")
+    if not 1 <= value <= 65535:
+        raise UsageError(f"{what}: port {value} is out of range (1-65535)")
+    return value
+
+
+def parse_port_text(text: str, what: str) -> int:
+    """``"60001"`` → 60001; anything else is a one-line :class:`UsageError`."""
+    stripped = text.strip()
+    if not stripped.isdigit():
+        raise UsageError(f"{what}: {text!r} is not a port number")
+    return _port(int(stripped), what)
+
+
+def parse_expect(items: Iterable[str]) -> dict[ExchangeInterface, int]:
+    """``["mapi=60001", "nspi=60002"]`` (repeated ``--expect``; commas also split)."""
+    result: dict[ExchangeInterface, int] = {}
+    for item in items:
+        for part in filter(None, (p.strip() for p in item.split(","))):
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise UsageError(f"--expect {part!r}: write INTERFACE=PORT, e.g. mapi=60001")
+            iface = _interface(name)
+            port = parse_port_text(value, f"--expect {iface.value}")
+            if iface in result and result[iface] != port:
+                raise UsageError(f"--expect {iface.value} given twice ({result[iface]} and {port})")
+            result[iface] = port
+    return result
+
+
+def parse_port_list(text: str, what: str = "--require-http") -> tuple[int, ...]:
+    """``"6001,6002,6004"`` → (6001, 6002, 6004), duplicates dropped, order kept."""
+    parts = [p.strip() for p in text.split(",")]
+    if not any(parts):
+        raise UsageError(f"{what}: empty port list")
+    return tuple(dict.fromkeys(parse_port_text(p, what) for p in parts if p))
+
+
+def parse_severity(text: str, what: str = "--fail-on") -> Severity:
+    """``"error"`` → Severity.ERROR (case-insensitive)."""
+    try:
+        return Severity(text.strip().lower())
+    except ValueError:
+        allowed = ", ".join(s.value for s in Severity)
+        raise UsageError(
+            f"{what}: unknown severity {text!r} (expected one of: {allowed})"
+        ) from None
+
+
+# --- TOML file ---------------------------------------------------------------------------
+
+TOP_KEYS = ("defaults", "severity", "group")
+DEFAULT_KEYS = ("allow_dynamic", "require_http", "windows_dynamic", "exchange_dynamic", "ports")
+GROUP_KEYS = (
+    "name",
+    "description",
+    "role",
+    "servers",
+    "ports",
+    "require_http",
+    "allow_dynamic",
+    "windows_dynamic",
+    "exchange_dynamic",
+)
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$"
+)
+
+
+class _Reader:
+    """Validates the parsed TOML and raises errors that name file and line."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.text = text
+        self.source = source
+
+    def fail(
+        self,
+        path: tuple[PathPart, ...],
+        key: str | None,
+        message: str,
+        *,
+        value: str | None = None,
+    ) -> PolicyError:
+        line: int | None
+        if key is not None and value is not None:
+            line = locate_value(self.text, path, key, value)
+        else:
+            line = locate(self.text, path, key)
+        where = f"{self.source}:{line}" if line else self.source
+        return PolicyError(f"{where}: {message}")
+
+    def table(
+        self, data: object, path: tuple[PathPart, ...], key: str, what: str
+    ) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise self.fail(path, key, f"{what} must be a table, got {_type_name(data)}")
+        return data
+
+    def unknown_keys(
+        self, data: Mapping[str, Any], allowed: Sequence[str], path: tuple[PathPart, ...], what: str
+    ) -> None:
+        for key in data:
+            if key not in allowed:
+                raise self.fail(
+                    path, key, f"{what}: unknown key {key!r} (allowed: {', '.join(allowed)})"
+                )
+
+    def boolean(
+        self, data: Mapping[str, Any], key: str, path: tuple[PathPart, ...], what: str
+    ) -> bool:
+        value = data[key]
+        if not isinstance(value, bool):
+            raise self.fail(
+                path, key, f"{what}: {key} must be true or false, got {_type_name(value)}"
+            )
+        return value
+
+    def port(self, value: object, path: tuple[PathPart, ...], key: str, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(
+                path, key, f"{what}: {key} must be a port number, got {_type_name(value)}"
+            )
+        if not 1 <= value <= 65535:
+            raise self.fail(path, key, f"{what}: {key} = {value} is out of range (1-65535)")
+        return value
+
+    def port_list(
+        self, data: Mapping[str, Any], key: str, path: tuple[PathPart, ...], what: str
+    ) -> tuple[int, ...]:
+        value = data[key]
+        if not isinstance(value, list):
+            raise self.fail(
+                path, key, f"{what}: {key} must be a list of ports, got {_type_name(value)}"
+            )
+        ports: list[int] = []
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise self.fail(
+                    path,
+                    key,
+                    f"{what}: {key} must list port numbers, got {_type_name(item)} {item!r}",
+                    value=str(item),
+                )
+            if not 1 <= item <= 65535:
+                raise self.fail(
+                    path,
+                    key,
+                    f"{what}: {key}: port {item} is out of range (1-65535)",
+                    value=str(item),
+                )
+            ports.append(item)
+        return tuple(dict.fromkeys(ports))
+
+    def port_range(
+        self, data: Mapping[str, Any], key: str, path: tuple[PathPart, ...], what: str
+    ) -> PortRange:
+        value = data[key]
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+        ):
+            raise self.fail(path, key, f"{what}: {key} must be [FIRST, LAST], e.g. [49152, 65535]")
+        first, last = value
+        if not (1 <= first <= last <= 65535):
+            raise self.fail(
+                path, key, f"{what}: {key} = [{first}, {last}] is not a range within 1-65535"
+            )
+        return PortRange(first, last)
+
+    def static_ports(
+        self, value: object, path: tuple[PathPart, ...], what: str
+    ) -> tuple[tuple[ExchangeInterface, int], ...]:
+        ports_path = (*path, "ports")
+        table = self.table(value, path, "ports", f"{what}: ports")
+        result: list[tuple[ExchangeInterface, int]] = []
+        for name, port in table.items():
+            try:
+                iface = ExchangeInterface(name)
+            except ValueError:
+                allowed = ", ".join(i.value for i in ExchangeInterface)
+                raise self.fail(
+                    ports_path,
+                    name,
+                    f"{what}: unknown interface {name!r} in ports (allowed: {allowed})",
+                ) from None
+            result.append((iface, self.port(port, ports_path, name, f"{what}: ports")))
+        return tuple(result)
+
+    def servers(
+        self, value: object, path: tuple[PathPart, ...], what: str
+    ) -> tuple[tuple[IPNetwork, ...], tuple[str, ...], tuple[str, ...]]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(
+                path,
+                "servers",
+                f"{what}: servers must be a non-empty list of addresses, CIDRs or names",
+            )
+        networks: list[IPNetwork] = []
+        names: list[str] = []
+        specs: list[str] = []
+        for item in value:
+            if not isinstance(item, str):
+                raise self.fail(
+                    path,
+                    "servers",
+                    f"{what}: servers must list strings, got {_type_name(item)} {item!r}",
+                    value=str(item),
+                )
+            spec = item.strip()
+            kind = _server_kind(spec)
+            if kind == "network":
+                try:
+                    networks.append(ipaddress.ip_network(spec, strict=True))
+                except ValueError as exc:
+                    raise self.fail(
+                        path, "servers", f"{what}: bad CIDR {spec!r}: {exc}", value=item
+                    ) from None
+            elif kind == "address":
+                try:
+                    ip = ipaddress.ip_address(spec)
+                except ValueError:
+                    raise self.fail(
+                        path, "servers", f"{what}: bad address {spec!r}", value=item
+                    ) from None
+                networks.append(ipaddress.ip_network(ip))
+            elif _HOSTNAME.match(spec):
+                names.append(spec.rstrip(".").lower())
+            else:
+                raise self.fail(
+                    path,
+                    "servers",
+                    f"{what}: {spec!r} is not an address, CIDR or host name",
+                    value=item,
+                )
+            specs.append(spec)
+        return tuple(networks), tuple(names), tuple(specs)
+
+    def severity(self, value: object) -> tuple[tuple[str, Severity], ...]:
+        table = self.table(value, (), "severity", "severity")
+        result: list[tuple[str, Severity]] = []
+        for code, level in table.items():
+            try:
+                result.append((code, Severity(level)))
+            except (ValueError, TypeError):
+                allowed = ", ".join(s.value for s in Severity)
+                raise self.fail(
+                    ("severity",), code, f"severity: {code} = {level!r} is not one of: {allowed}"
+                ) from None
+        return tuple(result)
+
+
+def _server_kind(spec: str) -> str:
+    if "/" in spec:
+        return "network"
+    if ":" in spec or re.fullmatch(r"[0-9.]+", spec):
+        return "address"
+    return "name"
+
+
+def _type_name(value: object) -> str:
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """Parse policy TOML text; ``source`` names the file in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _TOML_POS.search(message)
+        if match:
+            detail = _TOML_POS.sub("", message).strip()
+            raise PolicyError(
+                f"{source}:{match.group(1)}:{match.group(2)}: TOML syntax error: {detail}"
+            ) from None
+        raise PolicyError(f"{source}: TOML syntax error: {message}") from None
+
+    reader = _Reader(text, source)
+    reader.unknown_keys(data, TOP_KEYS, (), "policy")
+
+    overrides = reader.severity(data["severity"]) if "severity" in data else ()
+
+    defaults = reader.table(data.get("defaults", {}), (), "defaults", "defaults")
+    reader.unknown_keys(defaults, DEFAULT_KEYS, ("defaults",), "defaults")
+    base = _expectation(reader, defaults, ("defaults",), "defaults", Expectation(), overrides)
+
+    raw_groups = data.get("group", [])
+    if not isinstance(raw_groups, list):
+        raise reader.fail((), "group", "group must be an array of tables: write [[group]]")
+    groups: list[ServerGroup] = []
+    seen_names: set[str] = set()
+    for index, raw in enumerate(raw_groups):
+        path: tuple[PathPart, ...] = ("group", index)
+        if not isinstance(raw, dict):
+            raise reader.fail((), "group", "group must be an array of tables: write [[group]]")
+        name_value = raw.get("name", f"group{index + 1}")
+        if not isinstance(name_value, str) or not name_value.strip():
+            raise reader.fail(path, "name", f"group {index + 1}: name must be a non-empty string")
+        name = name_value.strip()
+        what = f"group {name!r}"
+        if name in seen_names:
+            raise reader.fail(path, "name", f"{what}: name used twice")
+        seen_names.add(name)
+        reader.unknown_keys(raw, GROUP_KEYS, path, what)
+        if "description" in raw and not isinstance(raw["description"], str):
+            raise reader.fail(path, "description", f"{what}: description must be a string")
+        if "servers" not in raw:
+            raise reader.fail(
+                path, None, f"{what}: servers is missing (list of addresses, CIDRs or names)"
+            )
+        networks, names, specs = reader.servers(raw["servers"], path, what)
+        expectation = _expectation(reader, raw, path, what, base, overrides, group=name)
+        groups.append(ServerGroup(name, networks, names, expectation, specs))
+    return Policy(groups=tuple(groups), default=None, source=source)
+
+
+def _expectation(
+    reader: _Reader,
+    raw: Mapping[str, Any],
+    path: tuple[PathPart, ...],
+    what: str,
+    base: Expectation,
+    overrides: tuple[tuple[str, Severity], ...],
+    *,
+    group: str | None = None,
+) -> Expectation:
+    role = base.role
+    if "role" in raw:
+        try:
+            role = Role(raw["role"])
+        except (ValueError, TypeError):
+            allowed = ", ".join(r.value for r in Role)
+            raise reader.fail(
+                path, "role", f"{what}: role {raw['role']!r} is not one of: {allowed}"
+            ) from None
+    static = base.static_ports
+    if "ports" in raw:
+        own = reader.static_ports(raw["ports"], path, what)
+        inherited = tuple(p for p in base.static_ports if p[0] not in {i for i, _ in own})
+        static = inherited + own
+    require_http = base.require_http
+    if "require_http" in raw:
+        require_http = reader.port_list(raw, "require_http", path, what)
+    allow_dynamic = base.allow_dynamic
+    if "allow_dynamic" in raw:
+        allow_dynamic = reader.boolean(raw, "allow_dynamic", path, what)
+    windows = base.ranges.windows
+    if "windows_dynamic" in raw:
+        windows = reader.port_range(raw, "windows_dynamic", path, what)
+    exchange = base.ranges.exchange
+    if "exchange_dynamic" in raw:
+        exchange = reader.port_range(raw, "exchange_dynamic", path, what)
+    return Expectation(
+        group=group,
+        role=role,
+        static_ports=static,
+        require_http=require_http,
+        allow_dynamic=allow_dynamic,
+        ranges=DynamicRanges(windows, exchange),
+        severity_overrides=overrides,
+    )
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and parse a policy file; unreadable files are a one-line :class:`PolicyError`."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{file}: cannot read policy: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{file}: policy is not UTF-8 text ({exc.reason})") from None
+    return parse_policy(text, str(file))
