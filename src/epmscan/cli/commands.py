@@ -6,8 +6,9 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from epmscan.cli import demo
+    from epmscan.cli import demo, scan
 
+    app.command(name="scan")(scan.scan_command)
     app.command(name="demo")(demo.demo_command)
     try:
         from epmscan.cli import lab

@@ -31,7 +31,7 @@ from epmscan.models import HostResult, HostStatus
 from epmscan.report.console import print_scan_summary
 from epmscan.report.serialize import host_to_dict
 from epmscan.report.writers import CsvWriter, JsonDocumentWriter, JsonlWriter, WriterSet
-from epmscan.targets import TargetSpace, parse_shard
+from epmscan.targets import TargetSpace, new_seed, parse_shard
 
 R = TypeVar("R")
 
@@ -141,12 +141,13 @@ def execute_scan(
     if budget.warning:
         err.print(f"epmscan: warning: {budget.warning}", markup=False)
     options = scan_options(args, min(budget.usable_concurrency, max(1, total)))
+    seed = args.seed if args.seed is not None else new_seed()
     meta = {
         "command": command,
         "targets": args.targets,
         "port": args.port,
         "mode": args.mode,
-        "seed": args.seed,
+        "seed": seed,
         "shard": f"{shard[0]}/{shard[1]}",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -180,7 +181,7 @@ def execute_scan(
                 loop.add_signal_handler(signum, on_signal, signal.Signals(signum).name)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
-        targets: Iterable[TargetLike] = space.iter_targets(seed=args.seed, shard=shard)
+        targets: Iterable[TargetLike] = space.iter_targets(seed, shard=shard)
         display = ScanDisplay(scanner.progress, total, enabled=show_progress)
         started = loop.time()
         async with display:

@@ -8,7 +8,7 @@ walk ends early (timeout, fault, protocol error).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from epmscan.engine.session import RpcSession
@@ -105,13 +105,15 @@ async def dump_host(
     decoder: str = "fast",
     abort_close: bool = False,
     connection: Connection | None = None,
+    then: Callable[[RpcSession], Awaitable[None]] | None = None,
 ) -> HostResult:
     """Ask ``address:port`` for every registered endpoint.
 
     ``target`` is the spec as the user gave it and is only reported. ``connection``
     lets a caller pass an already-open connection (the scanner's retry logic does).
     ``abort_close`` ends the connection with a RST, as scanners do, to leave no
-    TIME_WAIT behind.
+    TIME_WAIT behind. ``then`` runs more calls on the same bound session after the
+    walk (the Exchange check asks ``ept_map`` there); its errors count like the walk's.
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -127,6 +129,8 @@ async def dump_host(
             session = RpcSession(conn, read_timeout=timeouts.read)
             await session.bind(EPM_INTERFACE)
             await walk_lookup(session, walk)
+            if then is not None:
+                await then(session)
     except TimeoutError:
         status, error = HostStatus.TIMEOUT, f"host deadline of {timeouts.host:g} s exceeded"
     except LocalResourceError:

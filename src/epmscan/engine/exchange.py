@@ -1,0 +1,161 @@
+"""The Exchange check of one host: dump, ``ept_map``, bind probes, HTTP probes, verdict.
+
+One association to the endpoint mapper does the lookup walk and then ``ept_map`` for
+MAPI, AsyncEMSMDB, NSPI and RFR (ncacn_ip_tcp and ncacn_http). Every distinct TCP port
+found for them is then connected and bound; the RPC-over-HTTP ports are probed for
+their greeting. At most ``per_host`` connections to the host are open at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from epmscan.checks.findings import build_report
+from epmscan.checks.policy import Expectation
+from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, dump_host
+from epmscan.engine.mapping import map_interfaces
+from epmscan.engine.probes import probe_bind, probe_http
+from epmscan.engine.session import RpcSession
+from epmscan.errors import RpcFaultError
+from epmscan.models import (
+    EndpointRecord,
+    ExchangeHostReport,
+    ExchangeInterface,
+    HostStatus,
+    HttpPortProbe,
+    PortProbeStatus,
+    ResolvedPort,
+)
+from epmscan.protocol.names import EXCHANGE_INTERFACES
+
+HTTP_PORTS: dict[int, ExchangeInterface] = {
+    6001: ExchangeInterface.MAPI,
+    6002: ExchangeInterface.RFR,
+    6004: ExchangeInterface.NSPI,
+}
+"""The fixed RPC-over-HTTP ports and the interface behind each."""
+
+_BY_UUID = {iface.uuid: key for key, iface in EXCHANGE_INTERFACES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    port: int = DEFAULT_EPM_PORT
+    timeouts: Timeouts = Timeouts(connect=2.0, read=5.0, host=60.0)
+    max_ents: int = 500
+    decoder: str = "fast"
+    per_host: int = 4
+    http_ports: tuple[int, ...] = tuple(HTTP_PORTS)
+    use_map: bool = True
+
+
+def resolved_ports(
+    from_lookup: Iterable[EndpointRecord], from_map: Iterable[EndpointRecord]
+) -> tuple[ResolvedPort, ...]:
+    """Exchange interface ports from both sources, each (interface, transport, port) once."""
+    sources: dict[tuple[ExchangeInterface, str, int | None], set[str]] = {}
+    for source, records in (("lookup", from_lookup), ("map", from_map)):
+        for record in records:
+            interface = _BY_UUID.get(record.uuid)
+            if interface is None or record.transport not in ("ncacn_ip_tcp", "ncacn_http"):
+                continue
+            sources.setdefault((interface, record.transport, record.port), set()).add(source)
+    order = list(ExchangeInterface)
+    keys = sorted(sources, key=lambda k: (order.index(k[0]), k[1] != "ncacn_ip_tcp", k[2] or 0))
+    result = []
+    for interface, transport, port in keys:
+        found_by = sources[(interface, transport, port)]
+        source = "both" if len(found_by) == 2 else next(iter(found_by))
+        result.append(ResolvedPort(interface, transport, port, source))
+    return tuple(result)
+
+
+async def check_host(
+    target: str,
+    address: str,
+    expectation: Expectation | None,
+    options: CheckOptions = CheckOptions(),
+) -> ExchangeHostReport:
+    """Everything ``epmscan check`` knows about one host, judged against ``expectation``."""
+    mapped: list[EndpointRecord] = []
+
+    async def ask_map(session: RpcSession) -> None:
+        try:
+            await map_interfaces(session, address, EXCHANGE_INTERFACES.values(), records=mapped)
+        except RpcFaultError:
+            pass  # some endpoint mappers refuse ept_map; the lookup walk already answered
+
+    host = await dump_host(
+        target,
+        address,
+        options.port,
+        timeouts=options.timeouts,
+        max_ents=options.max_ents,
+        decoder=options.decoder,
+        abort_close=True,
+        then=ask_map if options.use_map else None,
+    )
+    if host.status is not HostStatus.OK:
+        return build_report(host, (), (), expectation)
+    ports = resolved_ports(host.endpoints, mapped)
+    limit = asyncio.Semaphore(max(1, options.per_host))
+    probed = await asyncio.gather(*(_probe_port(address, p, options, limit) for p in ports))
+    http_ports = _http_ports_to_probe(options, expectation)
+    http = await asyncio.gather(
+        *(_probe_http(address, port, HTTP_PORTS.get(port), options, limit) for port in http_ports)
+    )
+    return build_report(host, probed, http, expectation)
+
+
+def _http_ports_to_probe(options: CheckOptions, expectation: Expectation | None) -> list[int]:
+    ports = list(options.http_ports)
+    for port in expectation.require_http if expectation else ():
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+async def _probe_port(
+    address: str, resolved: ResolvedPort, options: CheckOptions, limit: asyncio.Semaphore
+) -> ResolvedPort:
+    if resolved.transport != "ncacn_ip_tcp" or resolved.port is None:
+        return resolved
+    async with limit:
+        status, detail = await probe_bind(
+            address, resolved.port, EXCHANGE_INTERFACES[resolved.interface], options.timeouts
+        )
+    return ResolvedPort(
+        interface=resolved.interface,
+        transport=resolved.transport,
+        port=resolved.port,
+        source=resolved.source,
+        probe=status,
+        probe_detail=None if status is PortProbeStatus.BOUND else detail,
+    )
+
+
+async def _probe_http(
+    address: str,
+    port: int,
+    interface: ExchangeInterface | None,
+    options: CheckOptions,
+    limit: asyncio.Semaphore,
+) -> HttpPortProbe:
+    interface = interface or ExchangeInterface.MAPI
+    async with limit:
+        return await probe_http(
+            address, port, interface, EXCHANGE_INTERFACES[interface], options.timeouts
+        )
+
+
+def check_job(
+    expectation_for: Callable[[str, str], Expectation | None], options: CheckOptions
+) -> Callable[[str, str], object]:
+    """The scanner job of ``epmscan check``: ``job(target, address) -> ExchangeHostReport``."""
+
+    async def job(target: str, address: str) -> ExchangeHostReport:
+        return await check_host(target, address, expectation_for(target, address), options)
+
+    return job
