@@ -1,0 +1,101 @@
+"""Cutting a byte stream into DCE/RPC PDUs.
+
+Every connection-oriented PDU starts with the same 16-byte header; ``frag_length`` at
+offset 8 says how long the whole fragment is. :class:`PduBuffer` collects bytes as they
+arrive and hands out complete fragments; it never waits for more than one fragment's
+worth and refuses a header that cannot be right (wrong version, a data representation
+we do not speak, ``frag_length`` below 16 or above its cap), so a hostile peer can make
+it raise :class:`ProtocolError` but never hang or grow without bound. Reassembling
+fragments into one call is the job of :mod:`epmscan.protocol.pdu`.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+from epmscan.errors import ProtocolError
+from epmscan.protocol.constants import HEADER_SIZE, RPC_VERSION, RPC_VERSION_MINORS
+
+_HEADER = struct.Struct("<BBBB4sHHI")
+
+
+class PduHeader(NamedTuple):
+    """The 16-byte common header of a connection-oriented PDU."""
+
+    rpc_vers: int
+    rpc_vers_minor: int
+    ptype: int
+    flags: int
+    drep: bytes
+    frag_length: int
+    auth_length: int
+    call_id: int
+
+
+def parse_header(buf: bytes | bytearray | memoryview) -> PduHeader:
+    """Decode and check the common header at the start of ``buf``.
+
+    Raises :class:`ProtocolError` for fewer than 16 bytes, a version other than 5.0/5.1,
+    a data representation other than little-endian/ASCII/IEEE, or ``frag_length`` < 16.
+    """
+    if len(buf) < HEADER_SIZE:
+        raise ProtocolError(f"PDU header needs {HEADER_SIZE} bytes, got {len(buf)}")
+    header = PduHeader._make(_HEADER.unpack_from(buf, 0))
+    if header.rpc_vers != RPC_VERSION or header.rpc_vers_minor not in RPC_VERSION_MINORS:
+        raise ProtocolError(
+            f"not DCE/RPC 5.0/5.1: version {header.rpc_vers}.{header.rpc_vers_minor}"
+        )
+    drep = header.drep
+    if drep[0] & 0xF0 != 0x10:
+        raise ProtocolError("big-endian data representation is not supported")
+    if drep[0] & 0x0F != 0 or drep[1] != 0:
+        raise ProtocolError(f"unsupported character/float representation {drep.hex()}")
+    if header.frag_length < HEADER_SIZE:
+        raise ProtocolError(f"frag_length {header.frag_length} is shorter than the header")
+    if header.auth_length > header.frag_length - HEADER_SIZE:
+        raise ProtocolError(
+            f"auth_length {header.auth_length} exceeds frag_length {header.frag_length}"
+        )
+    return header
+
+
+class PduBuffer:
+    """Accumulates stream bytes and yields whole PDU fragments.
+
+    ``next_pdu()`` returns ``(header, fragment)`` where ``fragment`` is the whole PDU,
+    header included, or ``None`` while the next fragment is incomplete.
+    """
+
+    __slots__ = ("_buf", "_max_frag")
+
+    def __init__(self, max_frag: int = 65535) -> None:
+        if max_frag < HEADER_SIZE:
+            raise ValueError("max_frag must be at least the header size")
+        self._buf = bytearray()
+        self._max_frag = max_frag
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append bytes received from the peer."""
+        self._buf += data
+
+    @property
+    def pending(self) -> int:
+        """Bytes held that are not yet part of a returned fragment."""
+        return len(self._buf)
+
+    def next_pdu(self) -> tuple[PduHeader, bytes] | None:
+        """The next complete fragment, or ``None`` if more bytes are needed."""
+        buf = self._buf
+        if len(buf) < HEADER_SIZE:
+            return None
+        header = parse_header(buf)
+        if header.frag_length > self._max_frag:
+            raise ProtocolError(
+                f"frag_length {header.frag_length} exceeds the limit of {self._max_frag}"
+            )
+        if len(buf) < header.frag_length:
+            return None
+        fragment = bytes(buf[: header.frag_length])
+        del buf[: header.frag_length]
+        return header, fragment

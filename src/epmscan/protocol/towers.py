@@ -1,0 +1,255 @@
+"""Protocol towers (C706 appendix L, [MS-RPCE] 2.2.1.1.x): decode, encode, present.
+
+A tower is a little-endian floor count followed by floors; each floor is a
+length-prefixed left-hand side (protocol identifier byte and data) and a
+length-prefixed right-hand side (address data). Floor 1 names the interface
+(``0x0d``, UUID + major version; minor version on the RHS), floor 2 the transfer
+syntax, then a protocol floor (``0x0b`` ncacn, ``0x0a`` ncadg, ``0x0c`` ncalrpc) and
+the address floors: TCP/UDP/HTTP port (big-endian), IPv4 address, named pipe, LRPC
+name, NetBIOS/host name (NUL-terminated strings).
+
+:func:`decode_tower` walks any number of floors with ``struct.unpack_from`` and keeps
+every floor raw in :class:`~epmscan.models.Tower.floors`, unknown ones included.
+Decoded towers are immutable and memoised by their bytes: hosts repeat the same towers.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+
+from epmscan.errors import ProtocolError
+from epmscan.models import EndpointRecord, Floor, InterfaceId, LookupEntry, Tower
+from epmscan.protocol.constants import (
+    FLOOR_HTTP_PORT,
+    FLOOR_IPV4,
+    FLOOR_LRPC_NAME,
+    FLOOR_NAMED_PIPE,
+    FLOOR_NCACN,
+    FLOOR_NCADG,
+    FLOOR_NCALRPC,
+    FLOOR_NETBIOS_NAME,
+    FLOOR_TCP_PORT,
+    FLOOR_UDP_PORT,
+    FLOOR_UUID,
+    NDR_SYNTAX,
+)
+from epmscan.protocol.names import interface_name
+from epmscan.protocol.wire import uuid_bytes, uuid_text
+
+_U16 = struct.Struct("<H")
+_U16_BE = struct.Struct(">H")
+_UUID_FLOOR_LHS = struct.Struct("<B16sH")
+
+UNSPECIFIED_ADDRESS = "0.0.0.0"
+TRANSPORTS = ("ncacn_ip_tcp", "ncacn_http", "ncacn_np", "ncalrpc", "ncadg_ip_udp")
+
+_PROTOCOL_TRANSPORTS: dict[tuple[int, int], str] = {
+    (FLOOR_NCACN, FLOOR_TCP_PORT): "ncacn_ip_tcp",
+    (FLOOR_NCACN, FLOOR_HTTP_PORT): "ncacn_http",
+    (FLOOR_NCACN, FLOOR_NAMED_PIPE): "ncacn_np",
+    (FLOOR_NCADG, FLOOR_UDP_PORT): "ncadg_ip_udp",
+    (FLOOR_NCALRPC, FLOOR_LRPC_NAME): "ncalrpc",
+}
+_PORT_FLOORS = (FLOOR_TCP_PORT, FLOOR_UDP_PORT, FLOOR_HTTP_PORT)
+_NAME_FLOORS = (FLOOR_NAMED_PIPE, FLOOR_LRPC_NAME)
+_PROTOCOL_FLOORS = (FLOOR_NCACN, FLOOR_NCADG, FLOOR_NCALRPC)
+
+
+def _text(rhs: bytes) -> str:
+    """A NUL-terminated string floor: everything before the first NUL."""
+    return rhs.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def decode_tower(data: bytes) -> Tower:
+    """Decode a tower octet string; raises :class:`ProtocolError` when it is truncated."""
+    return _decode_tower(bytes(data))
+
+
+@lru_cache(maxsize=8192)
+def _decode_tower(data: bytes) -> Tower:
+    size = len(data)
+    if size < 2:
+        raise ProtocolError("tower shorter than its floor count")
+    (count,) = _U16.unpack_from(data, 0)
+    offset = 2
+    floors = []
+    interface = transfer_syntax = None
+    protocol = address_kind = None
+    address = endpoint = None
+    port = None
+    for index in range(count):
+        if offset + 2 > size:
+            raise ProtocolError(f"tower floor {index + 1} of {count} is missing")
+        (lhs_length,) = _U16.unpack_from(data, offset)
+        offset += 2
+        lhs = data[offset : offset + lhs_length]
+        offset += lhs_length
+        if offset + 2 > size:
+            raise ProtocolError(f"tower floor {index + 1} is truncated")
+        (rhs_length,) = _U16.unpack_from(data, offset)
+        offset += 2
+        rhs = data[offset : offset + rhs_length]
+        offset += rhs_length
+        if offset > size:
+            raise ProtocolError(f"tower floor {index + 1} is truncated")
+        floors.append(Floor(lhs, rhs))
+        if not lhs:
+            continue
+        kind = lhs[0]
+        if kind == FLOOR_UUID:
+            if lhs_length != 19 or rhs_length < 2:
+                continue
+            _, raw_uuid, major = _UUID_FLOOR_LHS.unpack_from(lhs, 0)
+            (minor,) = _U16.unpack_from(rhs, 0)
+            syntax = InterfaceId(uuid_text(raw_uuid), major, minor)
+            if interface is None:
+                interface = syntax
+            elif transfer_syntax is None:
+                transfer_syntax = syntax
+        elif kind in _PROTOCOL_FLOORS:
+            protocol = protocol if protocol is not None else kind
+        elif kind in _PORT_FLOORS:
+            if rhs_length >= 2:
+                (port,) = _U16_BE.unpack_from(rhs, 0)
+            address_kind = address_kind if address_kind is not None else kind
+        elif kind in _NAME_FLOORS:
+            endpoint = _text(rhs)
+            address_kind = address_kind if address_kind is not None else kind
+        elif kind == FLOOR_IPV4:
+            if rhs_length == 4:
+                address = "%d.%d.%d.%d" % tuple(rhs)  # noqa: UP031 - fastest here
+        elif kind == FLOOR_NETBIOS_NAME:
+            address = _text(rhs)
+    transport = "unknown"
+    if protocol is not None:
+        if protocol == FLOOR_NCALRPC:
+            transport = "ncalrpc"
+        elif address_kind is not None:
+            transport = _PROTOCOL_TRANSPORTS.get((protocol, address_kind), "unknown")
+    return Tower(interface, transfer_syntax, transport, address, port, endpoint, tuple(floors))
+
+
+def _floor(lhs: bytes, rhs: bytes) -> bytes:
+    return _U16.pack(len(lhs)) + lhs + _U16.pack(len(rhs)) + rhs
+
+
+def _uuid_floor(syntax: InterfaceId) -> bytes:
+    lhs = _UUID_FLOOR_LHS.pack(FLOOR_UUID, uuid_bytes(syntax.uuid), syntax.major)
+    return _floor(lhs, _U16.pack(syntax.minor))
+
+
+def _ipv4(address: str | None) -> bytes:
+    parts = (address or UNSPECIFIED_ADDRESS).split(".")
+    try:
+        raw = bytes(int(part) for part in parts)
+    except ValueError as exc:
+        raise ValueError(f"not an IPv4 address: {address!r}") from exc
+    if len(raw) != 4:
+        raise ValueError(f"not an IPv4 address: {address!r}")
+    return raw
+
+
+def encode_tower(
+    interface: InterfaceId,
+    transport: str,
+    *,
+    port: int | None = None,
+    address: str | None = None,
+    endpoint: str | None = None,
+    transfer_syntax: InterfaceId = NDR_SYNTAX,
+) -> bytes:
+    """Build the tower octet string for one interface on one transport.
+
+    ``ncacn_ip_tcp``/``ncacn_http``/``ncadg_ip_udp``: ``port`` (0 when None) and IPv4
+    ``address`` (0.0.0.0 when None); ``ncacn_np``: pipe ``endpoint`` and NetBIOS name
+    ``address`` (empty when None); ``ncalrpc``: LRPC ``endpoint`` name.
+    """
+    floors = [_uuid_floor(interface), _uuid_floor(transfer_syntax)]
+    minor0 = _U16.pack(0)
+    if transport in ("ncacn_ip_tcp", "ncacn_http", "ncadg_ip_udp"):
+        protocol, port_floor = {
+            "ncacn_ip_tcp": (FLOOR_NCACN, FLOOR_TCP_PORT),
+            "ncacn_http": (FLOOR_NCACN, FLOOR_HTTP_PORT),
+            "ncadg_ip_udp": (FLOOR_NCADG, FLOOR_UDP_PORT),
+        }[transport]
+        floors.append(_floor(bytes((protocol,)), minor0))
+        floors.append(_floor(bytes((port_floor,)), _U16_BE.pack(port or 0)))
+        floors.append(_floor(bytes((FLOOR_IPV4,)), _ipv4(address)))
+    elif transport == "ncacn_np":
+        floors.append(_floor(bytes((FLOOR_NCACN,)), minor0))
+        floors.append(_floor(bytes((FLOOR_NAMED_PIPE,)), (endpoint or "").encode() + b"\0"))
+        floors.append(_floor(bytes((FLOOR_NETBIOS_NAME,)), (address or "").encode() + b"\0"))
+    elif transport == "ncalrpc":
+        floors.append(_floor(bytes((FLOOR_NCALRPC,)), minor0))
+        floors.append(_floor(bytes((FLOOR_LRPC_NAME,)), (endpoint or "").encode() + b"\0"))
+    else:
+        raise ValueError(f"cannot encode a tower for transport {transport!r}")
+    return _U16.pack(len(floors)) + b"".join(floors)
+
+
+def _host_part(tower: Tower, host: str) -> str:
+    address = tower.address
+    if not address or address == UNSPECIFIED_ADDRESS:
+        return host
+    return address
+
+
+def string_binding(tower: Tower, host: str) -> str:
+    """The string binding as impacket's rpcdump prints it.
+
+    ``host`` stands in for a missing or 0.0.0.0 address (the host that was asked):
+    ``ncacn_ip_tcp:192.0.2.5[49152]``, ``ncacn_np:\\\\HOST[\\pipe\\lsass]``,
+    ``ncacn_http:192.0.2.5[6001]``, ``ncalrpc:[NAME]``, ``ncadg_ip_udp:192.0.2.5[1025]``.
+    """
+    transport = tower.transport
+    if transport in ("ncacn_ip_tcp", "ncacn_http", "ncadg_ip_udp"):
+        return f"{transport}:{_host_part(tower, host)}[{tower.port}]"
+    if transport == "ncacn_np":
+        name = _host_part(tower, host)
+        prefix = "" if name.startswith("\\\\") else "\\\\"
+        return f"{transport}:{prefix}{name}[{tower.endpoint or ''}]"
+    if transport == "ncalrpc":
+        return f"ncalrpc:[{tower.endpoint or ''}]"
+    where = tower.port if tower.port is not None else (tower.endpoint or "")
+    kinds = "-".join(f"0x{floor.protocol_id:02x}" for floor in tower.floors[2:] if floor.lhs)
+    return f"unknown({kinds}):{_host_part(tower, host)}[{where}]"
+
+
+_NO_INTERFACE = InterfaceId("00000000-0000-0000-0000-000000000000", 0, 0)
+
+
+def endpoint_record(entry: LookupEntry, asked_address: str) -> EndpointRecord:
+    """What the user sees for one lookup entry; 0.0.0.0 becomes ``asked_address``."""
+    tower = entry.tower
+    if tower is None:
+        return EndpointRecord(
+            uuid=_NO_INTERFACE.uuid,
+            version=_NO_INTERFACE.version,
+            name=None,
+            annotation=entry.annotation,
+            transport="unknown",
+            address=None,
+            port=None,
+            endpoint=None,
+            binding="",
+            object_uuid=entry.object_uuid,
+        )
+    interface = tower.interface or _NO_INTERFACE
+    known = interface_name(interface.uuid, interface.major, interface.minor)
+    address: str | None = None
+    if tower.transport != "ncalrpc":
+        address = _host_part(tower, asked_address)
+    return EndpointRecord(
+        uuid=interface.uuid,
+        version=interface.version,
+        name=known[0] if known else None,
+        annotation=entry.annotation,
+        transport=tower.transport,
+        address=address,
+        port=tower.port,
+        endpoint=tower.endpoint,
+        binding=string_binding(tower, asked_address),
+        object_uuid=entry.object_uuid,
+        provider=known[1] if known else None,
+    )
