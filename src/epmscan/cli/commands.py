@@ -6,9 +6,10 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from epmscan.cli import demo, scan
+    from epmscan.cli import check, demo, scan
 
     app.command(name="scan")(scan.scan_command)
+    app.command(name="check")(check.check_command)
     app.command(name="demo")(demo.demo_command)
     try:
         from epmscan.cli import lab

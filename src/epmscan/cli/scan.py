@@ -30,7 +30,13 @@ from epmscan.errors import UsageError
 from epmscan.models import HostResult, HostStatus
 from epmscan.report.console import print_scan_summary
 from epmscan.report.serialize import host_to_dict
-from epmscan.report.writers import CsvWriter, JsonDocumentWriter, JsonlWriter, WriterSet
+from epmscan.report.writers import (
+    CheckCsvWriter,
+    CsvWriter,
+    JsonDocumentWriter,
+    JsonlWriter,
+    WriterSet,
+)
 from epmscan.targets import TargetSpace, new_seed, parse_shard
 
 R = TypeVar("R")
@@ -69,8 +75,9 @@ class ScanRun(Generic[R]):
     """What a finished (or interrupted) scan leaves for the caller to render."""
 
     progress: ScanProgress
-    answered: list[R] = field(default_factory=list)
-    answered_dropped: int = 0
+    kept: list[R] = field(default_factory=list)
+    """Results kept for the closing display (by default the hosts that answered)."""
+    dropped: int = 0
     signal_name: str | None = None
     elapsed: float = 0.0
     total: int = 0
@@ -101,7 +108,9 @@ def summary_dict(run_: ScanRun[Any], options: ScanOptions) -> dict[str, Any]:
     }
 
 
-def _open_writers(args: opt.ScanArgs, meta: dict[str, Any]) -> WriterSet:
+def _open_writers(
+    args: opt.ScanArgs, meta: dict[str, Any], csv_writer: type[CsvWriter | CheckCsvWriter]
+) -> WriterSet:
     writers = WriterSet()
     try:
         if args.jsonl:
@@ -111,7 +120,7 @@ def _open_writers(args: opt.ScanArgs, meta: dict[str, Any]) -> WriterSet:
         if args.save:
             writers.add(JsonDocumentWriter(args.save, meta))
         if args.csv:
-            writers.add(CsvWriter(args.csv))
+            writers.add(csv_writer(args.csv))
     except OSError as exc:
         raise UsageError(f"cannot write {exc.filename}: {exc.strerror}") from None
     return writers
@@ -124,6 +133,10 @@ def execute_scan(
     to_dict: Callable[[R], dict[str, Any]] = host_to_dict,  # type: ignore[assignment]
     unresolved: Callable[[HostResult], R] | None = None,
     command: str = "scan",
+    space: TargetSpace | None = None,
+    meta_extra: dict[str, Any] | None = None,
+    keep_all: bool = False,
+    observe: Callable[[R], None] | None = None,
 ) -> ScanRun[R]:
     """Parse targets, run the scanner, stream every result to the writers.
 
@@ -134,7 +147,7 @@ def execute_scan(
     if args.decoder not in ("fast", "impacket"):
         raise UsageError(f"--decoder must be 'fast' or 'impacket', not {args.decoder!r}")
     shard = parse_shard(args.shard) if args.shard else (1, 1)
-    space = build_target_space(args)
+    space = space or build_target_space(args)
     total = space.shard_total(shard)
     budget = ensure_fd_budget(args.concurrency, sockets_per_task=2 if command == "check" else 1)
     err = stderr_console()
@@ -150,8 +163,9 @@ def execute_scan(
         "seed": seed,
         "shard": f"{shard[0]}/{shard[1]}",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **(meta_extra or {}),
     }
-    writers = _open_writers(args, meta)
+    writers = _open_writers(args, meta, CheckCsvWriter if command == "check" else CsvWriter)
     show_progress = not args.no_progress and sys.stderr.isatty()
     result: ScanRun[R] = ScanRun(progress=ScanProgress(), total=total)
 
@@ -160,11 +174,13 @@ def execute_scan(
         answered = data["status"] not in _SILENT_STATUSES
         if answered or not args.only_answered:
             writers.write_host(data)
-        if answered:
-            if len(result.answered) < TABLE_LIMIT:
-                result.answered.append(item)
+        if observe is not None:
+            observe(item)
+        if answered or keep_all:
+            if len(result.kept) < TABLE_LIMIT:
+                result.kept.append(item)
             else:
-                result.answered_dropped += 1
+                result.dropped += 1
 
     async def main() -> None:
         scanner: Scanner[R] = Scanner(options, on_result, job=job, unresolved=unresolved)
@@ -265,10 +281,10 @@ def scan_command(
     stdout_is_jsonl = args.jsonl == "-"
     console = Console(stderr=stdout_is_jsonl)
     print_scan_summary(
-        outcome.answered,
+        outcome.kept,
         summary_dict(outcome, scan_options(args, args.concurrency)),
         console,
-        dropped=outcome.answered_dropped,
+        dropped=outcome.dropped,
         loop=loop_name(),
     )
     raise typer.Exit(outcome.exit_code)

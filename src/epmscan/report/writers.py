@@ -122,9 +122,9 @@ class WriterSet:
     """The writers a scan asked for, fed together."""
 
     def __init__(self) -> None:
-        self.writers: list[JsonlWriter | JsonDocumentWriter | CsvWriter] = []
+        self.writers: list[JsonlWriter | JsonDocumentWriter | CsvWriter | CheckCsvWriter] = []
 
-    def add(self, writer: JsonlWriter | JsonDocumentWriter | CsvWriter) -> None:
+    def add(self, writer: JsonlWriter | JsonDocumentWriter | CsvWriter | CheckCsvWriter) -> None:
         self.writers.append(writer)
 
     def write_host(self, host: Mapping[str, Any]) -> None:
@@ -161,3 +161,64 @@ def load_json_results(text: str) -> tuple[list[dict[str, Any]], dict[str, Any] |
         else:
             hosts.append(obj)
     return hosts, summary
+
+
+CHECK_CSV_COLUMNS = (
+    "target",
+    "address",
+    "status",
+    "kind",
+    "interface",
+    "transport",
+    "port",
+    "expected",
+    "state",
+    "probe",
+    "severity",
+    "code",
+    "message",
+    "fix",
+)
+
+
+class CheckCsvWriter(_Writer):
+    """``epmscan check`` as CSV: a row per resolved port, per HTTP port, per finding."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._csv = csv.writer(self.stream)
+        self._csv.writerow(CHECK_CSV_COLUMNS)
+
+    def write_host(self, host: Mapping[str, Any]) -> None:
+        base = [host["target"], host["address"], host["status"]]
+        ex = host.get("exchange") or {}
+        rows: list[list[Any]] = []
+        for p in ex.get("ports", ()):
+            rows.append(
+                ["port", p["interface"], p["transport"], _blank(p.get("port")),
+                 _blank(p.get("expected_port")), p.get("port_class") or "", p.get("probe") or "",
+                 "", "", p.get("probe_detail") or "", ""]
+            )
+        for h in ex.get("http", ()):
+            rows.append(
+                ["http", h["interface"], "ncacn_http", h["port"], "", h["status"],
+                 h.get("bind") or "", "", "", h.get("banner") or h.get("detail") or "", ""]
+            )
+        for f in ex.get("findings", ()):
+            rows.append(
+                ["finding", f.get("interface") or "", "", "", f.get("expected") or "",
+                 f.get("found") or "", "", f["severity"], f["code"], f["message"],
+                 f.get("fix") or ""]
+            )
+        if not rows:
+            rows.append(["host"] + [""] * 5 + [host.get("error") or ""] + [""] * 4)
+        for row in rows:
+            self._csv.writerow(base + row)
+        self.stream.flush()
+
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        self.close()
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value

@@ -1,0 +1,181 @@
+"""``epmscan check``: are the Exchange RPC ports where the firewall expects them?"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from epmscan.checks.findings import build_report, exit_code_for
+from epmscan.checks.policy import (
+    Policy,
+    load_policy,
+    parse_expect,
+    parse_port_list,
+    parse_severity,
+)
+from epmscan.cli import options as opt
+from epmscan.cli.common import EXIT_OK, exit_with_usage_error
+from epmscan.cli.scan import ScanRun, execute_scan
+from epmscan.engine.dump import Timeouts
+from epmscan.engine.exchange import CheckOptions, check_host
+from epmscan.errors import UsageError
+from epmscan.models import ExchangeHostReport, HostResult, Severity
+from epmscan.report.check_console import print_check
+from epmscan.report.serialize import exchange_to_dict
+
+
+def build_policy(
+    policy_file: str | None, expect: list[str], require_http: str | None, allow_dynamic: bool
+) -> Policy:
+    """The policy file, or the quick case of ``--expect``/``--require-http``."""
+    if policy_file and (expect or require_http):
+        raise UsageError("--policy and --expect/--require-http do not go together")
+    if policy_file:
+        return load_policy(policy_file)
+    http = parse_port_list(require_http) if require_http else ()
+    return Policy.from_expectations(parse_expect(expect), http, allow_dynamic=allow_dynamic)
+
+
+def run_check(
+    args: opt.ScanArgs,
+    policy: Policy,
+    *,
+    http_ports: tuple[int, ...] | None = None,
+    observe: Callable[[ExchangeHostReport], None] | None = None,
+) -> ScanRun[ExchangeHostReport]:
+    """Scan with the Exchange check as the per-host job; results stream to the writers."""
+    if not args.targets and not args.input_lists:
+        args = opt.ScanArgs(**{**args.__dict__, "targets": list(policy.targets())})
+    if not args.targets and not args.input_lists:
+        raise UsageError("no targets given (TARGETS..., -iL FILE, or servers in --policy)")
+    options = CheckOptions(
+        port=args.port,
+        timeouts=Timeouts(args.connect_timeout, args.read_timeout, args.host_timeout),
+        max_ents=args.max_ents,
+        decoder=args.decoder,
+        use_map=True,
+        **({"http_ports": http_ports} if http_ports is not None else {}),
+    )
+
+    async def job(target: str, address: str) -> ExchangeHostReport:
+        name = None if target == address else target
+        expectation = policy.expectation_for(address, name)
+        return await check_host(target, address, expectation, options)
+
+    def unresolved(host: HostResult) -> ExchangeHostReport:
+        return build_report(host, (), (), policy.expectation_for(None, host.target))
+
+    return execute_scan(
+        args,
+        job=job,
+        to_dict=exchange_to_dict,
+        unresolved=unresolved,
+        command="check",
+        meta_extra={"policy": policy.source},
+        keep_all=True,
+        observe=observe,
+    )
+
+
+class _WorstFinding:
+    """The exit code over every host, also those the console no longer keeps."""
+
+    def __init__(self, threshold: Severity) -> None:
+        self.threshold = threshold
+        self.exit_code = EXIT_OK
+
+    def observe(self, report: ExchangeHostReport) -> None:
+        if exit_code_for(report.findings, self.threshold):
+            self.exit_code = 1
+
+
+def check_command(
+    targets: opt.Targets = None,
+    policy_file: Annotated[
+        str | None, typer.Option("--policy", help="TOML policy: server groups and expectations.")
+    ] = None,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option("--expect", help="Expected static port, e.g. mapi=60001 (repeatable)."),
+    ] = None,
+    require_http: Annotated[
+        str | None, typer.Option("--require-http", help="HTTP ports that must answer: 6001,6002,6004.")
+    ] = None,
+    no_dynamic: Annotated[
+        bool, typer.Option("--no-dynamic", help="An Exchange interface on a dynamic port is an error.")
+    ] = False,
+    fail_on: Annotated[
+        str, typer.Option("--fail-on", help="Exit 1 at findings of this severity or worse.")
+    ] = "error",
+    input_list: opt.InputList = None,
+    exclude: opt.Exclude = None,
+    exclude_file: opt.ExcludeFile = None,
+    max_hosts: opt.MaxHosts = 1 << 20,
+    seed: opt.Seed = None,
+    shard: opt.Shard = None,
+    port: opt.Port = 135,
+    mode: opt.Mode = "dump",
+    concurrency: opt.Concurrency = 200,
+    max_rate: opt.MaxRate = None,
+    connect_timeout: opt.ConnectTimeout = 2.0,
+    read_timeout: opt.ReadTimeout = 5.0,
+    host_timeout: opt.HostTimeout = 60.0,
+    retries: opt.Retries = 0,
+    max_ents: opt.MaxEnts = 500,
+    jsonl: opt.Jsonl = None,
+    json_doc: opt.JsonDoc = None,
+    csv: opt.Csv = None,
+    save: opt.Save = None,
+    only_answered: opt.OnlyAnswered = False,
+    no_progress: opt.NoProgress = False,
+    decoder: opt.Decoder = "fast",
+) -> None:
+    """Resolve MAPI/NSPI/RFR on every server, prove each port, check what is expected.
+
+    Exit 0: every server as expected; 1: a finding at or above --fail-on; 2: usage error.
+    """
+    args = opt.ScanArgs(
+        targets=list(targets or []),
+        input_lists=list(input_list or []),
+        exclude=list(exclude or []),
+        exclude_files=list(exclude_file or []),
+        max_hosts=max_hosts,
+        seed=seed,
+        shard=shard,
+        port=port,
+        mode=mode,
+        concurrency=concurrency,
+        max_rate=max_rate,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        host_timeout=host_timeout,
+        retries=retries,
+        max_ents=max_ents,
+        jsonl=jsonl,
+        json_doc=json_doc,
+        csv=csv,
+        save=save,
+        only_answered=only_answered,
+        no_progress=no_progress,
+        decoder=decoder,
+    )
+    try:
+        threshold = parse_severity(fail_on)
+        policy = build_policy(policy_file, list(expect or []), require_http, not no_dynamic)
+        worst = _WorstFinding(threshold)
+        outcome = run_check(args, policy, observe=worst.observe)
+    except UsageError as exc:
+        exit_with_usage_error(str(exc))
+    reports = sorted(outcome.kept, key=lambda r: r.host.target)
+    console = Console(stderr=args.jsonl == "-")
+    print_check(reports, console)
+    if outcome.dropped:
+        console.print(f"... and {outcome.dropped} more servers (see the output files)")
+    code = worst.exit_code
+    if outcome.exit_code != EXIT_OK:
+        raise typer.Exit(outcome.exit_code)
+    raise typer.Exit(code)
+
