@@ -7,7 +7,6 @@ samba, smbclient and tshark and runs as root, so there nothing skips.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,11 @@ from tests.support.impacket_peer import RawLookup, raw_lookup
 from tests.support.lab import LabProcess, start_lab
 from tests.support.loopback import free_address
 from tests.support.samba import EPM_PORT, SambaEpm, find_samba_dcerpcd, start_samba_epm
+from tests.support.skips import require_root
 
 SAMBA_PREFERRED_ADDRESS = "127.0.0.135"
 LAB_PREFERRED_ADDRESS = "127.0.0.136"
 LAB_PROFILE = "exchange2010-cas-dynamic"
-
-
-def require_root(why: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip(f"needs root: {why}")
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,9 @@ from types import TracebackType
 
 from tests.support.loopback import require_loopback
 
+AGGREGATOR = "|"
+"""Joins the values of a field that occurs more than once in a frame."""
+
 
 def find_tshark() -> str | None:
     return shutil.which("tshark")
@@ -109,9 +112,19 @@ def read_fields(
     *,
     dcerpc_ports: Sequence[int] = (),
 ) -> list[list[str]]:
-    """Dissect ``path`` and return, per matching frame, the values of ``fields`` (text)."""
+    """Dissect ``path`` and return, per matching frame, the values of ``fields`` (text; several
+    occurrences of a field in one frame are joined with :data:`AGGREGATOR`)."""
     args = [tshark, "-r", str(path), "-n", *_decode_as_args(dcerpc_ports), "-Y", display_filter]
-    args += ["-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=,"]
+    args += [
+        "-T",
+        "fields",
+        "-E",
+        "separator=\t",
+        "-E",
+        "occurrence=a",
+        "-E",
+        f"aggregator={AGGREGATOR}",
+    ]
     for field in fields:
         args += ["-e", field]
     out = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True)

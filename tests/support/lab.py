@@ -43,23 +43,36 @@ class LabProcess:
 def start_lab(
     profile: str, address: str, epm_port: int, output: Path, *, timeout: float = 15.0
 ) -> LabProcess:
-    """Start ``epmscan lab`` and wait until its endpoint mapper accepts connections."""
-    require_loopback(address)
+    """``epmscan lab --profile NAME --bind ADDR --epm-port N``, once its mapper accepts."""
+    args = ["--profile", profile, "--bind", require_loopback(address), "--epm-port", str(epm_port)]
+    return _start(args, profile, address, epm_port, output, timeout)
+
+
+def write_lab_file(path: Path, profile: str, address: str, epm_port: int, **host: object) -> Path:
+    """A one-host TOML lab file; ``host`` adds keys of the ``[[hosts]]`` table (``paging``...)."""
+    lines = ["[lab]", f"epm_port = {epm_port}", "", "[[hosts]]"]
+    lines.append(f'address = "{require_loopback(address)}"')
+    lines.append(f'profile = "{profile}"')
+    for key, value in host.items():
+        lines.append(f"{key} = " + (f'"{value}"' if isinstance(value, str) else str(value).lower()))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_lab_file(
+    config: Path, address: str, epm_port: int, output: Path, *, timeout: float = 15.0
+) -> LabProcess:
+    """``epmscan lab --config FILE`` for a lab file whose one host is ``address:epm_port``."""
+    return _start(["--config", str(config)], config.stem, address, epm_port, output, timeout)
+
+
+def _start(
+    args: list[str], label: str, address: str, epm_port: int, output: Path, timeout: float
+) -> LabProcess:
     out = open(output, "wb")  # noqa: SIM115 - handed to the child
     try:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "epmscan",
-                "lab",
-                "--profile",
-                profile,
-                "--bind",
-                address,
-                "--epm-port",
-                str(epm_port),
-            ],
+            [sys.executable, "-m", "epmscan", "lab", *args],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -67,11 +80,11 @@ def start_lab(
         )
     finally:
         out.close()
-    lab = LabProcess(profile, address, epm_port, process, output)
+    lab = LabProcess(label, address, epm_port, process, output)
     if not wait_for_listener(address, epm_port, timeout=timeout) or process.poll() is not None:
         lab.stop()
         raise RuntimeError(
-            f"epmscan lab --profile {profile} did not listen on {address}:{epm_port}:\n"
+            f"epmscan lab {' '.join(args)} did not listen on {address}:{epm_port}:\n"
             f"{lab.output_text()[-3000:]}"
         )
     return lab
