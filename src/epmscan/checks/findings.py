@@ -228,7 +228,7 @@ def _port_class_finding(
         code = f"{interface.value}.dynamic"
         if expected is not None:
             out.add(
-                Severity.WARNING if exp.allow_dynamic else Severity.ERROR,
+                Severity.ERROR,
                 code,
                 f"{name} is on port {port}, inside the {which}, not on the expected static port "
                 f"{expected} (a dynamic port, or a static port set to the wrong value)",

@@ -84,7 +84,9 @@ class Expectation:
     static_ports: tuple[tuple[ExchangeInterface, int], ...] = ()
     require_http: tuple[int, ...] = ()
     allow_dynamic: bool = True
-    """False: an Exchange interface on a dynamic port is an error even with no port listed."""
+    """Whether interfaces with no listed port may sit on a dynamic port. False makes a
+    dynamic port an error for every interface Outlook uses on this role; a listed static
+    port is always held to, whatever this says."""
     ranges: DynamicRanges = field(default_factory=DynamicRanges)
     severity_overrides: tuple[tuple[str, Severity], ...] = ()
     """(code or fnmatch pattern, severity); the first match wins."""

@@ -115,7 +115,12 @@ def locate(text: str, path: tuple[PathPart, ...], key: str | None = None) -> int
         if key is None:
             return section.header_line or None
         found = _find_key(lines, section.first, section.end, key)
-        return found if found is not None else (section.header_line or None)
+        if found is not None:
+            return found
+        child = by_path.get((*path, key)) or by_path.get((*path, key, 0))
+        if child is not None:
+            return child.header_line
+        return section.header_line or None
     # No header for this table: look for it as an inline table or dotted key in a parent.
     for cut in range(len(path) - 1, -1, -1):
         parent = by_path.get(path[:cut])
