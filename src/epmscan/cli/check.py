@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -57,8 +58,9 @@ def run_check(
         max_ents=args.max_ents,
         decoder=args.decoder,
         use_map=True,
-        **({"http_ports": http_ports} if http_ports is not None else {}),
     )
+    if http_ports is not None:
+        options = replace(options, http_ports=http_ports)
 
     async def job(target: str, address: str) -> ExchangeHostReport:
         name = None if target == address else target
@@ -102,10 +104,12 @@ def check_command(
         typer.Option("--expect", help="Expected static port, e.g. mapi=60001 (repeatable)."),
     ] = None,
     require_http: Annotated[
-        str | None, typer.Option("--require-http", help="HTTP ports that must answer: 6001,6002,6004.")
+        str | None,
+        typer.Option("--require-http", help="HTTP ports that must answer: 6001,6002,6004."),
     ] = None,
     no_dynamic: Annotated[
-        bool, typer.Option("--no-dynamic", help="An Exchange interface on a dynamic port is an error.")
+        bool,
+        typer.Option("--no-dynamic", help="An Exchange interface on a dynamic port is an error."),
     ] = False,
     fail_on: Annotated[
         str, typer.Option("--fail-on", help="Exit 1 at findings of this severity or worse.")

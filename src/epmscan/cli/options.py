@@ -62,7 +62,8 @@ MaxEnts = Annotated[
     int, typer.Option("--max-ents", min=1, max=100000, help="Entries asked per ept_lookup.")
 ]
 Jsonl = Annotated[
-    str | None, typer.Option("--jsonl", help="Write one JSON object per host as it ends (- = stdout).")
+    str | None,
+    typer.Option("--jsonl", help="Write one JSON object per host as it ends (- = stdout)."),
 ]
 JsonDoc = Annotated[str | None, typer.Option("--json", help="Write one JSON document.")]
 Csv = Annotated[str | None, typer.Option("--csv", help="Write one CSV row per endpoint.")]

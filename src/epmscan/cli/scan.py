@@ -25,7 +25,7 @@ from epmscan.cli.progress import ScanDisplay
 from epmscan.engine.dump import Timeouts
 from epmscan.engine.limits import ensure_fd_budget
 from epmscan.engine.loop import loop_name, run
-from epmscan.engine.scanner import HostJob, ScanOptions, Scanner, ScanProgress, TargetLike
+from epmscan.engine.scanner import HostJob, Scanner, ScanOptions, ScanProgress, TargetLike
 from epmscan.errors import UsageError
 from epmscan.models import HostResult, HostStatus
 from epmscan.report.console import print_scan_summary

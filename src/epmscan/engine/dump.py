@@ -42,6 +42,8 @@ class Timeouts:
     host: float = 30.0
 
 
+DEFAULT_TIMEOUTS = Timeouts()
+
 LookupDecoder = Callable[[bytes], LookupResponse]
 
 
@@ -100,7 +102,7 @@ async def dump_host(
     address: str,
     port: int = DEFAULT_EPM_PORT,
     *,
-    timeouts: Timeouts = Timeouts(),
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
     max_ents: int = 500,
     decoder: str = "fast",
     abort_close: bool = False,

@@ -37,13 +37,14 @@ HTTP_PORTS: dict[int, ExchangeInterface] = {
 }
 """The fixed RPC-over-HTTP ports and the interface behind each."""
 
+CHECK_TIMEOUTS = Timeouts(connect=2.0, read=5.0, host=60.0)
 _BY_UUID = {iface.uuid: key for key, iface in EXCHANGE_INTERFACES.items()}
 
 
 @dataclass(frozen=True, slots=True)
 class CheckOptions:
     port: int = DEFAULT_EPM_PORT
-    timeouts: Timeouts = Timeouts(connect=2.0, read=5.0, host=60.0)
+    timeouts: Timeouts = CHECK_TIMEOUTS
     max_ents: int = 500
     decoder: str = "fast"
     per_host: int = 4
@@ -76,9 +77,10 @@ async def check_host(
     target: str,
     address: str,
     expectation: Expectation | None,
-    options: CheckOptions = CheckOptions(),
+    options: CheckOptions | None = None,
 ) -> ExchangeHostReport:
     """Everything ``epmscan check`` knows about one host, judged against ``expectation``."""
+    options = options or CheckOptions()
     mapped: list[EndpointRecord] = []
 
     async def ask_map(session: RpcSession) -> None:

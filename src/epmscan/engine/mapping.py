@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, status_for_error
+from epmscan.engine.dump import DEFAULT_EPM_PORT, DEFAULT_TIMEOUTS, Timeouts, status_for_error
 from epmscan.engine.session import RpcSession
 from epmscan.engine.transport import open_tcp
 from epmscan.errors import EpmscanError, LocalResourceError, RpcFaultError
@@ -54,7 +54,7 @@ async def map_host(
     interfaces: Iterable[InterfaceId],
     port: int = DEFAULT_EPM_PORT,
     *,
-    timeouts: Timeouts = Timeouts(),
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
     abort_close: bool = False,
 ) -> HostResult:
     """Resolve ``interfaces`` through ``ept_map``; the result lists what was found."""

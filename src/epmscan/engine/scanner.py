@@ -25,6 +25,7 @@ from epmscan.errors import LocalResourceError, NameResolutionError
 from epmscan.models import HostResult, HostStatus
 from epmscan.protocol.names import EXCHANGE_INTERFACES
 
+SCAN_TIMEOUTS = Timeouts(connect=2.0, read=5.0, host=30.0)
 RETRYABLE = frozenset({HostStatus.FILTERED})
 LOCAL_BACKOFF = 0.05
 
@@ -52,7 +53,7 @@ class ScanOptions:
     mode: str = "dump"
     concurrency: int = 1000
     max_rate: float | None = None
-    timeouts: Timeouts = Timeouts(connect=2.0, read=5.0, host=30.0)
+    timeouts: Timeouts = SCAN_TIMEOUTS
     retries: int = 0
     max_ents: int = 500
     decoder: str = "fast"
@@ -152,8 +153,9 @@ class Scanner(Generic[R]):
         ]
         stop_wait = asyncio.create_task(self._stopping.wait())
         try:
-            all_done = asyncio.gather(*workers)
-            await asyncio.wait({all_done, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            all_done: asyncio.Future[Any] = asyncio.gather(*workers)
+            either: list[asyncio.Future[Any]] = [all_done, stop_wait]
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             if not all_done.done():
                 _, pending = await asyncio.wait(workers, timeout=self.options.grace)
                 for task in pending:

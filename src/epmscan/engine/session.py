@@ -28,7 +28,7 @@ class RpcSession:
     async def next_event(self) -> PduEvent:
         while not self._events:
             data = await self.connection.read(self.read_timeout)
-            self._events.extend(self.rpc.feed(data))  # type: ignore[arg-type]
+            self._events.extend(self.rpc.feed(data))
         return self._events.pop(0)
 
     async def bind(self, interface: InterfaceId) -> BindAck:

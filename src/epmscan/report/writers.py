@@ -38,7 +38,7 @@ def open_output(path: str) -> TextIO:
     """``-`` is stdout; anything else a file opened for writing (line-buffered)."""
     if path == "-":
         return sys.stdout
-    return open(path, "w", encoding="utf-8", buffering=1, newline="")  # noqa: SIM115
+    return open(path, "w", encoding="utf-8", buffering=1, newline="")
 
 
 class _Writer:
