@@ -1,0 +1,394 @@
+"""Lab descriptions: which emulated hosts listen where, read from TOML or built in code.
+
+A lab file has an optional ``[lab]`` table (``epm_port``, ``port_offset``, ``seed``), then
+either ``[[hosts]]`` entries (one per emulated host on its own loopback address) or one
+``[wildcard]`` table describing many generated hosts served by one listener per port.
+Every port written in a lab file is nominal: the lab adds ``port_offset`` to it when it
+binds (dynamic ports are drawn free and not shifted). Every error is a
+:class:`~epmscan.errors.LabConfigError` whose one line names the file and the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from epmscan.errors import LabConfigError
+from epmscan.lab.profiles import PAGING_STYLES, PagingStyle, Profile, get_profile
+
+PortOverride = int | Literal["dynamic"]
+
+DEFAULT_EPM_PORT = 135
+LOOPBACK_NETWORK = ipaddress.ip_network("127.0.0.0/8")
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    """One emulated host: its address, profile and the ways it differs from the profile."""
+
+    address: str
+    profile: Profile
+    name: str
+    down: bool = False
+    """Nothing listens on this address at all (connections are refused)."""
+    paging: PagingStyle = "windows"
+    zero_address_towers: bool = False
+    """ncacn_ip_tcp/ncacn_http towers carry 0.0.0.0 (as a Samba AD DC) instead of the address."""
+    http_closed: frozenset[int] = frozenset()
+    """Nominal ncacn_http ports that stay advertised but where nothing listens."""
+    silent_ports: frozenset[int] = frozenset()
+    """Nominal ports that accept the connection and never send a byte (a firewalled port)."""
+    silent_epm: bool = False
+    """The endpoint mapper accepts connections and never answers."""
+    ports: Mapping[str, PortOverride] = field(default_factory=lambda: MappingProxyType({}))
+    """Interface key → nominal TCP port (or ``"dynamic"``) for the process serving it."""
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WildcardConfig:
+    """Many generated hosts on one network, served by one listener per port."""
+
+    network: ipaddress.IPv4Network
+    live: int
+    profiles: tuple[Profile, ...]
+    seed: int = 0
+    bind: str = "0.0.0.0"
+    dynamic_pool: int = 16
+    """How many distinct dynamic ports the generated hosts share."""
+    paging: PagingStyle = "windows"
+
+
+@dataclass(frozen=True, slots=True)
+class LabConfig:
+    """A whole lab: explicit hosts, or a wildcard spec, and where the ports land."""
+
+    hosts: tuple[HostConfig, ...] = ()
+    epm_port: int = DEFAULT_EPM_PORT
+    port_offset: int = 0
+    seed: int = 0
+    wildcard: WildcardConfig | None = None
+    source: str = "<lab>"
+
+    def with_ports(self, *, epm_port: int | None = None, port_offset: int | None = None) -> LabConfig:
+        """A copy with the endpoint mapper port and/or port offset replaced (validated)."""
+        updated = replace(
+            self,
+            epm_port=self.epm_port if epm_port is None else epm_port,
+            port_offset=self.port_offset if port_offset is None else port_offset,
+        )
+        _check_port_space(updated)
+        return updated
+
+
+# --- parsing -------------------------------------------------------------------------
+
+_LAB_KEYS = {"epm_port", "port_offset", "seed", "name", "description"}
+_HOST_KEYS = {
+    "address", "profile", "name", "down", "paging", "zero_address_towers", "http_closed",
+    "silent_ports", "silent_epm", "ports", "seed",
+}
+_WILDCARD_KEYS = {"hosts", "live", "profiles", "profile", "seed", "bind", "dynamic_pool", "paging"}
+_TOP_KEYS = {"lab", "hosts", "wildcard"}
+
+
+class _Reader:
+    """Typed access to one TOML table, raising errors that name the file and the key."""
+
+    def __init__(self, source: str, path: str, table: Any) -> None:
+        self.source = source
+        self.path = path
+        if not isinstance(table, dict):
+            self.fail(path, f"must be a table, not {type(table).__name__}")
+        self.table: dict[str, Any] = table
+
+    def fail(self, key: str, message: str) -> None:
+        raise LabConfigError(f"{self.source}: {key}: {message}")
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def check_keys(self, allowed: set[str]) -> None:
+        for name in self.table:
+            if name not in allowed:
+                self.fail(self.key(name), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.table.get(name, default)
+        if not isinstance(value, bool):
+            self.fail(self.key(name), f"must be true or false, not {value!r}")
+        return bool(value)
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.table.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(self.key(name), f"must be an integer, not {value!r}")
+        if not low <= value <= high:
+            self.fail(self.key(name), f"{value} out of range {low}..{high}")
+        return int(value)
+
+    def string(self, name: str, default: str | None) -> str:
+        value = self.table.get(name, default)
+        if not isinstance(value, str):
+            if value is None:
+                self.fail(self.key(name), "is required")
+            self.fail(self.key(name), f"must be a string, not {value!r}")
+        return str(value)
+
+    def port_list(self, name: str) -> frozenset[int]:
+        value = self.table.get(name, [])
+        if not isinstance(value, list):
+            self.fail(self.key(name), f"must be a list of ports, not {value!r}")
+        ports: set[int] = set()
+        for index, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= 65535:
+                self.fail(f"{self.key(name)}[{index}]", f"{item!r} is not a port 1..65535")
+            ports.add(item)
+        return frozenset(ports)
+
+    def paging(self, name: str, default: str) -> PagingStyle:
+        value = self.string(name, default)
+        if value not in PAGING_STYLES:
+            self.fail(self.key(name), f"{value!r} is not one of {', '.join(PAGING_STYLES)}")
+        return value  # type: ignore[return-value]
+
+    def profile(self, name: str) -> Profile:
+        value = self.string(name, None)
+        try:
+            return get_profile(value)
+        except LabConfigError as exc:
+            self.fail(self.key(name), str(exc))
+            raise
+
+
+def _loopback_address(reader: _Reader, name: str) -> str:
+    text = reader.string(name, None)
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        reader.fail(reader.key(name), f"{text!r} is not an IP address")
+        raise
+    if address.version != 4 or address not in LOOPBACK_NETWORK:
+        reader.fail(reader.key(name), f"{text} is not a loopback address in 127.0.0.0/8")
+    return str(address)
+
+
+def default_host_name(profile: Profile, address: str) -> str:
+    """A NetBIOS-style name (15 characters at most) derived from profile and address."""
+    octets = address.split(".")
+    return f"{profile.netbios_prefix}-{octets[2]}-{octets[3]}"[:15].upper()
+
+
+def _parse_ports(reader: _Reader, profile: Profile) -> Mapping[str, PortOverride]:
+    value = reader.table.get("ports", {})
+    key = reader.key("ports")
+    if not isinstance(value, dict):
+        reader.fail(key, f"must be a table of interface = port, not {value!r}")
+    allowed = profile.tcp_interface_keys
+    ports: dict[str, PortOverride] = {}
+    for name, port in value.items():
+        if name not in allowed:
+            reader.fail(
+                f"{key}.{name}",
+                f"profile {profile.name} serves no such interface on TCP "
+                f"(known: {', '.join(allowed)})",
+            )
+        if port == "dynamic":
+            ports[name] = "dynamic"
+            continue
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            reader.fail(f"{key}.{name}", f"{port!r} is not a port 1..65535 or \"dynamic\"")
+        ports[name] = port
+    return MappingProxyType(ports)
+
+
+def _parse_host(source: str, index: int, table: Any, lab_seed: int) -> HostConfig:
+    reader = _Reader(source, f"hosts[{index}]", table)
+    reader.check_keys(_HOST_KEYS)
+    address = _loopback_address(reader, "address")
+    profile = reader.profile("profile")
+    http_closed = reader.port_list("http_closed")
+    nominal_http = set(profile.http_ports.values())
+    for port in sorted(http_closed - nominal_http):
+        reader.fail(
+            reader.key("http_closed"),
+            f"{port} is not an RPC over HTTP port of profile {profile.name}"
+            f" (it has: {', '.join(map(str, sorted(nominal_http))) or 'none'})",
+        )
+    name = reader.string("name", default_host_name(profile, address))
+    if not name or len(name) > 15:
+        reader.fail(reader.key("name"), f"{name!r} is not a NetBIOS name of 1..15 characters")
+    return HostConfig(
+        address=address,
+        profile=profile,
+        name=name,
+        down=reader.boolean("down", False),
+        paging=reader.paging("paging", profile.paging),
+        zero_address_towers=reader.boolean("zero_address_towers", profile.zero_address_towers),
+        http_closed=http_closed,
+        silent_ports=reader.port_list("silent_ports"),
+        silent_epm=reader.boolean("silent_epm", False),
+        ports=_parse_ports(reader, profile),
+        seed=reader.integer("seed", lab_seed + index, 0, 2**63 - 1),
+    )
+
+
+def _parse_wildcard(source: str, table: Any) -> WildcardConfig:
+    reader = _Reader(source, "wildcard", table)
+    reader.check_keys(_WILDCARD_KEYS)
+    text = reader.string("hosts", None)
+    try:
+        network = ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        reader.fail(reader.key("hosts"), f"{text!r} is not a network: {exc}")
+        raise
+    if not isinstance(network, ipaddress.IPv4Network) or not network.subnet_of(LOOPBACK_NETWORK):
+        reader.fail(reader.key("hosts"), f"{text} is not inside 127.0.0.0/8")
+    assert isinstance(network, ipaddress.IPv4Network)
+    if "profile" in reader.table and "profiles" in reader.table:
+        reader.fail(reader.key("profile"), "give profile or profiles, not both")
+    if "profiles" in reader.table:
+        names = reader.table["profiles"]
+        if not isinstance(names, list) or not names:
+            reader.fail(reader.key("profiles"), "must be a non-empty list of profile names")
+        profiles = []
+        for i, name in enumerate(names):
+            try:
+                profiles.append(get_profile(name) if isinstance(name, str) else get_profile(""))
+            except LabConfigError as exc:
+                reader.fail(f"{reader.key('profiles')}[{i}]", str(exc))
+    else:
+        profiles = [reader.profile("profile")] if "profile" in reader.table else [
+            get_profile("exchange2010-cas-static")
+        ]
+    usable = max(network.num_addresses - 2, 1) if network.prefixlen < 31 else network.num_addresses
+    live = reader.integer("live", min(usable, 1000), 0, usable)
+    bind = reader.string("bind", "0.0.0.0")
+    try:
+        ipaddress.IPv4Address(bind)
+    except ValueError:
+        reader.fail(reader.key("bind"), f"{bind!r} is not an IPv4 address")
+    return WildcardConfig(
+        network=network,
+        live=live,
+        profiles=tuple(profiles),
+        seed=reader.integer("seed", 0, 0, 2**63 - 1),
+        bind=bind,
+        dynamic_pool=reader.integer("dynamic_pool", 16, 1, 1024),
+        paging=reader.paging("paging", "windows"),
+    )
+
+
+def _nominal_static_ports(host: HostConfig, epm_port: int) -> set[int]:
+    ports = {epm_port, *host.profile.http_ports.values()}
+    for process in host.profile.processes:
+        if isinstance(process.tcp, int):
+            ports.add(process.tcp)
+    ports.update(port for port in host.ports.values() if isinstance(port, int))
+    return ports
+
+
+def _check_port_space(config: LabConfig) -> None:
+    source = config.source
+    if not 1 <= config.epm_port <= 65535:
+        raise LabConfigError(f"{source}: lab.epm_port: {config.epm_port} out of range 1..65535")
+    if not 0 <= config.port_offset <= 65534:
+        raise LabConfigError(
+            f"{source}: lab.port_offset: {config.port_offset} out of range 0..65534"
+        )
+    profiles: list[HostConfig] = list(config.hosts)
+    if config.wildcard is not None:
+        profiles.extend(
+            HostConfig(address="127.0.0.1", profile=profile, name="X")
+            for profile in config.wildcard.profiles
+        )
+    for host in profiles:
+        highest = max(_nominal_static_ports(host, config.epm_port))
+        if highest + config.port_offset > 65535:
+            raise LabConfigError(
+                f"{source}: lab.port_offset: {config.port_offset} moves port {highest}"
+                f" of {host.address} ({host.profile.name}) past 65535"
+            )
+
+
+def parse_lab(data: Mapping[str, Any], source: str = "<lab>") -> LabConfig:
+    """Validate a lab description already read from TOML into a :class:`LabConfig`."""
+    top = _Reader(source, "", dict(data))
+    top.check_keys(_TOP_KEYS)
+    lab = _Reader(source, "lab", data.get("lab", {}))
+    lab.check_keys(_LAB_KEYS)
+    epm_port = lab.integer("epm_port", DEFAULT_EPM_PORT, 1, 65535)
+    port_offset = lab.integer("port_offset", 0, 0, 65534)
+    seed = lab.integer("seed", 0, 0, 2**63 - 1)
+    raw_hosts = data.get("hosts", [])
+    if not isinstance(raw_hosts, list):
+        top.fail("hosts", "must be an array of tables ([[hosts]])")
+    hosts = tuple(_parse_host(source, i, table, seed) for i, table in enumerate(raw_hosts))
+    seen: dict[str, int] = {}
+    for index, host in enumerate(hosts):
+        if host.address in seen:
+            top.fail(
+                f"hosts[{index}].address",
+                f"{host.address} is already used by hosts[{seen[host.address]}]",
+            )
+        seen[host.address] = index
+        _check_silent_ports(source, index, host, epm_port)
+    wildcard = _parse_wildcard(source, data["wildcard"]) if "wildcard" in data else None
+    if wildcard is not None and hosts:
+        top.fail("wildcard", "a lab has either [[hosts]] or [wildcard], not both")
+    if wildcard is None and not hosts:
+        top.fail("hosts", "the lab has no hosts: add [[hosts]] entries or a [wildcard] table")
+    config = LabConfig(
+        hosts=hosts, epm_port=epm_port, port_offset=port_offset, seed=seed,
+        wildcard=wildcard, source=source,
+    )
+    _check_port_space(config)
+    return config
+
+
+def _check_silent_ports(source: str, index: int, host: HostConfig, epm_port: int) -> None:
+    listening = _nominal_static_ports(host, epm_port)
+    for port in sorted(host.silent_ports - listening):
+        raise LabConfigError(
+            f"{source}: hosts[{index}].silent_ports: {port} is not a static port of"
+            f" {host.address} ({host.profile.name}); static ports:"
+            f" {', '.join(map(str, sorted(listening)))}"
+        )
+
+
+def load_lab_file(path: str | Path) -> LabConfig:
+    """Read and validate a TOML lab file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LabConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LabConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_lab(data, str(path))
+
+
+def single_host_lab(
+    profile: str,
+    bind_address: str = "127.0.0.1",
+    *,
+    epm_port: int = DEFAULT_EPM_PORT,
+    port_offset: int = 0,
+    seed: int = 0,
+    **overrides: Any,
+) -> LabConfig:
+    """A lab of one host; ``overrides`` are the keys of a ``[[hosts]]`` entry
+    (``paging="samba"``, ``ports={"mapi": 6123}``, ``http_closed=[6004]``, ...)."""
+    host: dict[str, Any] = {"address": bind_address, "profile": profile, **overrides}
+    data = {
+        "lab": {"epm_port": epm_port, "port_offset": port_offset, "seed": seed},
+        "hosts": [host],
+    }
+    return parse_lab(data, "<single host>")

@@ -1,0 +1,441 @@
+"""The running lab: asyncio listeners that answer as the planned hosts would.
+
+Two ways to listen, one way to answer. In *per-address* mode (``[[hosts]]``) each host
+gets its own sockets bound to its loopback address: the endpoint mapper port, one port
+per process serving interfaces on TCP, its ncacn_http ports. A down host binds nothing,
+so the kernel refuses connections. In *wildcard* mode (``[wildcard]``, for a thousand
+hosts) one socket per port listens on ``0.0.0.0``; each accepted connection is routed by
+the local address it reached (``sockname``); an address that is not a live host, or a
+port that host does not use, gets a reset (``SO_LINGER`` 0).
+
+Every connection is answered by the same code: read bytes, feed them to a
+:class:`~epmscan.protocol.pdu.ServerConnection`, answer binds (accept the interfaces
+served on that port, provider-reject others) and requests (the endpoint mapper's calls
+on the EPM port, a fault elsewhere). ncacn_http ports send ``ncacn_http/1.0`` first.
+Silent ports accept and never send a byte, as a port behind a dropping firewall would
+look once the handshake got through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import random
+import socket
+import struct
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from epmscan.errors import LabConfigError, ProtocolError
+from epmscan.lab.config import HostConfig, LabConfig, WildcardConfig, default_host_name
+from epmscan.lab.endpoint_map import CallFault, EndpointMapSession, HostEndpointMap
+from epmscan.lab.plan import (
+    DynamicPortChooser,
+    HostPlan,
+    plan_host,
+    pool_dynamic_chooser,
+    random_dynamic_chooser,
+)
+from epmscan.models import InterfaceId
+from epmscan.protocol.constants import (
+    NCA_S_OP_RNG_ERROR,
+    NCA_S_UNK_IF,
+    OP_EPT_LOOKUP,
+    OP_EPT_LOOKUP_HANDLE_FREE,
+    OP_EPT_MAP,
+)
+from epmscan.protocol.http import NCACN_HTTP_GREETING
+from epmscan.protocol.pdu import BindRequest, PresentationContext, Request, ServerConnection
+
+_READ_SIZE = 65536
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+@dataclass(slots=True)
+class ConnectionStats:
+    """Connections one host (or the whole lab) has seen. Read them from any thread."""
+
+    accepted: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    reset: int = 0
+    """Connections answered with a reset (wildcard mode: nothing there)."""
+    by_port: Counter[int] = field(default_factory=Counter)
+
+    def opened(self, port: int) -> None:
+        self.accepted += 1
+        self.in_flight += 1
+        self.by_port[port] += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def closed(self) -> None:
+        self.in_flight -= 1
+
+
+class LabHost:
+    """One emulated host as the lab runs it: where it listens, and what it has seen."""
+
+    def __init__(self, config: HostConfig, plan_factory: Callable[[HostConfig], HostPlan]) -> None:
+        self.config = config
+        self._plan_factory = plan_factory
+        self.stats = ConnectionStats()
+
+    @cached_property
+    def plan(self) -> HostPlan:
+        """The host's layout (built on first use in wildcard mode)."""
+        return self._plan_factory(self.config)
+
+    @cached_property
+    def endpoint_map(self) -> HostEndpointMap:
+        """The host's encoded endpoint map (built on the first lookup)."""
+        return HostEndpointMap(self.plan)
+
+    @property
+    def address(self) -> str:
+        return self.config.address
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def profile(self) -> str:
+        return self.config.profile.name
+
+    @property
+    def down(self) -> bool:
+        return self.config.down
+
+    @property
+    def epm_port(self) -> int:
+        return self.plan.epm_port
+
+    @property
+    def tcp_endpoints(self) -> dict[str, int]:
+        """Interface key (``mapi``, ``nspi``, ``lsarpc``...) → ncacn_ip_tcp port."""
+        return dict(self.plan.tcp_endpoints)
+
+    @property
+    def http_ports(self) -> tuple[int, ...]:
+        """ncacn_http ports that listen (closed ones left out)."""
+        return tuple(sorted(self.plan.http_listeners))
+
+    @property
+    def http_advertised(self) -> tuple[int, ...]:
+        """ncacn_http ports the endpoint map advertises (whether they listen or not)."""
+        return self.plan.http_advertised
+
+    @property
+    def silent_ports(self) -> tuple[int, ...]:
+        return tuple(sorted(self.plan.silent_ports))
+
+    @property
+    def listening_ports(self) -> tuple[int, ...]:
+        return self.plan.listening_ports
+
+    def port_role(self, port: int) -> tuple[str, frozenset[InterfaceId]] | None:
+        """What answers on ``port``: ``("silent"|"epm"|"rpc"|"http", interfaces)`` or None."""
+        plan = self.plan
+        if self.config.down:
+            return None
+        if port in plan.silent_ports:
+            return "silent", frozenset()
+        if port == plan.epm_port:
+            return "epm", plan.epm_interfaces
+        if port in plan.tcp_listeners:
+            return "rpc", plan.tcp_listeners[port]
+        if port in plan.http_listeners:
+            return "http", plan.http_listeners[port]
+        return None
+
+    def __repr__(self) -> str:
+        return f"LabHost({self.address}, {self.profile}, down={self.down})"
+
+
+def _accepts(served: frozenset[InterfaceId]) -> Callable[[PresentationContext], bool]:
+    def accept(context: PresentationContext) -> bool:
+        wanted = context.abstract_syntax
+        return any(
+            have.uuid == wanted.uuid and have.major == wanted.major and wanted.minor <= have.minor
+            for have in served
+        )
+
+    return accept
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    writer.transport.abort()
+
+
+def _listen_socket(address: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(1024)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class Lab:
+    """A running lab. Use :func:`run_lab`; ``hosts`` maps each address to its :class:`LabHost`."""
+
+    def __init__(self, config: LabConfig) -> None:
+        self.config = config
+        self.hosts: dict[str, LabHost] = {}
+        self.stats = ConnectionStats()
+        self.listen_addresses: list[tuple[str, int]] = []
+        self._servers: list[asyncio.Server] = []
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._reserved: dict[tuple[str, int], socket.socket] = {}
+        self._wildcard_network: ipaddress.IPv4Network | None = None
+
+    # --- starting ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Plan the hosts and bind every listener; raises :class:`LabConfigError` on a port in use."""
+        try:
+            if self.config.wildcard is not None:
+                await self._start_wildcard(self.config.wildcard)
+            else:
+                await self._start_per_address()
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _plan_factory(self, choose: DynamicPortChooser) -> Callable[[HostConfig], HostPlan]:
+        def factory(host: HostConfig) -> HostPlan:
+            return plan_host(
+                host, epm_port=self.config.epm_port + self.config.port_offset,
+                port_offset=self.config.port_offset, choose_dynamic=choose,
+            )
+
+        return factory
+
+    async def _start_per_address(self) -> None:
+        for host_config in self.config.hosts:
+            address = host_config.address
+
+            def is_free(port: int, _address: str = address) -> bool:
+                try:
+                    self._reserved[(_address, port)] = _listen_socket(_address, port)
+                except OSError:
+                    return False
+                return True
+
+            host = LabHost(host_config, self._plan_factory(random_dynamic_chooser(is_free)))
+            self.hosts[address] = host
+            plan = host.plan
+            if host.down:
+                for key in [key for key in self._reserved if key[0] == address]:
+                    self._reserved.pop(key).close()
+                continue
+            for port in sorted({*plan.listening_ports, *plan.silent_ports}):
+                sock = self._reserved.pop((address, port), None)
+                if sock is None:
+                    try:
+                        sock = _listen_socket(address, port)
+                    except OSError as exc:
+                        raise LabConfigError(
+                            f"{self.config.source}: cannot listen on {address}:{port}"
+                            f" ({host.profile}): {exc.strerror or exc}"
+                        ) from None
+                await self._serve(sock, port)
+        for sock in self._reserved.values():
+            sock.close()
+        self._reserved.clear()
+
+    async def _start_wildcard(self, spec: WildcardConfig) -> None:
+        self._wildcard_network = spec.network
+        rng = random.Random(f"wildcard:{spec.seed}")
+        hosts_total = spec.network.num_addresses
+        first = 1 if spec.network.prefixlen < 31 else 0
+        usable = range(first, hosts_total - first)
+        offsets = sorted(rng.sample(usable, spec.live))
+        static_ports = {self.config.epm_port + self.config.port_offset}
+        for profile in spec.profiles:
+            static_ports.update(p + self.config.port_offset for p in profile.http_ports.values())
+            static_ports.update(
+                p.tcp + self.config.port_offset for p in profile.processes if isinstance(p.tcp, int)
+            )
+        low = max(profile.dynamic_range[0] for profile in spec.profiles)
+        high = min(profile.dynamic_range[1] for profile in spec.profiles)
+        pool: list[int] = []
+        sockets: dict[int, socket.socket] = {}
+        for port in sorted(static_ports):
+            try:
+                sockets[port] = _listen_socket(spec.bind, port)
+            except OSError as exc:
+                for sock in sockets.values():
+                    sock.close()
+                raise LabConfigError(
+                    f"{self.config.source}: cannot listen on {spec.bind}:{port}:"
+                    f" {exc.strerror or exc}"
+                ) from None
+        attempts = 0
+        while len(pool) < spec.dynamic_pool and attempts < 8192:
+            attempts += 1
+            port = rng.randint(low, high)
+            if port in sockets:
+                continue
+            try:
+                sockets[port] = _listen_socket(spec.bind, port)
+            except OSError:
+                continue
+            pool.append(port)
+        factory = self._plan_factory(pool_dynamic_chooser(tuple(pool)))
+        for offset in offsets:
+            address = str(spec.network.network_address + offset)
+            profile = spec.profiles[rng.randrange(len(spec.profiles))]
+            config = HostConfig(
+                address=address, profile=profile, name=default_host_name(profile, address),
+                paging=spec.paging, seed=spec.seed ^ offset,
+            )
+            self.hosts[address] = LabHost(config, factory)
+        for port, sock in sorted(sockets.items()):
+            await self._serve(sock, port)
+
+    async def _serve(self, sock: socket.socket, port: int) -> None:
+        async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self._handle(reader, writer, port)
+
+        server = await asyncio.start_server(on_connection, sock=sock, limit=_READ_SIZE)
+        self._servers.append(server)
+        self.listen_addresses.append(sock.getsockname()[:2])
+
+    # --- answering -----------------------------------------------------------------
+
+    async def _handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int
+    ) -> None:
+        sockname = writer.get_extra_info("sockname")
+        host = self.hosts.get(sockname[0]) if sockname else None
+        role = host.port_role(port) if host is not None else None
+        if host is None or role is None:
+            self.stats.reset += 1
+            if host is not None:
+                host.stats.reset += 1
+            _reset(writer)
+            return
+        self._writers.add(writer)
+        self.stats.opened(port)
+        host.stats.opened(port)
+        try:
+            kind, served = role
+            if kind == "silent":
+                while await reader.read(_READ_SIZE):
+                    pass
+            else:
+                if kind == "http":
+                    writer.write(NCACN_HTTP_GREETING)
+                    await writer.drain()
+                session = EndpointMapSession(host.endpoint_map) if kind == "epm" else None
+                await self._converse(reader, writer, port, served, session)
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.stats.closed()
+            host.stats.closed()
+            self._writers.discard(writer)
+            writer.transport.abort() if writer.transport.is_closing() else writer.close()
+
+    async def _converse(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        port: int,
+        served: frozenset[InterfaceId],
+        session: EndpointMapSession | None,
+    ) -> None:
+        connection = ServerConnection()
+        accept = _accepts(served)
+        bound: set[int] = set()
+        while data := await reader.read(_READ_SIZE):
+            try:
+                events = connection.feed(data)
+            except ProtocolError:
+                return
+            out: list[bytes] = []
+            for event in events:
+                if isinstance(event, BindRequest):
+                    out.append(connection.bind_ack(event, accept, str(port)))
+                    bound.update(c.context_id for c in event.contexts if accept(c))
+                elif isinstance(event, Request):
+                    out.append(self._answer(connection, event, bound, session))
+            if out:
+                writer.write(b"".join(out))
+                await writer.drain()
+
+    @staticmethod
+    def _answer(
+        connection: ServerConnection,
+        request: Request,
+        bound: set[int],
+        session: EndpointMapSession | None,
+    ) -> bytes:
+        if request.context_id not in bound:
+            return connection.fault(request.call_id, NCA_S_UNK_IF, request.context_id)
+        handlers = {} if session is None else {
+            OP_EPT_LOOKUP: session.lookup,
+            OP_EPT_MAP: session.map,
+            OP_EPT_LOOKUP_HANDLE_FREE: session.lookup_handle_free,
+        }
+        handler = handlers.get(request.opnum)
+        if handler is None:
+            return connection.fault(request.call_id, NCA_S_OP_RNG_ERROR, request.context_id)
+        try:
+            stub = handler(request.stub)
+        except CallFault as fault:
+            return connection.fault(request.call_id, fault.status, request.context_id)
+        return connection.response(request.call_id, stub, request.context_id)
+
+    # --- stopping ------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """Close every listener and every open connection."""
+        for server in self._servers:
+            server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 5)
+        self._servers.clear()
+        for sock in self._reserved.values():
+            sock.close()
+        self._reserved.clear()
+
+    async def serve_forever(self) -> None:
+        """Wait until cancelled (the CLI cancels on SIGINT/SIGTERM)."""
+        await asyncio.Event().wait()
+
+    # --- looking --------------------------------------------------------------------
+
+    def host(self, address: str) -> LabHost:
+        """The host at ``address`` (``KeyError`` when the lab has none there)."""
+        return self.hosts[address]
+
+    @property
+    def live_hosts(self) -> list[LabHost]:
+        return [host for host in self.hosts.values() if not host.down]
+
+
+@contextlib.asynccontextmanager
+async def run_lab(config: LabConfig) -> AsyncIterator[Lab]:
+    """Start the lab, yield it listening, stop it on exit."""
+    lab = Lab(config)
+    await lab.start()
+    try:
+        yield lab
+    finally:
+        await lab.stop()
