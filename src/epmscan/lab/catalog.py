@@ -23,7 +23,9 @@ class CatalogInterface:
     description: str
 
 
-def _entry(key: str, uuid: str, version: str, annotation: str, description: str) -> CatalogInterface:
+def _entry(
+    key: str, uuid: str, version: str, annotation: str, description: str
+) -> CatalogInterface:
     major, minor = (int(part) for part in version.split("."))
     return CatalogInterface(key, InterfaceId(uuid, major, minor), annotation, description)
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from epmscan.errors import LabConfigError
 from epmscan.lab.profiles import PAGING_STYLES, PagingStyle, Profile, get_profile
@@ -24,7 +24,7 @@ from epmscan.lab.profiles import PAGING_STYLES, PagingStyle, Profile, get_profil
 PortOverride = int | Literal["dynamic"]
 
 DEFAULT_EPM_PORT = 135
-LOOPBACK_NETWORK = ipaddress.ip_network("127.0.0.0/8")
+LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,9 @@ class LabConfig:
     wildcard: WildcardConfig | None = None
     source: str = "<lab>"
 
-    def with_ports(self, *, epm_port: int | None = None, port_offset: int | None = None) -> LabConfig:
+    def with_ports(
+        self, *, epm_port: int | None = None, port_offset: int | None = None
+    ) -> LabConfig:
         """A copy with the endpoint mapper port and/or port offset replaced (validated)."""
         updated = replace(
             self,
@@ -107,7 +109,7 @@ class _Reader:
             self.fail(path, f"must be a table, not {type(table).__name__}")
         self.table: dict[str, Any] = table
 
-    def fail(self, key: str, message: str) -> None:
+    def fail(self, key: str, message: str) -> NoReturn:
         raise LabConfigError(f"{self.source}: {key}: {message}")
 
     def key(self, name: str) -> str:
@@ -173,7 +175,7 @@ def _loopback_address(reader: _Reader, name: str) -> str:
     except ValueError:
         reader.fail(reader.key(name), f"{text!r} is not an IP address")
         raise
-    if address.version != 4 or address not in LOOPBACK_NETWORK:
+    if address.version != 4 or address not in LOOPBACK:
         reader.fail(reader.key(name), f"{text} is not a loopback address in 127.0.0.0/8")
     return str(address)
 
@@ -247,9 +249,9 @@ def _parse_wildcard(source: str, table: Any) -> WildcardConfig:
     except ValueError as exc:
         reader.fail(reader.key("hosts"), f"{text!r} is not a network: {exc}")
         raise
-    if not isinstance(network, ipaddress.IPv4Network) or not network.subnet_of(LOOPBACK_NETWORK):
+    if not isinstance(network, ipaddress.IPv4Network) or not network.subnet_of(LOOPBACK):
         reader.fail(reader.key("hosts"), f"{text} is not inside 127.0.0.0/8")
-    assert isinstance(network, ipaddress.IPv4Network)
+        raise AssertionError("unreachable")
     if "profile" in reader.table and "profiles" in reader.table:
         reader.fail(reader.key("profile"), "give profile or profiles, not both")
     if "profiles" in reader.table:
@@ -391,4 +393,4 @@ def single_host_lab(
         "lab": {"epm_port": epm_port, "port_offset": port_offset, "seed": seed},
         "hosts": [host],
     }
-    return parse_lab(data, "<single host>")
+    return parse_lab(data, "--profile")

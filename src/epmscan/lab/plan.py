@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from epmscan.lab.catalog import CATALOG, EPM_INTERFACE_ID
+from epmscan.lab.catalog import CATALOG, EPM_INTERFACE_ID, CatalogInterface
 from epmscan.lab.config import HostConfig
 from epmscan.lab.profiles import ProcessSpec
 from epmscan.models import InterfaceId
@@ -131,8 +131,15 @@ def plan_host(
         for key in process.interfaces:
             item = CATALOG[key]
 
-            def add(transport: str, address: str | None, port: int | None,
-                    endpoint: str | None, *, _item=item, _process=process) -> None:
+            def add(
+                transport: str,
+                address: str | None,
+                port: int | None,
+                endpoint: str | None,
+                *,
+                _item: CatalogInterface = item,
+                _process: ProcessSpec = process,
+            ) -> None:
                 entries.append(RegisteredEndpoint(
                     _item.key, _item.interface, _item.annotation, transport, address, port,
                     endpoint, _process.name,

@@ -203,7 +203,7 @@ class Lab:
     # --- starting ------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Plan the hosts and bind every listener; raises :class:`LabConfigError` on a port in use."""
+        """Plan the hosts and bind every listener (:class:`LabConfigError` on a port in use)."""
         try:
             if self.config.wildcard is not None:
                 await self._start_wildcard(self.config.wildcard)
