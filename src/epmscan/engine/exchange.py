@@ -99,11 +99,11 @@ async def check_host(
         abort_close=True,
         then=ask_map if options.use_map else None,
     )
-    if host.status is not HostStatus.OK:
-        return build_report(host, (), (), expectation)
-    ports = resolved_ports(host.endpoints, mapped)
     limit = asyncio.Semaphore(max(1, options.per_host))
-    probed = await asyncio.gather(*(_probe_port(address, p, options, limit) for p in ports))
+    probed: list[ResolvedPort] = []
+    if host.status is HostStatus.OK:
+        ports = resolved_ports(host.endpoints, mapped)
+        probed = await asyncio.gather(*(_probe_port(address, p, options, limit) for p in ports))
     http_ports = _http_ports_to_probe(options, expectation)
     http = await asyncio.gather(
         *(_probe_http(address, port, HTTP_PORTS.get(port), options, limit) for port in http_ports)
