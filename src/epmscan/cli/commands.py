@@ -6,10 +6,12 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from epmscan.cli import check, demo, scan
+    from epmscan.cli import check, demo, diff, firewall, scan
 
     app.command(name="scan")(scan.scan_command)
     app.command(name="check")(check.check_command)
+    app.command(name="diff")(diff.diff_command)
+    app.command(name="firewall")(firewall.firewall_command)
     app.command(name="demo")(demo.demo_command)
     try:
         from epmscan.cli import lab
