@@ -16,7 +16,7 @@ import pytest
 from tests.support.capture import find_tshark
 from tests.support.cli import CliRun, dump_json, run_cli
 from tests.support.impacket_peer import RawLookup, raw_lookup
-from tests.support.lab import LabProcess, start_lab
+from tests.support.lab import RunningLab, running_lab
 from tests.support.loopback import free_address
 from tests.support.samba import EPM_PORT, SambaEpm, find_samba_dcerpcd, start_samba_epm
 from tests.support.skips import require_root
@@ -60,22 +60,18 @@ def samba_dump(samba_epm: SambaEpm) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def lab_epm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabProcess]:
-    """``epmscan lab`` (Exchange 2010 CAS, Windows-style paging) on a loopback address, port 135.
+def lab_epm() -> Iterator[RunningLab]:
+    """The lab (Exchange 2010 CAS, Windows-style paging) on a loopback address, port 135.
 
     Port 135 because impacket's rpcdump.py and scapy's ``get_endpoint`` only speak to 135.
     """
     require_root("the lab's endpoint mapper must listen on port 135 for rpcdump.py and scapy")
-    address = free_address(LAB_PREFERRED_ADDRESS, [EPM_PORT])
-    lab = start_lab(LAB_PROFILE, address, EPM_PORT, tmp_path_factory.mktemp("lab") / "lab.out")
-    try:
+    with running_lab(LAB_PROFILE, free_address(LAB_PREFERRED_ADDRESS, [EPM_PORT]), EPM_PORT) as lab:
         yield lab
-    finally:
-        lab.stop()
 
 
 @pytest.fixture(scope="session")
-def lab_dump(lab_epm: LabProcess) -> dict[str, Any]:
+def lab_dump(lab_epm: RunningLab) -> dict[str, Any]:
     return dump_json(lab_epm.address, port=lab_epm.epm_port)
 
 

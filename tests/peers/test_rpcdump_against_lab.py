@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.cli import dump_json
 from tests.support.impacket_peer import RpcdumpRun, find_rpcdump, run_rpcdump
-from tests.support.lab import LabProcess, start_lab_file, write_lab_file
+from tests.support.lab import LabProcess, RunningLab, start_lab_file, write_lab_file
 from tests.support.loopback import free_address
 from tests.support.samba import EPM_PORT
 from tests.support.skips import require_root
@@ -50,7 +50,7 @@ def rpcdump_triples(run: RpcdumpRun, asked: str) -> Counter[Triple]:
 
 
 def test_rpcdump_lists_what_epmscan_lists_on_a_windows_style_lab(
-    rpcdump: str, lab_epm: LabProcess, lab_dump: dict[str, Any]
+    rpcdump: str, lab_epm: RunningLab, lab_dump: dict[str, Any]
 ) -> None:
     run = run_rpcdump(rpcdump, lab_epm.address)
     theirs = rpcdump_triples(run, lab_epm.address)
@@ -61,7 +61,7 @@ def test_rpcdump_lists_what_epmscan_lists_on_a_windows_style_lab(
 
 
 def test_rpcdump_and_epmscan_agree_on_each_interface_annotation(
-    rpcdump: str, lab_epm: LabProcess, lab_dump: dict[str, Any]
+    rpcdump: str, lab_epm: RunningLab, lab_dump: dict[str, Any]
 ) -> None:
     run = run_rpcdump(rpcdump, lab_epm.address)
     # rpcdump keeps, per interface, the annotation of its last tower.

@@ -23,7 +23,7 @@ from tests.support.capture import (
     read_fields,
 )
 from tests.support.cli import dump_json
-from tests.support.lab import LabProcess, start_lab
+from tests.support.lab import RunningLab, running_lab
 from tests.support.loopback import free_address
 from tests.support.samba import SambaEpm
 
@@ -132,20 +132,15 @@ def test_tshark_decodes_dump_against_samba(
 
 
 @pytest.fixture(scope="module")
-def lab_off_135(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabProcess]:
+def lab_off_135() -> Iterator[RunningLab]:
     """The lab's endpoint mapper on a port other than 135 (tshark needs ``-d`` there)."""
-    address = free_address(LAB_ADDRESS, [LAB_EPM_PORT])
-    out = tmp_path_factory.mktemp("lab-tshark") / "lab.out"
-    lab = start_lab(LAB_PROFILE, address, LAB_EPM_PORT, out)
-    try:
+    with running_lab(LAB_PROFILE, free_address(LAB_ADDRESS, [LAB_EPM_PORT]), LAB_EPM_PORT) as lab:
         yield lab
-    finally:
-        lab.stop()
 
 
 @pytest.mark.parametrize("max_ents", [500, 3])
 def test_tshark_decodes_dump_against_the_lab_on_another_port(
-    tshark: str, lab_off_135: LabProcess, tmp_path: Path, max_ents: int
+    tshark: str, lab_off_135: RunningLab, tmp_path: Path, max_ents: int
 ) -> None:
     dump, traffic = captured_dump(
         tshark, tmp_path / "lab.pcapng", lab_off_135.address, lab_off_135.epm_port, max_ents

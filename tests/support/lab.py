@@ -2,19 +2,26 @@
 
 Peers that only know port 135 (impacket's rpcdump, scapy's ``get_endpoint``) need the lab on
 135 of its own loopback address, so the lab runs as its own process, exactly as a user starts
-it, and is stopped with SIGTERM.
+it, and is stopped with SIGTERM. ``running_lab`` runs one in this process instead (epmscan's
+``LabThread``), for tests that read what the lab registered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tests.support.cli import cli_env
 from tests.support.loopback import require_loopback, wait_for_listener
+
+if TYPE_CHECKING:
+    from epmscan.lab.server import Lab, LabHost
 
 
 @dataclass
@@ -88,3 +95,26 @@ def _start(
             f"{lab.output_text()[-3000:]}"
         )
     return lab
+
+
+@dataclass(frozen=True)
+class RunningLab:
+    """A one-host lab running in this process: where it listens and what it registered."""
+
+    address: str
+    epm_port: int
+    lab: Lab
+
+    @property
+    def host(self) -> LabHost:
+        return self.lab.host(self.address)
+
+
+@contextlib.contextmanager
+def running_lab(profile: str, address: str, epm_port: int, **host: Any) -> Iterator[RunningLab]:
+    """``single_host_lab(profile, address, epm_port=...)`` in epmscan's ``LabThread``."""
+    from epmscan.lab import LabThread, single_host_lab
+
+    config = single_host_lab(profile, require_loopback(address), epm_port=epm_port, **host)
+    with LabThread(config) as lab:
+        yield RunningLab(address, epm_port, lab)
