@@ -28,10 +28,17 @@ SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
 }
 INTERFACE_LABEL = {
-    ExchangeInterface.MAPI: "MAPI (EMSMDB)",
-    ExchangeInterface.ASYNC_MAPI: "AsyncEMSMDB",
-    ExchangeInterface.NSPI: "NSPI (address book)",
-    ExchangeInterface.RFR: "RFR (referral)",
+    ExchangeInterface.MAPI: "MAPI",
+    ExchangeInterface.ASYNC_MAPI: "AsyncMAPI",
+    ExchangeInterface.NSPI: "NSPI",
+    ExchangeInterface.RFR: "RFR",
+}
+CLASS_LABEL = {
+    PortClass.STATIC_EXPECTED: ("static", "green"),
+    PortClass.STATIC_UNEXPECTED: ("wrong static", "red"),
+    PortClass.DYNAMIC_WINDOWS: ("dynamic", "yellow"),
+    PortClass.DYNAMIC_EXCHANGE: ("dynamic", "yellow"),
+    PortClass.STATIC_UNCHECKED: ("static", ""),
 }
 HTTP_FOR = {ExchangeInterface.MAPI: 6001, ExchangeInterface.RFR: 6002, ExchangeInterface.NSPI: 6004}
 
@@ -59,13 +66,10 @@ def _epm_cell(ports: list[ResolvedPort]) -> Text:
     for i, p in enumerate(tcp):
         if i:
             text.append(", ")
-        style = "green" if p.port_class is PortClass.STATIC_EXPECTED else (
-            "yellow" if p.port_class in (PortClass.DYNAMIC_EXCHANGE, PortClass.DYNAMIC_WINDOWS)
-            else "red" if p.port_class is PortClass.STATIC_UNEXPECTED else ""
-        )
+        label, style = CLASS_LABEL.get(p.port_class, ("", "")) if p.port_class else ("", "")
         text.append(str(p.port), style=style)
-        if p.port_class is not None and p.port_class is not PortClass.STATIC_EXPECTED:
-            text.append(f" ({p.port_class.value})", style="dim")
+        if label:
+            text.append(f" {label}", style=style or "dim")
     return text
 
 
@@ -84,7 +88,8 @@ def _http_cell(probe: HttpPortProbe | None) -> Text:
         return Text("-", style="dim")
     if probe.status is HttpProbeStatus.NCACN_HTTP:
         ok = probe.bind in (PortProbeStatus.BOUND, PortProbeStatus.NOT_PROBED)
-        return Text(f"{probe.port} ncacn_http, {probe.bind.value}", style="green" if ok else "red")
+        state = "ok" if ok else probe.bind.value
+        return Text(f"{probe.port} {state}", style="green" if ok else "red")
     return Text(f"{probe.port} {probe.status.value}", style="red")
 
 
@@ -122,6 +127,7 @@ def print_check(reports: Iterable[ExchangeHostReport], console: Console) -> None
         console.print(Text("No findings: every server is as expected.", style="green"))
         return
     console.print(Text(f"\nFindings ({len(findings)})", style="bold"))
+    fix_numbers: dict[str, int] = {}
     for f in sorted(findings, key=lambda f: (-f.severity.rank, f.host, f.code)):
         line = Text()
         line.append(f"[{f.severity.value}] ", style=SEVERITY_STYLE[f.severity])
@@ -129,5 +135,10 @@ def print_check(reports: Iterable[ExchangeHostReport], console: Console) -> None
         line.append(f"{f.code}: ", style="dim")
         line.append(f.message)
         console.print(line)
-        if f.fix:
-            console.print(Text("    fix: " + f.fix.replace("\n", "\n         ")), style="italic")
+        if not f.fix:
+            continue
+        if f.fix in fix_numbers:
+            console.print(Text(f"    fix: as fix {fix_numbers[f.fix]} above", style="italic dim"))
+        else:
+            fix_numbers[f.fix] = len(fix_numbers) + 1
+            console.print(Text(f"    fix {fix_numbers[f.fix]}: {f.fix}", style="italic"))
