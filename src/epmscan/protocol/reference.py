@@ -121,7 +121,7 @@ def reference_decode_lookup_response(stub: bytes) -> LookupResponse:
     entries = []
     for index in range(response["num_ents"]):
         entry = response["entries"][index]
-        pointer = entry["tower"]
+        pointer = entry.fields["tower"]
         tower = None if _pointer_is_null(pointer) else reference_decode_tower(_octets(pointer))
         annotation = _string(b"".join(entry["annotation"]))
         entries.append(LookupEntry(bin_to_string(entry["object"]).lower(), tower, annotation))
@@ -141,5 +141,5 @@ def reference_decode_map_response(stub: bytes) -> MapResponse:
         pointer = response["ITowers"][index]
         if _pointer_is_null(pointer):
             continue
-        towers.append(reference_decode_tower(_octets(pointer["Data"])))
+        towers.append(reference_decode_tower(_octets(pointer.fields["Data"])))
     return MapResponse(response["entry_handle"].getData(), tuple(towers), response["status"])
