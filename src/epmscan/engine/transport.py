@@ -12,6 +12,7 @@ import asyncio
 import errno
 import socket
 import struct
+from typing import cast
 
 from epmscan.errors import (
     ConnectionClosedError,
@@ -61,8 +62,8 @@ class _BufferingProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio.Transport: no isinstance check here.
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._chunks.append(data)
@@ -162,5 +163,4 @@ async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connec
         raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s") from None
     except OSError as exc:
         raise translate_os_error(exc, connecting=True) from None
-    assert isinstance(transport, asyncio.Transport)
-    return Connection(transport, protocol)
+    return Connection(cast(asyncio.Transport, transport), protocol)
