@@ -163,4 +163,4 @@ async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connec
         raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s") from None
     except OSError as exc:
         raise translate_os_error(exc, connecting=True) from None
-    return Connection(cast(asyncio.Transport, transport), protocol)
+    return Connection(transport, protocol)  # a uvloop transport at run time, typed as asyncio's
