@@ -255,3 +255,12 @@ def test_dash_reads_specs_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         TargetSpace.parse([], input_files=["-"])
     monkeypatch.setattr("sys.stdin", io.StringIO("192.0.2.1 # one\n192.0.2.3\n"))
     assert set(addresses(TargetSpace.parse([], input_files=["-"]))) == {"192.0.2.1", "192.0.2.3"}
+
+
+def test_a_lone_string_is_one_spec_not_characters(tmp_path: Path) -> None:
+    skip = tmp_path / "skip.txt"
+    skip.write_text("192.0.2.3\n")
+    space = TargetSpace.parse(
+        "192.0.2.0/30", exclude="192.0.2.0,192.0.2.1", exclude_files=str(skip)
+    )
+    assert addresses(space) == ["192.0.2.2"]

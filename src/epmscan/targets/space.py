@@ -16,6 +16,7 @@ import struct
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from epmscan.errors import TargetSpecError
 from epmscan.targets.intervals import Interval, IntervalIndex, merge, size, subtract
@@ -24,6 +25,8 @@ from epmscan.targets.permutation import CyclicPermutation, check_shard, shard_si
 from epmscan.targets.sources import SpecSource, from_arguments, from_exclude_lists, from_files
 
 DEFAULT_MAX_HOSTS = 1 << 20
+
+_T = TypeVar("_T")
 
 Shard = tuple[int, int]
 """``(K, N)``: the K-th (1-based) of N disjoint parts of one scan."""
@@ -120,8 +123,10 @@ class TargetSpace:
         TargetSpecError naming the spec (and ``file:line``), or when more than
         ``max_hosts`` targets remain.
         """
-        wanted = _collect([*from_arguments(specs), *from_files(input_files)])
-        unwanted = _collect([*from_exclude_lists(exclude), *from_files(exclude_files)])
+        wanted = _collect([*from_arguments(_listed(specs)), *from_files(_listed(input_files))])
+        unwanted = _collect(
+            [*from_exclude_lists(_listed(exclude)), *from_files(_listed(exclude_files))]
+        )
         excluded_names = {_name_key(name) for name in unwanted.names}
         space = cls(
             subtract(wanted.ipv4, unwanted.ipv4),
@@ -201,6 +206,11 @@ class TargetSpace:
                 value = v6_starts[slot] + position - v6_offsets[slot]
                 text = ntop(family6, value.to_bytes(16, "big"))
             yield Target(text, text)
+
+
+def _listed(values: Iterable[_T] | str) -> Iterable[_T | str]:
+    """A lone string is one value, not a sequence of characters."""
+    return [values] if isinstance(values, str) else values
 
 
 @dataclass
