@@ -8,6 +8,7 @@ the sockets samba-dcerpcd holds (``/proc``), and from the facts recorded for Sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from epmscan.models import BindOutcome, InterfaceId
 from tests.peers.endpoint_keys import epmscan_keys, impacket_keys, interfaces, rpcclient_keys
 from tests.support.bind import bind_once
-from tests.support.cli import dump_json
+from tests.support.cli import CliRun, dump_json
 from tests.support.impacket_peer import (
     RawLookup,
     find_rpcdump,
@@ -23,6 +24,7 @@ from tests.support.impacket_peer import (
     raw_lookup,
     run_rpcdump,
 )
+from tests.support.loopback import can_bind
 from tests.support.samba import EPM_PORT, SambaEpm, find_rpcclient, rpcclient_epmlookup
 
 pytestmark = pytest.mark.peer
@@ -171,3 +173,14 @@ def test_impacket_rpcdump_reports_no_endpoints_where_epmscan_lists_them(
     assert "No endpoints found" in run.output, run.output
     assert run.blocks == ()
     assert len(samba_dump["endpoints"]) > 0
+
+
+def test_dump_of_a_port_where_samba_does_not_listen_says_closed(
+    samba_epm: SambaEpm, epmscan: Callable[..., CliRun]
+) -> None:
+    port = next(p for p in range(136, 200) if can_bind(samba_epm.address, p))
+    run = epmscan("dump", samba_epm.address, "--port", str(port), "--timeout", "5", "--json")
+    assert run.returncode == 1, run.describe()
+    result = run.json()
+    assert (result["status"], result["port"], result["endpoints"]) == ("closed", port, [])
+    assert result["error"]

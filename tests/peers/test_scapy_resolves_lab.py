@@ -69,8 +69,12 @@ def scapy_get_endpoint(address: str, key: str) -> list[tuple[str, int]]:
     from scapy.layers.msrpce.rpcclient import get_endpoint
 
     text, major, minor = EXCHANGE[key]
-    interface = DceRpcInterface(f"{key}-peer-test", uuid.UUID(text), (major, minor), 0, {})
-    found = get_endpoint(address, interface, transport=DCERPC_Transport.NCACN_IP_TCP, verb=False)
+    interface = DceRpcInterface(  # type: ignore[no-untyped-call]
+        f"{key}-peer-test", uuid.UUID(text), (major, minor), 0, {}
+    )
+    found = get_endpoint(  # type: ignore[no-untyped-call]
+        address, interface, transport=DCERPC_Transport.NCACN_IP_TCP, verb=False
+    )
     return [(str(ip), int(port)) for ip, port in found]
 
 
