@@ -66,6 +66,40 @@ def decode_tower(data: bytes) -> Tower:
     return _decode_tower(bytes(data))
 
 
+_FloorInfo = tuple[Floor, int, InterfaceId | int | str | None]
+_FLOOR_CACHE: dict[bytes, _FloorInfo] = {}
+_FLOOR_CACHE_LIMIT = 16384
+
+
+def _floor_info(raw: bytes, lhs_length: int) -> _FloorInfo:
+    """One floor (raw: both length prefixes included) → Floor, kind, decoded value."""
+    info = _FLOOR_CACHE.get(raw)
+    if info is not None:
+        return info
+    lhs = raw[2 : 2 + lhs_length]
+    rhs = raw[4 + lhs_length :]
+    kind = lhs[0] if lhs else -1
+    value: InterfaceId | int | str | None = None
+    if kind == FLOOR_UUID:
+        if lhs_length == 19 and len(rhs) >= 2:
+            _, raw_uuid, major = _UUID_FLOOR_LHS.unpack_from(lhs, 0)
+            (minor,) = _U16.unpack_from(rhs, 0)
+            value = InterfaceId(uuid_text(raw_uuid), major, minor)
+    elif kind in _PORT_FLOORS:
+        if len(rhs) >= 2:
+            (value,) = _U16_BE.unpack_from(rhs, 0)
+    elif kind in _NAME_FLOORS or kind == FLOOR_NETBIOS_NAME:
+        value = _text(rhs)
+    elif kind == FLOOR_IPV4:
+        if len(rhs) == 4:
+            value = "%d.%d.%d.%d" % tuple(rhs)  # noqa: UP031 - fastest here
+    info = (Floor(lhs, rhs), kind, value)
+    if len(_FLOOR_CACHE) >= _FLOOR_CACHE_LIMIT:
+        _FLOOR_CACHE.clear()
+    _FLOOR_CACHE[raw] = info
+    return info
+
+
 @lru_cache(maxsize=8192)
 def _decode_tower(data: bytes) -> Tower:
     size = len(data)
@@ -78,49 +112,41 @@ def _decode_tower(data: bytes) -> Tower:
     protocol = address_kind = None
     address = endpoint = None
     port = None
+    unpack = _U16.unpack_from
     for index in range(count):
+        start = offset
         if offset + 2 > size:
             raise ProtocolError(f"tower floor {index + 1} of {count} is missing")
-        (lhs_length,) = _U16.unpack_from(data, offset)
-        offset += 2
-        lhs = data[offset : offset + lhs_length]
-        offset += lhs_length
+        (lhs_length,) = unpack(data, offset)
+        offset += 2 + lhs_length
         if offset + 2 > size:
             raise ProtocolError(f"tower floor {index + 1} is truncated")
-        (rhs_length,) = _U16.unpack_from(data, offset)
-        offset += 2
-        rhs = data[offset : offset + rhs_length]
-        offset += rhs_length
+        (rhs_length,) = unpack(data, offset)
+        offset += 2 + rhs_length
         if offset > size:
             raise ProtocolError(f"tower floor {index + 1} is truncated")
-        floors.append(Floor(lhs, rhs))
-        if not lhs:
-            continue
-        kind = lhs[0]
+        floor, kind, value = _floor_info(data[start:offset], lhs_length)
+        floors.append(floor)
         if kind == FLOOR_UUID:
-            if lhs_length != 19 or rhs_length < 2:
-                continue
-            _, raw_uuid, major = _UUID_FLOOR_LHS.unpack_from(lhs, 0)
-            (minor,) = _U16.unpack_from(rhs, 0)
-            syntax = InterfaceId(uuid_text(raw_uuid), major, minor)
-            if interface is None:
-                interface = syntax
-            elif transfer_syntax is None:
-                transfer_syntax = syntax
+            if isinstance(value, InterfaceId):
+                if interface is None:
+                    interface = value
+                elif transfer_syntax is None:
+                    transfer_syntax = value
         elif kind in _PROTOCOL_FLOORS:
             protocol = protocol if protocol is not None else kind
         elif kind in _PORT_FLOORS:
-            if rhs_length >= 2:
-                (port,) = _U16_BE.unpack_from(rhs, 0)
+            if isinstance(value, int):
+                port = value
             address_kind = address_kind if address_kind is not None else kind
         elif kind in _NAME_FLOORS:
-            endpoint = _text(rhs)
+            endpoint = value if isinstance(value, str) else None
             address_kind = address_kind if address_kind is not None else kind
         elif kind == FLOOR_IPV4:
-            if rhs_length == 4:
-                address = "%d.%d.%d.%d" % tuple(rhs)  # noqa: UP031 - fastest here
+            if isinstance(value, str):
+                address = value
         elif kind == FLOOR_NETBIOS_NAME:
-            address = _text(rhs)
+            address = value if isinstance(value, str) else None
     transport = "unknown"
     if protocol is not None:
         if protocol == FLOOR_NCALRPC:
