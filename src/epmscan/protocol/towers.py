@@ -90,9 +90,8 @@ def _floor_info(raw: bytes, lhs_length: int) -> _FloorInfo:
             (value,) = _U16_BE.unpack_from(rhs, 0)
     elif kind in _NAME_FLOORS or kind == FLOOR_NETBIOS_NAME:
         value = _text(rhs)
-    elif kind == FLOOR_IPV4:
-        if len(rhs) == 4:
-            value = "%d.%d.%d.%d" % tuple(rhs)  # noqa: UP031 - fastest here
+    elif kind == FLOOR_IPV4 and len(rhs) == 4:
+        value = "%d.%d.%d.%d" % tuple(rhs)  # noqa: UP031 - fastest here
     info = (Floor(lhs, rhs), kind, value)
     if len(_FLOOR_CACHE) >= _FLOOR_CACHE_LIMIT:
         _FLOOR_CACHE.clear()
