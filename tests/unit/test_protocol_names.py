@@ -64,3 +64,9 @@ def test_greetings(data: bytes, expected: tuple[bool, str]) -> None:
 
 def test_banner_is_cut_short() -> None:
     assert len(classify_greeting(b"A" * 500)[1]) <= 80
+
+
+def test_exchange_by_uuid_is_the_inverse_of_the_catalogue() -> None:
+    from epmscan.protocol.names import EXCHANGE_BY_UUID
+
+    assert {EXCHANGE_INTERFACES[role].uuid: role for role in ExchangeInterface} == EXCHANGE_BY_UUID

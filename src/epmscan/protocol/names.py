@@ -24,6 +24,11 @@ EXCHANGE_INTERFACES: Final[dict[ExchangeInterface, InterfaceId]] = {
 }
 """The Exchange RPC interfaces by role, with the versions Outlook binds."""
 
+EXCHANGE_BY_UUID: Final[dict[str, ExchangeInterface]] = {
+    interface.uuid: key for key, interface in EXCHANGE_INTERFACES.items()
+}
+"""Which Exchange interface a (lowercase) interface UUID is."""
+
 _EXCHANGE_NAMES: Final[dict[str, tuple[str, str]]] = {
     EXCHANGE_INTERFACES[ExchangeInterface.MAPI].uuid: (
         "[MS-OXCRPC]: Exchange EMSMDB (MAPI)",
