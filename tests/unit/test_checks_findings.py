@@ -92,7 +92,8 @@ def test_classify_ports_fills_expectation_for_tcp_only() -> None:
     mapi_tcp, mapi_http, async_tcp = classify_ports(ports, CAS)
     assert (mapi_tcp.port_class, mapi_tcp.expected_port) == (PortClass.STATIC_EXPECTED, 60001)
     assert (mapi_http.port_class, mapi_http.expected_port) == (PortClass.STATIC_UNCHECKED, None)
-    assert (async_tcp.port_class, async_tcp.expected_port) == (PortClass.DYNAMIC_WINDOWS, None)
+    # AsyncEMSMDB has no port of its own in CAS: it is expected where MAPI is pinned.
+    assert (async_tcp.port_class, async_tcp.expected_port) == (PortClass.DYNAMIC_WINDOWS, 60001)
 
 
 # --- findings ---------------------------------------------------------------------------
@@ -139,9 +140,21 @@ def test_no_dynamic_allowed_without_listed_port() -> None:
     }
 
 
-def test_async_mapi_dynamic_is_informational() -> None:
-    findings = evaluate(HOST, (*GOOD_PORTS, tcp(ASYNC, 50123)), GOOD_HTTP, CAS)
+def test_async_mapi_dynamic_is_informational_when_mapi_is_not_pinned() -> None:
+    unpinned = Expectation(static_ports=((NSPI, 60002), (RFR, 60002)), role=Role.CLIENT_ACCESS)
+    findings = evaluate(HOST, (*GOOD_PORTS, tcp(ASYNC, 50123)), GOOD_HTTP, unpinned)
     assert codes(findings) == {"async_mapi.dynamic": Severity.INFO}
+
+
+def test_async_mapi_follows_the_pinned_mapi_port() -> None:
+    on_mapi_port = evaluate(HOST, (*GOOD_PORTS, tcp(ASYNC, 60001)), GOOD_HTTP, CAS)
+    assert codes(on_mapi_port) == {}
+    elsewhere = evaluate(HOST, (*GOOD_PORTS, tcp(ASYNC, 50123)), GOOD_HTTP, CAS)
+    assert codes(elsewhere) == {"async_mapi.dynamic": Severity.ERROR}
+
+
+def test_a_missing_async_mapi_is_not_a_finding() -> None:
+    assert codes(evaluate(HOST, GOOD_PORTS, GOOD_HTTP, CAS)) == {}
 
 
 def test_mailbox_role_ignores_dynamic_ports() -> None:
@@ -280,11 +293,16 @@ def test_severity_override_by_pattern() -> None:
 
 
 def test_findings_are_sorted_most_severe_first() -> None:
+    nspi_rfr_only = Expectation(
+        role=Role.CLIENT_ACCESS,
+        static_ports=((NSPI, 60002), (RFR, 60002)),
+        require_http=(6001, 6002, 6004),
+    )
     findings = evaluate(
         HOST,
-        (tcp(MAPI, 5999), tcp(ASYNC, 50000), *GOOD_PORTS[1:]),
+        (tcp(NSPI, 5999), tcp(ASYNC, 50000), GOOD_PORTS[2]),
         (*GOOD_HTTP[:2],),
-        CAS,
+        nspi_rfr_only,
     )
     ranks = [f.severity.rank for f in findings]
     assert ranks == sorted(ranks, reverse=True) and len(set(ranks)) == 3

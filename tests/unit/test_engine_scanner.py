@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from dataclasses import dataclass
 
 import pytest
 
 from epmscan.engine.ratelimit import RateLimiter
-from epmscan.engine.scanner import ScanOptions, Scanner
+from epmscan.engine.scanner import Scanner, ScanOptions
 from epmscan.engine.transport import translate_os_error
 from epmscan.errors import (
     ConnectionClosedError,
@@ -19,17 +18,12 @@ from epmscan.errors import (
     LocalResourceError,
 )
 from epmscan.models import HostResult, HostStatus
+from epmscan.targets import Target
+from tests.unit.offline import run_offline
 
 
-@dataclass(frozen=True)
-class FakeTarget:
-    spec: str
-    address: str | None
-    name: str | None = None
-
-
-def targets(n: int) -> list[FakeTarget]:
-    return [FakeTarget(f"10.0.0.{i}", f"10.0.0.{i}") for i in range(n)]
+def targets(n: int) -> list[Target]:
+    return [Target(f"10.0.0.{i}", f"10.0.0.{i}") for i in range(n)]
 
 
 def result(target: str, address: str, status: HostStatus = HostStatus.OK) -> HostResult:
@@ -69,7 +63,7 @@ def test_targets_are_pulled_lazily() -> None:
         i = 0
         while True:
             pulled += 1
-            yield FakeTarget(str(i), f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}")
+            yield Target(str(i), f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}")
             i += 1
 
     async def main() -> None:
@@ -164,9 +158,9 @@ def test_unresolved_names_are_results() -> None:
     async def job(target: str, address: str) -> HostResult:
         raise AssertionError("no address to scan")
 
-    asyncio.run(
+    run_offline(
         Scanner(ScanOptions(), seen.append, job=job).run(
-            iter([FakeTarget("nothing.invalid", None, "nothing.invalid")])
+            iter([Target("nothing.invalid", None, "nothing.invalid")])
         )
     )
     assert [(r.target, r.status) for r in seen] == [("nothing.invalid", HostStatus.UNRESOLVED)]

@@ -10,31 +10,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from typing import Any
 
 from epmscan.targets import Resolution, Target, TargetSpace, resolve_names, resolve_target
-
-
-class OfflineLoop(asyncio.SelectorEventLoop):
-    """Resolves 'localhost' for real; any other name fails (or hangs) without traffic."""
-
-    hang = False
-
-    async def getaddrinfo(self, host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host == "localhost":
-            return await super().getaddrinfo(host, *args, **kwargs)
-        if self.hang:
-            await asyncio.sleep(3600)
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-
-
-class HangingLoop(OfflineLoop):
-    hang = True
-
-
-def run_offline(coro: Any, loop_class: type[OfflineLoop] = OfflineLoop) -> Any:
-    with asyncio.Runner(loop_factory=loop_class) as runner:
-        return runner.run(coro)
+from tests.unit.offline import HangingLoop, run_offline
 
 
 def name_target(name: str) -> Target:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from epmscan.checks.policy import DynamicRanges, Expectation
-from epmscan.models import PortClass, ResolvedPort
+from epmscan.models import ExchangeInterface, PortClass, ResolvedPort
 
 DYNAMIC_CLASSES = frozenset({PortClass.DYNAMIC_WINDOWS, PortClass.DYNAMIC_EXCHANGE})
 STATIC_CLASSES = frozenset(
@@ -49,7 +49,9 @@ def classify_ports(
 
     Only ``ncacn_ip_tcp`` ports are held against the static expectation; an
     ``ncacn_http`` registration keeps ``expected_port=None`` (its port is the RPC/HTTP
-    port, 6001/6002/6004, not the pinned TCP port).
+    port, 6001/6002/6004, not the pinned TCP port). AsyncEMSMDB with no port of its own
+    is expected on MAPI's: the same process serves both (RPC Client Access on Exchange
+    2010), so pinning MAPI pins it too.
     """
     ranges = expectation.ranges if expectation else DynamicRanges()
     result: list[ResolvedPort] = []
@@ -57,6 +59,8 @@ def classify_ports(
         expected = None
         if expectation is not None and resolved.transport == "ncacn_ip_tcp":
             expected = expectation.static_port(resolved.interface)
+            if expected is None and resolved.interface is ExchangeInterface.ASYNC_MAPI:
+                expected = expectation.static_port(ExchangeInterface.MAPI)
         result.append(
             replace(
                 resolved,

@@ -24,14 +24,7 @@ from typing import Any
 from epmscan.checks.policy import Policy
 from epmscan.errors import UsageError
 from epmscan.models import ExchangeInterface
-
-EXCHANGE_UUIDS: dict[str, ExchangeInterface] = {
-    "a4f1db00-ca47-1067-b31f-00dd010662da": ExchangeInterface.MAPI,
-    "5261574a-4572-206e-b268-6b199213b4e4": ExchangeInterface.ASYNC_MAPI,
-    "f5cc5a18-4264-101a-8c59-08002b2f8426": ExchangeInterface.NSPI,
-    "1544f5e0-613c-11d1-93df-00c04fd7bd09": ExchangeInterface.RFR,
-}
-"""Interface UUIDs of :class:`ExchangeInterface` (see the enum's docstrings)."""
+from epmscan.protocol.names import EXCHANGE_BY_UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +43,7 @@ class SavedEndpoint:
 
     @property
     def exchange_interface(self) -> ExchangeInterface | None:
-        return EXCHANGE_UUIDS.get(self.uuid)
+        return EXCHANGE_BY_UUID.get(self.uuid)
 
     def __str__(self) -> str:
         where = f"[{self.port}]" if self.port is not None else f"[{self.endpoint or ''}]"

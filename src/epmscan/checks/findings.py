@@ -44,6 +44,10 @@ _NETWORK_FAILURES = frozenset(
     }
 )
 
+_HTTP_DOWN = frozenset(
+    {HttpProbeStatus.CLOSED, HttpProbeStatus.FILTERED, HttpProbeStatus.UNREACHABLE}
+)
+
 _HTTP_INTERFACE = {
     6001: ExchangeInterface.MAPI,
     6002: ExchangeInterface.RFR,
@@ -139,6 +143,10 @@ def evaluate(
             ports = classify_ports(tuple(ports), expectation)
         for interface in ExchangeInterface:
             _interface_findings(out, interface, [p for p in ports if p.interface is interface])
+    if host.status in _NETWORK_FAILURES:
+        # The host itself is down or unreachable: the critical EPM finding says it, and
+        # HTTP ports that fail the same way add nothing but noise.
+        http = [p for p in http if p.status not in _HTTP_DOWN]
     _http_findings(out, http)
     return tuple(sorted(out.items, key=lambda f: -f.severity.rank))
 

@@ -13,11 +13,11 @@ from epmscan import __version__
 from epmscan.cli.common import exit_with_usage_error, stderr_console
 from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, dump_host
 from epmscan.engine.loop import run
-from epmscan.engine.resolve import resolve_host
-from epmscan.errors import EpmscanError, NameResolutionError, UsageError
+from epmscan.errors import EpmscanError, UsageError
 from epmscan.models import HostResult, HostStatus
 from epmscan.report.console import print_dump
 from epmscan.report.serialize import host_to_dict
+from epmscan.targets import Target, resolve_target
 
 app = typer.Typer(
     name="epmscan",
@@ -47,14 +47,19 @@ def _root(
 async def _dump_one(
     host: str, port: int, timeouts: Timeouts, max_ents: int, decoder: str
 ) -> HostResult:
-    try:
-        addresses = await resolve_host(host, timeout=timeouts.connect)
-    except NameResolutionError as exc:
+    target = Target.of(host)
+    resolution = await resolve_target(target, timeout=timeouts.connect)
+    if resolution.error is not None:
         return HostResult(
-            target=host, address="", port=port, status=HostStatus.UNRESOLVED, error=str(exc)
+            target=host, address="", port=port, status=HostStatus.UNRESOLVED, error=resolution.error
         )
     return await dump_host(
-        host, addresses[0], port, timeouts=timeouts, max_ents=max_ents, decoder=decoder
+        target.spec,
+        resolution.addresses[0],
+        port,
+        timeouts=timeouts,
+        max_ents=max_ents,
+        decoder=decoder,
     )
 
 

@@ -25,7 +25,7 @@ from epmscan.cli.progress import ScanDisplay
 from epmscan.engine.dump import Timeouts
 from epmscan.engine.limits import ensure_fd_budget
 from epmscan.engine.loop import loop_name, run
-from epmscan.engine.scanner import HostJob, Scanner, ScanOptions, ScanProgress, TargetLike
+from epmscan.engine.scanner import HostJob, Scanner, ScanOptions, ScanProgress
 from epmscan.errors import UsageError
 from epmscan.models import HostResult, HostStatus
 from epmscan.report.console import print_scan_summary
@@ -37,7 +37,7 @@ from epmscan.report.writers import (
     JsonlWriter,
     WriterSet,
 )
-from epmscan.targets import TargetSpace, new_seed, parse_shard
+from epmscan.targets import Target, TargetSpace, new_seed, parse_shard
 
 R = TypeVar("R")
 
@@ -197,7 +197,7 @@ def execute_scan(
                 loop.add_signal_handler(signum, on_signal, signal.Signals(signum).name)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
-        targets: Iterable[TargetLike] = space.iter_targets(seed, shard=shard)
+        targets: Iterable[Target] = space.iter_targets(seed, shard=shard)
         display = ScanDisplay(scanner.progress, total, enabled=show_progress)
         started = loop.time()
         async with display:

@@ -28,7 +28,7 @@ from epmscan.models import (
     PortProbeStatus,
     ResolvedPort,
 )
-from epmscan.protocol.names import EXCHANGE_INTERFACES
+from epmscan.protocol.names import EXCHANGE_BY_UUID, EXCHANGE_INTERFACES
 
 HTTP_PORTS: dict[int, ExchangeInterface] = {
     6001: ExchangeInterface.MAPI,
@@ -38,7 +38,6 @@ HTTP_PORTS: dict[int, ExchangeInterface] = {
 """The fixed RPC-over-HTTP ports and the interface behind each."""
 
 CHECK_TIMEOUTS = Timeouts(connect=2.0, read=5.0, host=60.0)
-_BY_UUID = {iface.uuid: key for key, iface in EXCHANGE_INTERFACES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +58,7 @@ def resolved_ports(
     sources: dict[tuple[ExchangeInterface, str, int | None], set[str]] = {}
     for source, records in (("lookup", from_lookup), ("map", from_map)):
         for record in records:
-            interface = _BY_UUID.get(record.uuid)
+            interface = EXCHANGE_BY_UUID.get(record.uuid)
             if interface is None or record.transport not in ("ncacn_ip_tcp", "ncacn_http"):
                 continue
             sources.setdefault((interface, record.transport, record.port), set()).add(source)
@@ -104,19 +103,31 @@ async def check_host(
     if host.status is HostStatus.OK:
         ports = resolved_ports(host.endpoints, mapped)
         probed = await asyncio.gather(*(_probe_port(address, p, options, limit) for p in ports))
-    http_ports = _http_ports_to_probe(options, expectation)
+    http_ports = http_ports_to_probe(options, expectation, probed)
     http = await asyncio.gather(
         *(_probe_http(address, port, HTTP_PORTS.get(port), options, limit) for port in http_ports)
     )
     return build_report(host, probed, http, expectation)
 
 
-def _http_ports_to_probe(options: CheckOptions, expectation: Expectation | None) -> list[int]:
-    ports = list(options.http_ports)
-    for port in expectation.require_http if expectation else ():
+def http_ports_to_probe(
+    options: CheckOptions, expectation: Expectation | None, resolved: Iterable[ResolvedPort]
+) -> list[int]:
+    """The RPC-over-HTTP ports worth a probe on one host.
+
+    Those the expectation requires; those the endpoint mapper advertises for an
+    Exchange interface (``ncacn_http:[6001]``: is it true?); and the standard three
+    when the host registers any Exchange interface at all. A plain Windows host with
+    no requirement gets none, so it is not flagged for ports it never had.
+    """
+    resolved = list(resolved)
+    ports: list[int] = list(expectation.require_http) if expectation else []
+    advertised = [p.port for p in resolved if p.transport == "ncacn_http" and p.port]
+    defaults = list(options.http_ports) if resolved else []
+    for port in (*advertised, *defaults):
         if port not in ports:
             ports.append(port)
-    return ports
+    return sorted(ports)
 
 
 async def _probe_port(

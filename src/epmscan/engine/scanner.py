@@ -15,30 +15,19 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, dump_host
 from epmscan.engine.mapping import map_host
 from epmscan.engine.ratelimit import RateLimiter
-from epmscan.engine.resolve import resolve_host
-from epmscan.errors import LocalResourceError, NameResolutionError
+from epmscan.errors import LocalResourceError
 from epmscan.models import HostResult, HostStatus
 from epmscan.protocol.names import EXCHANGE_INTERFACES
+from epmscan.targets import Target, resolve_target
 
 SCAN_TIMEOUTS = Timeouts(connect=2.0, read=5.0, host=30.0)
 RETRYABLE = frozenset({HostStatus.FILTERED})
 LOCAL_BACKOFF = 0.05
-
-
-class TargetLike(Protocol):
-    """What the scanner needs of a target: the spec, and an address or a name."""
-
-    @property
-    def spec(self) -> str: ...
-    @property
-    def address(self) -> str | None: ...
-    @property
-    def name(self) -> str | None: ...
 
 
 R = TypeVar("R")
@@ -144,7 +133,7 @@ class Scanner(Generic[R]):
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    async def run(self, targets: Iterable[TargetLike]) -> ScanProgress:
+    async def run(self, targets: Iterable[Target]) -> ScanProgress:
         """Scan every target; returns the final counters."""
         iterator = iter(targets)
         workers = [
@@ -169,25 +158,23 @@ class Scanner(Generic[R]):
                 task.cancel()
         return self.progress
 
-    async def _worker(self, targets: Iterator[TargetLike]) -> None:
+    async def _worker(self, targets: Iterator[Target]) -> None:
         for target in _until_stopped(targets, self._stopping):
             if target.address is not None:
                 await self._scan_address(target.spec, target.address)
                 continue
-            name = target.name or target.spec
-            try:
-                addresses = await resolve_host(name, timeout=self.options.timeouts.connect)
-            except NameResolutionError as exc:
+            resolution = await resolve_target(target, timeout=self.options.timeouts.connect)
+            if resolution.error is not None:
                 failed = HostResult(
                     target=target.spec,
                     address="",
                     port=self.options.port,
                     status=HostStatus.UNRESOLVED,
-                    error=str(exc),
+                    error=resolution.error,
                 )
                 self._report(self._unresolved(failed) if self._unresolved else failed)  # type: ignore[arg-type]
                 continue
-            for address in addresses:
+            for address in resolution.addresses:
                 if self._stopping.is_set():
                     break
                 await self._scan_address(target.spec, address)
@@ -224,7 +211,7 @@ class Scanner(Generic[R]):
         self.on_result(result)
 
 
-def _until_stopped(targets: Iterator[TargetLike], stopping: asyncio.Event) -> Iterator[TargetLike]:
+def _until_stopped(targets: Iterator[Target], stopping: asyncio.Event) -> Iterator[Target]:
     for target in targets:
         if stopping.is_set():
             return
@@ -232,7 +219,7 @@ def _until_stopped(targets: Iterator[TargetLike], stopping: asyncio.Event) -> It
 
 
 async def scan(
-    targets: Iterable[TargetLike],
+    targets: Iterable[Target],
     options: ScanOptions,
     on_result: Callable[[HostResult], None],
 ) -> ScanProgress:

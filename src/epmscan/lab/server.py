@@ -347,7 +347,7 @@ class Lab:
             self.stats.closed()
             host.stats.closed()
             self._writers.discard(writer)
-            writer.transport.abort() if writer.transport.is_closing() else writer.close()
+            writer.close()
 
     async def _converse(
         self,

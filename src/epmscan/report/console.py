@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from epmscan.models import EndpointRecord, HostResult, HostStatus
+from epmscan.protocol.names import EXCHANGE_BY_UUID
 
 STATUS_STYLE = {
     HostStatus.OK: "green",
@@ -86,12 +87,10 @@ EXCHANGE_COLUMNS = (("MAPI", "mapi"), ("NSPI", "nspi"), ("RFR", "rfr"))
 
 def exchange_tcp_ports(host: HostResult) -> dict[str, list[int]]:
     """The ncacn_ip_tcp ports of the Exchange interfaces in a dump, by short name."""
-    from epmscan.protocol.names import EXCHANGE_INTERFACES
-
-    by_uuid = {iface.uuid: key.value for key, iface in EXCHANGE_INTERFACES.items()}
     ports: dict[str, list[int]] = {}
     for e in host.endpoints:
-        key = by_uuid.get(e.uuid)
+        interface = EXCHANGE_BY_UUID.get(e.uuid)
+        key = interface.value if interface else None
         if key and e.transport == "ncacn_ip_tcp" and e.port is not None:
             bucket = ports.setdefault(key, [])
             if e.port not in bucket:

@@ -42,9 +42,9 @@ def _print_host(diff: HostDiff, console: Console) -> None:
     for port, before, after in diff.http_changes:
         was, now = before or "not probed", after or "not probed"
         console.print(f"  RPC over HTTP {port}: {was} -> {now}")
-    for interface, transport, before, after in diff.exchange_port_changes:
+    for interface, transport, old_port, new_port in diff.exchange_port_changes:
         console.print(
-            f"  Exchange {interface} {transport}: {before or 'none'} -> {after or 'none'}",
+            f"  Exchange {interface} {transport}: {old_port or 'none'} -> {new_port or 'none'}",
             style="bold magenta",
         )
 

@@ -8,6 +8,7 @@ positions are visited. Host names are a separate short list, yielded first.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -48,6 +49,16 @@ class Target:
     @property
     def is_name(self) -> bool:
         return self.name is not None
+
+    @classmethod
+    def of(cls, host: str) -> Target:
+        """One host as typed: an IP address (brackets allowed for IPv6) or a name."""
+        text = host.strip()
+        bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+        try:
+            return cls(spec=text, address=str(ipaddress.ip_address(bare)))
+        except ValueError:
+            return cls(spec=text, address=None, name=text)
 
 
 def new_seed() -> int:
