@@ -141,13 +141,21 @@ def evaluate(
     else:
         if any(p.port_class is None for p in ports):
             ports = classify_ports(tuple(ports), expectation)
+        mapi_ports = {p.port for p in ports if p.interface is ExchangeInterface.MAPI}
         for interface in ExchangeInterface:
-            _interface_findings(out, interface, [p for p in ports if p.interface is interface])
-    if host.status in _NETWORK_FAILURES:
+            mine = [p for p in ports if p.interface is interface]
+            if interface is ExchangeInterface.ASYNC_MAPI:
+                # On MAPI's own port it is the same process: MAPI's findings say it all.
+                mine = [p for p in mine if p.port not in mapi_ports]
+                if not mine:
+                    continue
+            _interface_findings(out, interface, mine)
+    host_down = host.status in _NETWORK_FAILURES
+    if host_down:
         # The host itself is down or unreachable: the critical EPM finding says it, and
         # HTTP ports that fail the same way add nothing but noise.
         http = [p for p in http if p.status not in _HTTP_DOWN]
-    _http_findings(out, http)
+    _http_findings(out, http, flag_unprobed=not host_down)
     return tuple(sorted(out.items, key=lambda f: -f.severity.rank))
 
 
@@ -305,7 +313,9 @@ def _probe_finding(out: _Collector, interface: ExchangeInterface, resolved: Reso
     )
 
 
-def _http_findings(out: _Collector, probes: Iterable[HttpPortProbe]) -> None:
+def _http_findings(
+    out: _Collector, probes: Iterable[HttpPortProbe], *, flag_unprobed: bool = True
+) -> None:
     required = set(out.expectation.require_http)
     seen: set[int] = set()
     for probe in probes:
@@ -340,7 +350,7 @@ def _http_findings(out: _Collector, probes: Iterable[HttpPortProbe]) -> None:
                     probe.port, probe.interface, f"refusing the bind ({probe.bind.value})"
                 ),
             )
-    for port in sorted(required - seen):
+    for port in sorted(required - seen) if flag_unprobed else ():
         interface = _HTTP_INTERFACE.get(port)
         out.add(
             Severity.WARNING,

@@ -44,7 +44,7 @@ PLAN = (
     Planned("127.0.10.2", "mapi.dynamic", "MAPI drifted back to a dynamic port"),
     Planned("127.0.10.3", "http6004.closed", "RPC over HTTP 6004 (address book) is closed"),
     Planned("127.0.10.4", "nspi.dynamic", "public folder server, address book port not pinned"),
-    Planned("127.0.10.5", "mapi.timeout", "static MAPI port dropped by a firewall"),
+    Planned("127.0.10.5", "mapi.filtered", "static MAPI port dropped by a firewall"),
     Planned("127.0.10.6", "epm.unreachable", "server switched off"),
 )
 

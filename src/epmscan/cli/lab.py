@@ -47,6 +47,12 @@ def host_lines(lab: Lab) -> list[str]:
             parts.append("http_closed=" + ",".join(map(str, closed)))
         if host.silent_ports:
             parts.append("silent=" + ",".join(map(str, host.silent_ports)))
+        if host.plan.filtered_ports:
+            parts.append("filtered=" + ",".join(map(str, sorted(host.plan.filtered_ports))))
+        if host.plan.foreign_ports:
+            parts.append("foreign=" + ",".join(map(str, sorted(host.plan.foreign_ports))))
+        if host.plan.http_banners:
+            parts.append("http_banner=" + ",".join(map(str, sorted(host.plan.http_banners))))
         parts.append(f"paging={host.config.paging}")
         if host.config.zero_address_towers:
             parts.append("towers=0.0.0.0")

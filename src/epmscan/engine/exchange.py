@@ -115,19 +115,17 @@ def http_ports_to_probe(
 ) -> list[int]:
     """The RPC-over-HTTP ports worth a probe on one host.
 
-    Those the expectation requires; those the endpoint mapper advertises for an
-    Exchange interface (``ncacn_http:[6001]``: is it true?); and the standard three
-    when the host registers any Exchange interface at all. A plain Windows host with
-    no requirement gets none, so it is not flagged for ports it never had.
+    Those the expectation requires, and those the endpoint mapper advertises for an
+    Exchange interface (``ncacn_http:[6001]``: is it true?). When the expectation names
+    no HTTP ports, the standard three too if the host registers any Exchange interface.
+    A plain Windows host with no requirement gets none, so it is not flagged for ports
+    it never had.
     """
     resolved = list(resolved)
-    ports: list[int] = list(expectation.require_http) if expectation else []
+    required = list(expectation.require_http) if expectation else []
     advertised = [p.port for p in resolved if p.transport == "ncacn_http" and p.port]
-    defaults = list(options.http_ports) if resolved else []
-    for port in (*advertised, *defaults):
-        if port not in ports:
-            ports.append(port)
-    return sorted(ports)
+    defaults = list(options.http_ports) if resolved and not required else []
+    return sorted({*required, *advertised, *defaults})
 
 
 async def _probe_port(

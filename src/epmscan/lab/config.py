@@ -45,6 +45,14 @@ class HostConfig:
     """Nominal ports that accept the connection and never send a byte (a firewalled port)."""
     silent_epm: bool = False
     """The endpoint mapper accepts connections and never answers."""
+    filtered_ports: frozenset[int] = frozenset()
+    """Nominal ports whose SYNs go unanswered, as behind a dropping firewall."""
+    filtered_epm: bool = False
+    """The endpoint mapper's SYNs go unanswered."""
+    foreign_ports: frozenset[int] = frozenset()
+    """Nominal RPC ports held by another program: every bind is rejected (wrong service)."""
+    http_banners: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Nominal ncacn_http port → what another service there sends instead of the greeting."""
     ports: Mapping[str, PortOverride] = field(default_factory=lambda: MappingProxyType({}))
     """Interface key → nominal TCP port (or ``"dynamic"``) for the process serving it."""
     seed: int = 0
@@ -93,7 +101,8 @@ class LabConfig:
 _LAB_KEYS = {"epm_port", "port_offset", "seed", "name", "description"}
 _HOST_KEYS = {
     "address", "profile", "name", "down", "paging", "zero_address_towers", "http_closed",
-    "silent_ports", "silent_epm", "ports", "seed",
+    "silent_ports", "silent_epm", "ports", "seed", "filtered_ports", "filtered_epm",
+    "foreign_ports", "http_banners",
 }
 _WILDCARD_KEYS = {"hosts", "live", "profiles", "profile", "seed", "bind", "dynamic_pool", "paging"}
 _TOP_KEYS = {"lab", "hosts", "wildcard"}
@@ -209,6 +218,27 @@ def _parse_ports(reader: _Reader, profile: Profile) -> Mapping[str, PortOverride
     return MappingProxyType(ports)
 
 
+def _parse_http_banners(reader: _Reader, profile: Profile) -> Mapping[int, str]:
+    value = reader.table.get("http_banners", {})
+    key = reader.key("http_banners")
+    if not isinstance(value, dict):
+        reader.fail(key, f'must be a table of port = "text", not {value!r}')
+    nominal_http = set(profile.http_ports.values())
+    banners: dict[int, str] = {}
+    for port_text, banner in value.items():
+        port = int(port_text) if port_text.isdigit() else -1
+        if port not in nominal_http:
+            reader.fail(
+                f"{key}.{port_text}",
+                f"{port_text!r} is not an RPC over HTTP port of profile {profile.name}"
+                f" (it has: {', '.join(map(str, sorted(nominal_http))) or 'none'})",
+            )
+        if not isinstance(banner, str) or not banner:
+            reader.fail(f"{key}.{port_text}", f"must be a non-empty string, not {banner!r}")
+        banners[port] = banner
+    return MappingProxyType(banners)
+
+
 def _parse_host(source: str, index: int, table: Any, lab_seed: int) -> HostConfig:
     reader = _Reader(source, f"hosts[{index}]", table)
     reader.check_keys(_HOST_KEYS)
@@ -235,6 +265,10 @@ def _parse_host(source: str, index: int, table: Any, lab_seed: int) -> HostConfi
         http_closed=http_closed,
         silent_ports=reader.port_list("silent_ports"),
         silent_epm=reader.boolean("silent_epm", False),
+        filtered_ports=reader.port_list("filtered_ports"),
+        filtered_epm=reader.boolean("filtered_epm", False),
+        foreign_ports=reader.port_list("foreign_ports"),
+        http_banners=_parse_http_banners(reader, profile),
         ports=_parse_ports(reader, profile),
         seed=reader.integer("seed", lab_seed + index, 0, 2**63 - 1),
     )
@@ -355,12 +389,17 @@ def parse_lab(data: Mapping[str, Any], source: str = "<lab>") -> LabConfig:
 
 def _check_silent_ports(source: str, index: int, host: HostConfig, epm_port: int) -> None:
     listening = _nominal_static_ports(host, epm_port)
-    for port in sorted(host.silent_ports - listening):
-        raise LabConfigError(
-            f"{source}: hosts[{index}].silent_ports: {port} is not a static port of"
-            f" {host.address} ({host.profile.name}); static ports:"
-            f" {', '.join(map(str, sorted(listening)))}"
-        )
+    for key, ports in (
+        ("silent_ports", host.silent_ports),
+        ("filtered_ports", host.filtered_ports),
+        ("foreign_ports", host.foreign_ports),
+    ):
+        for port in sorted(ports - listening):
+            raise LabConfigError(
+                f"{source}: hosts[{index}].{key}: {port} is not a static port of"
+                f" {host.address} ({host.profile.name}); static ports:"
+                f" {', '.join(map(str, sorted(listening)))}"
+            )
 
 
 def load_lab_file(path: str | Path) -> LabConfig:

@@ -56,6 +56,12 @@ class HostPlan:
     http_advertised: tuple[int, ...]
     silent_ports: frozenset[int]
     tcp_endpoints: dict[str, int]
+    filtered_ports: frozenset[int] = frozenset()
+    """Ports whose SYNs go unanswered (a never-accepting listener with a full queue)."""
+    foreign_ports: frozenset[int] = frozenset()
+    """Ports where another program answers: binds for the registered interfaces fail."""
+    http_banners: dict[int, bytes] | None = None
+    """ncacn_http ports where another service greets with these bytes instead."""
     """Interface key → TCP port, for every interface reachable on ncacn_ip_tcp."""
 
     @property
@@ -67,7 +73,8 @@ class HostPlan:
         """Every port something accepts connections on (silent ones included)."""
         if self.config.down:
             return ()
-        return tuple(sorted({self.epm_port, *self.tcp_listeners, *self.http_listeners}))
+        ports = {self.epm_port, *self.tcp_listeners, *self.http_listeners}
+        return tuple(sorted(ports - self.filtered_ports))
 
 
 def _process_ports(
@@ -168,6 +175,9 @@ def plan_host(
     silent = {port + port_offset for port in host.silent_ports}
     if host.silent_epm:
         silent.add(epm_port)
+    filtered = {port + port_offset for port in host.filtered_ports}
+    if host.filtered_epm:
+        filtered.add(epm_port)
     return HostPlan(
         config=host,
         epm_port=epm_port,
@@ -178,6 +188,11 @@ def plan_host(
         http_advertised=tuple(sorted({p + port_offset for p in profile.http_ports.values()})),
         silent_ports=frozenset(silent),
         tcp_endpoints=tcp_endpoints,
+        filtered_ports=frozenset(filtered),
+        foreign_ports=frozenset(port + port_offset for port in host.foreign_ports),
+        http_banners={
+            port + port_offset: banner.encode() for port, banner in host.http_banners.items()
+        },
     )
 
 

@@ -143,6 +143,10 @@ class LabHost:
             return None
         if port in plan.silent_ports:
             return "silent", frozenset()
+        if port in plan.foreign_ports:
+            return "rpc", frozenset()
+        if plan.http_banners and port in plan.http_banners:
+            return "banner", frozenset()
         if port == plan.epm_port:
             return "epm", plan.epm_interfaces
         if port in plan.tcp_listeners:
@@ -174,6 +178,26 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
+def _blackhole(address: str, port: int) -> list[socket.socket]:
+    """A port that drops SYNs, like a firewall: a listener that never accepts, its queue full.
+
+    Linux drops a SYN when the listener's accept queue is full; two connections of our
+    own fill a queue of length 0, so nobody else's handshake completes. Keep the sockets
+    open for as long as the port should look filtered.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((address, port))
+    listener.listen(0)
+    held = [listener]
+    for _ in range(2):
+        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        filler.setblocking(False)
+        filler.connect_ex((address, port))
+        held.append(filler)
+    return held
+
+
 def _listen_socket(address: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -198,6 +222,7 @@ class Lab:
         self._servers: list[asyncio.Server] = []
         self._writers: set[asyncio.StreamWriter] = set()
         self._reserved: dict[tuple[str, int], socket.socket] = {}
+        self._blackholes: list[socket.socket] = []
         self._wildcard_network: ipaddress.IPv4Network | None = None
 
     # --- starting ------------------------------------------------------------------
@@ -240,7 +265,18 @@ class Lab:
                 for key in [key for key in self._reserved if key[0] == address]:
                     self._reserved.pop(key).close()
                 continue
-            for port in sorted({*plan.listening_ports, *plan.silent_ports}):
+            for port in sorted(plan.filtered_ports):
+                reserved = self._reserved.pop((address, port), None)
+                if reserved is not None:
+                    reserved.close()
+                try:
+                    self._blackholes.extend(_blackhole(address, port))
+                except OSError as exc:
+                    raise LabConfigError(
+                        f"{self.config.source}: cannot hold {address}:{port} filtered"
+                        f" ({host.profile}): {exc.strerror or exc}"
+                    ) from None
+            for port in sorted({*plan.listening_ports, *plan.silent_ports} - plan.filtered_ports):
                 sock = self._reserved.pop((address, port), None)
                 if sock is None:
                     try:
@@ -332,7 +368,10 @@ class Lab:
         host.stats.opened(port)
         try:
             kind, served = role
-            if kind == "silent":
+            if kind == "banner":
+                writer.write(host.plan.http_banners[port])  # type: ignore[index]
+                await writer.drain()
+            if kind in ("silent", "banner"):
                 while await reader.read(_READ_SIZE):
                     pass
             else:
@@ -414,6 +453,9 @@ class Lab:
         for sock in self._reserved.values():
             sock.close()
         self._reserved.clear()
+        for sock in self._blackholes:
+            sock.close()
+        self._blackholes.clear()
 
     async def serve_forever(self) -> None:
         """Wait until cancelled (the CLI cancels on SIGINT/SIGTERM)."""

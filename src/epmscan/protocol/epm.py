@@ -14,6 +14,16 @@ varying string), then the *deferred* ``twr_t`` referents in entry order (conform
 the inline and deferred parts apart so that a server can cache entries and build any
 page by concatenation.
 
+An ``ept_map`` response has the same shape with the array holding only tower pointers:
+``entry_handle``, ``num_towers``, max_count (the request's ``max_towers``), offset,
+actual_count, one referent id per tower, the deferred ``twr_t`` referents, ``status``.
+Those are NDR *full* pointers, whose referent ids name a referent for the whole call,
+request and response: the request's object (1) and map tower (2) already hold ids 1
+and 2, so a response tower numbered 1 or 2 would alias them. Servers number the
+response's towers on from the request's ids (Samba carries its pointer count over from
+the request and sends 3, 4, ...; ``fixtures/captures/samba-4.17-ept-map.md``), and
+Wireshark follows the alias rule: it does not dissect a response tower numbered 1.
+
 :class:`LookupWalk` is the paging state machine: ask with a NULL handle, follow the
 returned handle, stop at a NULL handle **or** ``ept_s_not_registered`` (Samba sends its
 last batch with that status, and those entries count), and refuse a handle that does
@@ -48,6 +58,9 @@ _ENTRY_HEAD = struct.Struct("<16sIII")
 _HANDLE_SIZE = 20
 _ANNOTATION_LIMIT = 64 * 1024
 _MAX_ENTRY_ALIGNED = 4
+MAP_RESPONSE_FIRST_REFERENT = 3
+"""First tower referent id of an ``ept_map`` response: after the request's object (1) and
+map tower (2), as Samba numbers it for every client seen (ours, impacket, rpcclient)."""
 
 # --- requests ------------------------------------------------------------------------------
 
@@ -290,6 +303,9 @@ class MapRequest:
     tower: Tower
     handle: bytes
     max_towers: int
+    last_referent: int = MAP_RESPONSE_FIRST_REFERENT - 1
+    """The highest full-pointer referent id of the request; the response numbers its towers
+    after it (``encode_map_response(..., first_referent=last_referent + 1)``)."""
 
 
 def decode_lookup_request(stub: bytes) -> LookupRequest:
@@ -340,7 +356,7 @@ def decode_map_request(stub: bytes) -> MapRequest:
     _need(stub, offset + 24, "the map request")
     handle = stub[offset : offset + 20]
     (max_towers,) = _U32.unpack_from(stub, offset + 20)
-    return MapRequest(object_uuid, tower, handle, max_towers)
+    return MapRequest(object_uuid, tower, handle, max_towers, max(object_ref, tower_ref))
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,17 +435,21 @@ def encode_map_response(
     status: int,
     *,
     max_count: int | None = None,
+    first_referent: int = MAP_RESPONSE_FIRST_REFERENT,
 ) -> bytes:
     """The ``ept_map`` response stub (``towers`` are tower octet strings).
 
-    ``max_count`` is the array's conformance (the request's ``max_towers``).
+    ``max_count`` is the array's conformance (the request's ``max_towers``). Tower
+    referent ids run from ``first_referent``, which must lie above every referent id of
+    the request (``MapRequest.last_referent + 1``): ids are scoped to the whole call.
     """
     if len(handle) != _HANDLE_SIZE:
         raise ValueError("an ept_lookup handle is 20 bytes")
+    if first_referent < 1:
+        raise ValueError("a non-NULL referent id is at least 1")
     count = len(towers)
-    words = _referents(count)
     parts = [handle, _U32X4.pack(count, count if max_count is None else max_count, 0, count)]
-    parts.extend(words[1 : count + 1])
+    parts.append(struct.pack(f"<{count}I", *range(first_referent, first_referent + count)))
     parts.extend(_twr_t(tower) for tower in towers)
     parts.append(_U32.pack(status))
     return b"".join(parts)
