@@ -1,0 +1,272 @@
+"""Each Exchange verdict from a lab scenario, through the real check engine and CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from epmscan.checks.policy import Policy
+from epmscan.engine.dump import Timeouts
+from epmscan.engine.exchange import CheckOptions, check_host
+from epmscan.lab import LabThread
+from epmscan.lab.config import parse_lab
+from epmscan.models import (
+    ExchangeHostReport,
+    ExchangeInterface,
+    HttpProbeStatus,
+    PortClass,
+    PortProbeStatus,
+    Severity,
+)
+from tests.support.cli import run_cli
+
+EPM_PORT = 15135
+CAS = "exchange2010-cas-static"
+SCENARIOS: dict[str, dict[str, object]] = {
+    "static_ok": {"profile": CAS},
+    "wrong_static": {"profile": CAS, "ports": {"mapi": 5123}},
+    "dynamic_windows": {"profile": CAS, "ports": {"mapi": 50123}},
+    "dynamic_exchange": {"profile": CAS, "ports": {"mapi": 20123}},
+    "filtered": {"profile": CAS, "filtered_ports": [60001]},
+    "wrong_service": {"profile": CAS, "foreign_ports": [60001]},
+    "silent": {"profile": CAS, "silent_ports": [60001]},
+    "http_other": {"profile": CAS, "http_banners": {"6001": "HTTP/1.1 400 Bad Request"}},
+    "http_closed": {"profile": CAS, "http_closed": [6004]},
+    "http_filtered": {"profile": CAS, "filtered_ports": [6002]},
+    "epm_filtered": {"profile": CAS, "filtered_epm": True},
+    "windows": {"profile": "windows-member"},
+}
+ADDRESS = {name: f"127.64.0.{i + 1}" for i, name in enumerate(SCENARIOS)}
+POLICY = Policy.from_expectations(
+    {"mapi": 60001, "nspi": 60002, "rfr": 60002}, (6001, 6002, 6004)
+)
+OPTIONS = CheckOptions(port=EPM_PORT, timeouts=Timeouts(connect=0.4, read=0.8, host=15.0))
+
+
+@pytest.fixture(scope="module")
+def reports() -> Iterator[dict[str, ExchangeHostReport]]:
+    hosts = [{"address": ADDRESS[name], **spec} for name, spec in SCENARIOS.items()]
+    config = parse_lab({"lab": {"epm_port": EPM_PORT, "seed": 3}, "hosts": hosts}, "check lab")
+
+    async def check_all() -> list[ExchangeHostReport]:
+        return list(
+            await asyncio.gather(
+                *(
+                    check_host(name, ADDRESS[name], POLICY.expectation_for(ADDRESS[name]), OPTIONS)
+                    for name in SCENARIOS
+                )
+            )
+        )
+
+    with LabThread(config):
+        results = asyncio.run(check_all())
+    yield {r.host.target: r for r in results}
+
+
+def mapi_tcp(report: ExchangeHostReport):
+    (port,) = [
+        p for p in report.ports
+        if p.interface is ExchangeInterface.MAPI and p.transport == "ncacn_ip_tcp"
+    ]
+    return port
+
+
+def serious(report: ExchangeHostReport) -> dict[str, Severity]:
+    return {f.code: f.severity for f in report.findings if f.severity.rank >= 1}
+
+
+def http(report: ExchangeHostReport, port: int):
+    return next(p for p in report.http if p.port == port)
+
+
+def test_static_as_expected(reports: dict[str, ExchangeHostReport]) -> None:
+    report = reports["static_ok"]
+    mapi = mapi_tcp(report)
+    assert (mapi.port, mapi.port_class, mapi.probe) == (
+        60001, PortClass.STATIC_EXPECTED, PortProbeStatus.BOUND
+    )
+    assert mapi.source == "both"  # the dump and ept_map agree
+    assert serious(report) == {}
+    assert {p.port: (p.status, p.bind) for p in report.http} == {
+        port: (HttpProbeStatus.NCACN_HTTP, PortProbeStatus.BOUND) for port in (6001, 6002, 6004)
+    }
+
+
+def test_static_but_not_the_expected_port(reports: dict[str, ExchangeHostReport]) -> None:
+    report = reports["wrong_static"]
+    assert mapi_tcp(report).port_class is PortClass.STATIC_UNEXPECTED
+    assert serious(report) == {"mapi.wrong_static": Severity.ERROR}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "port_class"),
+    [
+        ("dynamic_windows", PortClass.DYNAMIC_WINDOWS),
+        ("dynamic_exchange", PortClass.DYNAMIC_EXCHANGE),
+    ],
+)
+def test_dynamic_in_each_range(
+    reports: dict[str, ExchangeHostReport], scenario: str, port_class: PortClass
+) -> None:
+    report = reports[scenario]
+    assert mapi_tcp(report).port_class is port_class
+    finding = next(f for f in report.findings if f.code == "mapi.dynamic")
+    assert finding.severity is Severity.ERROR
+    assert finding.fix and "MSExchangeRPC\\ParametersSystem" in finding.fix
+
+
+def test_resolved_but_filtered(reports: dict[str, ExchangeHostReport]) -> None:
+    report = reports["filtered"]
+    assert mapi_tcp(report).probe is PortProbeStatus.FILTERED
+    assert serious(report) == {"mapi.filtered": Severity.ERROR}
+
+
+def test_resolved_but_wrong_service(reports: dict[str, ExchangeHostReport]) -> None:
+    report = reports["wrong_service"]
+    mapi = mapi_tcp(report)
+    assert mapi.probe is PortProbeStatus.WRONG_SERVICE
+    assert "abstract_syntax_not_supported" in (mapi.probe_detail or "")
+    assert serious(report) == {"mapi.wrong_service": Severity.ERROR}
+
+
+def test_resolved_but_silent(reports: dict[str, ExchangeHostReport]) -> None:
+    assert mapi_tcp(reports["silent"]).probe is PortProbeStatus.TIMEOUT
+    assert serious(reports["silent"]) == {"mapi.timeout": Severity.ERROR}
+
+
+def test_http_other_banner(reports: dict[str, ExchangeHostReport]) -> None:
+    probe = http(reports["http_other"], 6001)
+    assert probe.status is HttpProbeStatus.OTHER_SERVICE
+    assert probe.banner == "HTTP/1.1 400 Bad Request"
+    assert serious(reports["http_other"]) == {"http6001.other_service": Severity.ERROR}
+
+
+def test_http_closed(reports: dict[str, ExchangeHostReport]) -> None:
+    assert http(reports["http_closed"], 6004).status is HttpProbeStatus.CLOSED
+    assert serious(reports["http_closed"]) == {"http6004.closed": Severity.ERROR}
+
+
+def test_http_filtered(reports: dict[str, ExchangeHostReport]) -> None:
+    assert http(reports["http_filtered"], 6002).status is HttpProbeStatus.FILTERED
+    assert serious(reports["http_filtered"]) == {"http6002.filtered": Severity.ERROR}
+
+
+def test_endpoint_mapper_filtered_is_critical(reports: dict[str, ExchangeHostReport]) -> None:
+    report = reports["epm_filtered"]
+    assert report.host.status.value == "filtered"
+    assert serious(report) == {"epm.unreachable": Severity.CRITICAL}
+
+
+def test_plain_windows_server_against_exchange_expectations(
+    reports: dict[str, ExchangeHostReport],
+) -> None:
+    report = reports["windows"]
+    assert report.ports == ()
+    codes = serious(report)
+    assert codes["mapi.not_registered"] is Severity.ERROR
+    assert {"http6001.closed", "http6002.closed", "http6004.closed"} <= set(codes)
+
+
+# --- the CLI ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("site")
+    hosts = [
+        {"address": "127.65.0.1", "profile": CAS},
+        {"address": "127.65.0.2", "profile": CAS},
+    ]
+    config = parse_lab({"lab": {"epm_port": EPM_PORT + 1}, "hosts": hosts}, "site")
+    with LabThread(config):
+        yield folder
+
+
+def test_check_exit_codes_and_outputs(site: Path) -> None:
+    good = ["--expect", "mapi=60001", "--expect", "nspi=60002", "--expect", "rfr=60002"]
+    base = ["check", "127.65.0.1-2", "--port", str(EPM_PORT + 1)]
+    ok = run_cli(*base, *good, "--save", str(site / "ok.json"), "--csv", str(site / "ok.csv"))
+    assert ok.returncode == 0, ok.describe()
+    assert "No findings" in ok.stdout
+    saved = json.loads((site / "ok.json").read_text())
+    assert [h["exchange"]["ports"][0]["port_class"] for h in saved["hosts"]] == [
+        "static_expected", "static_expected"
+    ]
+    rows = (site / "ok.csv").read_text().splitlines()
+    assert rows[0].startswith("target,address,status,kind,interface")
+    assert any(",port,mapi,ncacn_ip_tcp,60001,60001,static_expected,bound," in r for r in rows)
+
+    wrong = run_cli(*base, "--expect", "mapi=60005")
+    assert wrong.returncode == 1, wrong.describe()
+    assert "mapi.wrong_static" in wrong.stdout or "mapi.dynamic" in wrong.stdout
+    lenient = run_cli(*base, "--expect", "mapi=60005", "--fail-on", "critical")
+    assert lenient.returncode == 0, lenient.describe()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--expect", "mapy=60001"], "unknown interface"),
+        (["--expect", "mapi=70000"], "70000"),
+        (["--require-http", "6001,x"], "--require-http"),
+        (["--fail-on", "worst"], "--fail-on"),
+        (["--policy", "/nonexistent/policy.toml"], "/nonexistent/policy.toml"),
+    ],
+)
+def test_check_usage_errors_are_one_line_exit_2(args: list[str], needle: str) -> None:
+    run = run_cli("check", "127.65.0.1", "--port", str(EPM_PORT + 1), *args)
+    assert run.returncode == 2, run.describe()
+    assert needle in run.stderr
+    assert run.stderr.strip().count("\n") == 0, run.stderr
+
+
+def test_check_policy_file_with_a_mistake_names_file_and_line(tmp_path: Path) -> None:
+    policy = tmp_path / "bad.toml"
+    policy.write_text(
+        '[[group]]\nname = "cas"\nservers = ["127.65.0.1"]\n'
+        '[group.ports]\nmapi = 60001\nnspi = 99999\n'
+    )
+    run = run_cli("check", "--policy", str(policy), "--port", str(EPM_PORT + 1))
+    assert run.returncode == 2, run.describe()
+    assert f"{policy}:6" in run.stderr and "99999" in run.stderr
+
+
+def test_diff_before_and_after_a_change(site: Path, tmp_path: Path) -> None:
+    before = site / "ok.json"
+    if not before.exists():
+        pytest.skip("needs test_check_exit_codes_and_outputs' saved result")
+    data = json.loads(before.read_text())
+    # The known change: on 127.65.0.2 the MAPI port (and AsyncEMSMDB with it) moved.
+    (moved,) = [h for h in data["hosts"] if h["address"] == "127.65.0.2"]
+    for endpoint in moved["endpoints"]:
+        if endpoint["port"] == 60001:
+            endpoint["port"] = 50321
+            endpoint["binding"] = endpoint["binding"].replace("[60001]", "[50321]")
+    for port in moved["exchange"]["ports"]:
+        if port["port"] == 60001:
+            port["port"] = 50321
+    (tmp_path / "after.json").write_text(json.dumps(data))
+    same = run_cli("diff", str(before), str(before))
+    assert same.returncode == 0, same.describe()
+    assert "0 changed" in same.stdout
+    changed = run_cli("diff", str(before), str(tmp_path / "after.json"))
+    assert changed.returncode == 1, changed.describe()
+    assert "127.65.0.1" not in changed.stdout  # the unchanged server is not listed
+    assert "60001 -> 50321" in changed.stdout
+    assert "Exchange MAPI" in changed.stdout
+    assert "1 changed" in changed.stdout
+
+
+def test_firewall_rules_from_a_saved_check(site: Path) -> None:
+    saved = site / "ok.json"
+    if not saved.exists():
+        pytest.skip("needs test_check_exit_codes_and_outputs' saved result")
+    run = run_cli("firewall", str(saved), "--format", "iptables")
+    assert run.returncode == 0, run.describe()
+    for port in ("135", "6001", "6002", "6004", "60001", "60002"):
+        assert port in run.stdout
+    assert "127.65.0.1" in run.stdout and "127.65.0.2" in run.stdout
