@@ -270,3 +270,16 @@ def test_firewall_rules_from_a_saved_check(site: Path) -> None:
     for port in ("135", "6001", "6002", "6004", "60001", "60002"):
         assert port in run.stdout
     assert "127.65.0.1" in run.stdout and "127.65.0.2" in run.stdout
+
+
+def test_map_mode_resolves_the_same_ports_without_a_dump(site: Path) -> None:
+    base = ["check", "127.65.0.1", "--port", str(EPM_PORT + 1), "--expect", "mapi=60001"]
+    run = run_cli(*base, "--mode", "map", "--jsonl", "-")
+    assert run.returncode == 0, run.describe()
+    host = json.loads(run.stdout.splitlines()[0])
+    assert host["endpoints"] == []  # no lookup walk in map mode
+    ports = {(p["interface"], p["transport"], p["port"], p["source"], p["probe"])
+             for p in host["exchange"]["ports"]}
+    assert ("mapi", "ncacn_ip_tcp", 60001, "map", "bound") in ports
+    assert ("nspi", "ncacn_ip_tcp", 60002, "map", "bound") in ports
+    assert ("mapi", "ncacn_http", 6001, "map", "not_probed") in ports

@@ -240,3 +240,19 @@ def test_progress_bar_on_a_terminal(lab_process: int) -> None:
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "hosts/s" in text  # the live progress bar was drawn
     assert "Hosts that answered" in text
+
+
+def test_map_mode_scan_lists_only_the_exchange_interfaces(lab_process: int) -> None:
+    run = run_cli("scan", "127.62.0.1-6", "--port", str(lab_process), "--mode", "map",
+                  "--jsonl", "-", "--no-progress")
+    assert run.returncode == 0, run.describe()
+    hosts = [json.loads(line) for line in run.stdout.splitlines() if '"target"' in line]
+    assert len(hosts) == 6 and {h["status"] for h in hosts} == {"ok"}
+    by_profile = {PROFILES[(int(h["address"].rsplit(".", 1)[1]) - 1) % 3]: h for h in hosts}
+    assert by_profile["windows-member"]["endpoints"] == []
+    static = by_profile["exchange2010-cas-static"]["endpoints"]
+    assert {(e["name"].split(":")[0], e["transport"], e["port"]) for e in static} >= {
+        ("[MS-OXCRPC]", "ncacn_ip_tcp", 60001),
+        ("[MS-OXCRPC]", "ncacn_http", 6001),
+        ("[MS-OXNSPI]", "ncacn_ip_tcp", 60002),
+    }

@@ -67,9 +67,12 @@ def test_lookup_request_round_trips_with_an_interface() -> None:
         interface=EPM_INTERFACE,
         vers_option=RPC_C_VERS_EXACT,
     )
-    assert decode_lookup_request(stub) == LookupRequest(
-        RPC_C_EP_MATCH_BY_IF, None, EPM_INTERFACE, RPC_C_VERS_EXACT, HANDLE, 7
+    decoded = decode_lookup_request(stub)
+    assert decoded == LookupRequest(
+        RPC_C_EP_MATCH_BY_IF, None, EPM_INTERFACE, RPC_C_VERS_EXACT, HANDLE, 7,
+        decoded.last_referent,
     )
+    assert decoded.last_referent >= 1  # the interface id pointer
     assert decode_lookup_request(build_lookup_request()).interface is None
 
 
@@ -291,3 +294,34 @@ def test_map_responses_round_trip_and_match_the_reference(towers: list[bytes]) -
     response = decode_map_response(stub)
     assert response == reference_decode_map_response(stub)
     assert len(response.towers) == len(towers)
+
+
+def test_lookup_response_towers_are_numbered_after_the_requests_pointers() -> None:
+    from epmscan.protocol.epm import (
+        build_lookup_request,
+        decode_lookup_request,
+        decode_lookup_response,
+        encode_lookup_entry,
+        encode_lookup_response,
+    )
+    from epmscan.protocol.towers import encode_tower
+
+    emsmdb = InterfaceId("a4f1db00-ca47-1067-b31f-00dd010662da", 0, 81)
+    by_interface = decode_lookup_request(
+        build_lookup_request(inquiry_type=1, interface=emsmdb, max_ents=10)
+    )
+    everything = decode_lookup_request(build_lookup_request(max_ents=10))
+    assert everything.last_referent == 0
+    assert by_interface.last_referent >= 1
+    entry = encode_lookup_entry(
+        "00000000-0000-0000-0000-000000000000",
+        encode_tower(emsmdb, "ncacn_ip_tcp", port=60001, address="0.0.0.0"),
+        "MAPI",
+    )
+    stub = encode_lookup_response(
+        bytes(20), [entry, entry], 0, first_referent=by_interface.last_referent + 1
+    )
+    # inline: handle(20) + counts(16) + object(16), then the first tower's referent id
+    (first,) = struct.unpack_from("<I", stub, 52)
+    assert first == by_interface.last_referent + 1
+    assert [e.tower.port for e in decode_lookup_response(stub).entries] == [60001, 60001]

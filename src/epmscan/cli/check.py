@@ -48,6 +48,8 @@ def run_check(
     observe: Callable[[ExchangeHostReport], None] | None = None,
 ) -> ScanRun[ExchangeHostReport]:
     """Scan with the Exchange check as the per-host job; results stream to the writers."""
+    if args.mode not in ("dump", "map"):
+        raise UsageError(f"--mode must be 'dump' or 'map', not {args.mode!r}")
     if not args.targets and not args.input_lists:
         args = opt.ScanArgs(**{**args.__dict__, "targets": list(policy.targets())})
     if not args.targets and not args.input_lists:
@@ -58,6 +60,7 @@ def run_check(
         max_ents=args.max_ents,
         decoder=args.decoder,
         use_map=True,
+        mode=args.mode,
     )
     if http_ports is not None:
         options = replace(options, http_ports=http_ports)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from epmscan.checks.findings import build_report
 from epmscan.checks.policy import Expectation
 from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, dump_host
-from epmscan.engine.mapping import map_interfaces
+from epmscan.engine.mapping import map_host, map_interfaces
 from epmscan.engine.probes import probe_bind, probe_http
 from epmscan.engine.session import RpcSession
 from epmscan.errors import RpcFaultError
@@ -49,6 +49,8 @@ class CheckOptions:
     per_host: int = 4
     http_ports: tuple[int, ...] = tuple(HTTP_PORTS)
     use_map: bool = True
+    mode: str = "dump"
+    """``dump``: full lookup walk, then ``ept_map``; ``map``: only ``ept_map`` (cheaper)."""
 
 
 def resolved_ports(
@@ -88,16 +90,27 @@ async def check_host(
         except RpcFaultError:
             pass  # some endpoint mappers refuse ept_map; the lookup walk already answered
 
-    host = await dump_host(
-        target,
-        address,
-        options.port,
-        timeouts=options.timeouts,
-        max_ents=options.max_ents,
-        decoder=options.decoder,
-        abort_close=True,
-        then=ask_map if options.use_map else None,
-    )
+    if options.mode == "map":
+        host = await map_host(
+            target,
+            address,
+            EXCHANGE_INTERFACES.values(),
+            options.port,
+            timeouts=options.timeouts,
+            abort_close=True,
+        )
+        mapped, host = list(host.endpoints), replace(host, endpoints=())
+    else:
+        host = await dump_host(
+            target,
+            address,
+            options.port,
+            timeouts=options.timeouts,
+            max_ents=options.max_ents,
+            decoder=options.decoder,
+            abort_close=True,
+            then=ask_map if options.use_map else None,
+        )
     limit = asyncio.Semaphore(max(1, options.per_host))
     probed: list[ResolvedPort] = []
     if host.status is HostStatus.OK:

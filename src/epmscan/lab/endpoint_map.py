@@ -179,7 +179,8 @@ class EndpointMapSession:
             selected = self.endpoint_map.select(request)
             if not selected:
                 return encode_lookup_response(
-                    NULL_HANDLE, (), EPT_S_NOT_REGISTERED, max_count=request.max_ents
+                    NULL_HANDLE, (), EPT_S_NOT_REGISTERED, max_count=request.max_ents,
+                    first_referent=request.last_referent + 1,
                 )
             handle = bytes(4) + os.urandom(16)
             walk = _Walk(selected)
@@ -207,7 +208,10 @@ class EndpointMapSession:
             handle = NULL_HANDLE
         else:
             self._walks[handle] = walk
-        return encode_lookup_response(handle, batch, status, max_count=request.max_ents)
+        return encode_lookup_response(
+            handle, batch, status, max_count=request.max_ents,
+            first_referent=request.last_referent + 1,
+        )
 
     def map(self, stub: bytes) -> bytes:
         """Answer an ``ept_map`` (opnum 3) request stub."""
@@ -217,7 +221,10 @@ class EndpointMapSession:
             raise CallFault(0x000006F7) from None
         towers = self.endpoint_map.map_towers(request)[: request.max_towers]
         status = 0 if towers else EPT_S_NOT_REGISTERED
-        return encode_map_response(NULL_HANDLE, towers, status, max_count=request.max_towers)
+        return encode_map_response(
+            NULL_HANDLE, towers, status, max_count=request.max_towers,
+            first_referent=request.last_referent + 1,
+        )
 
     def lookup_handle_free(self, stub: bytes) -> bytes:
         """Answer an ``ept_lookup_handle_free`` (opnum 4): forget the handle."""

@@ -293,6 +293,9 @@ class LookupRequest:
     vers_option: int
     handle: bytes
     max_ents: int
+    last_referent: int = 0
+    """The highest full-pointer referent id of the request (object, interface id); the
+    response numbers its towers after it (``first_referent=last_referent + 1``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +335,15 @@ def decode_lookup_request(stub: bytes) -> LookupRequest:
     (vers_option,) = _U32.unpack_from(stub, offset)
     handle = stub[offset + 4 : offset + 24]
     (max_ents,) = _U32.unpack_from(stub, offset + 24)
-    return LookupRequest(inquiry_type, object_uuid, interface, vers_option, handle, max_ents)
+    return LookupRequest(
+        inquiry_type,
+        object_uuid,
+        interface,
+        vers_option,
+        handle,
+        max_ents,
+        max(object_ref, interface_ref),
+    )
 
 
 def decode_map_request(stub: bytes) -> MapRequest:
@@ -407,20 +418,25 @@ def encode_lookup_response(
     status: int,
     *,
     max_count: int | None = None,
+    first_referent: int = 1,
 ) -> bytes:
     """The ``ept_lookup`` response stub for one page.
 
-    Tower referent ids are 1, 2, 3... in the page, as Samba sends them. ``max_count``
-    is the array's conformance (the request's ``max_ents``, as Windows and Samba send
-    it); it defaults to the number of entries.
+    Tower referent ids are ``first_referent``, +1, +2... in the page: 1, 2, 3 as Samba
+    sends them to a request without pointers; after the request's own ids otherwise
+    (``LookupRequest.last_referent + 1``: full-pointer ids are scoped to the whole
+    call). ``max_count`` is the array's conformance (the request's ``max_ents``, as
+    Windows and Samba send it); it defaults to the number of entries.
     """
     if len(handle) != _HANDLE_SIZE:
         raise ValueError("an ept_lookup handle is 20 bytes")
+    if first_referent < 1:
+        raise ValueError("a non-NULL referent id is at least 1")
     count = len(entries)
-    words = _referents(count)
+    words = _referents(count + first_referent)
     null = words[0]
     parts = [handle, _U32X4.pack(count, count if max_count is None else max_count, 0, count)]
-    for index, entry in enumerate(entries, 1):
+    for index, entry in enumerate(entries, first_referent):
         parts.append(entry.inline_object)
         parts.append(words[index] if entry.deferred_tower else null)
         parts.append(entry.inline_annotation)
