@@ -132,7 +132,8 @@ def demo_command(
     console.print()
     print_check(reports, console)
     check_exit = exit_code_for((f for r in reports for f in r.findings), Severity.ERROR)
-    command = f"epmscan check --policy <demo policy> --port {port}"
+    folder = resources.files("epmscan.lab") / "demo"
+    command = f"epmscan check --policy {folder / 'policy.toml'} --port {port}"
     problems = missed_plan(reports)
     if problems:
         err = stderr_console()
@@ -140,6 +141,9 @@ def demo_command(
             err.print(f"epmscan demo: not as planned: {problem}", markup=False)
         raise typer.Exit(1)
     console.print(
-        f"\nThe demo ran as planned: every planned problem was found. "
-        f"`{command}` on the same servers would exit {check_exit}."
+        f"\nThe demo ran as planned: every planned problem was found.\n"
+        f"`{command}` on the same servers would exit {check_exit}.\n"
+        f"To try it: `epmscan lab --config {folder / 'lab.toml'} --epm-port {port}` in one "
+        f"terminal, that check in another.",
+        soft_wrap=True,
     )
