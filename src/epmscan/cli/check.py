@@ -117,9 +117,9 @@ def check_command(
     fail_on: Annotated[
         str, typer.Option("--fail-on", help="Exit 1 at findings of this severity or worse.")
     ] = "error",
-    input_list: opt.InputList = None,
+    input_lists: opt.InputList = None,
     exclude: opt.Exclude = None,
-    exclude_file: opt.ExcludeFile = None,
+    exclude_files: opt.ExcludeFile = None,
     max_hosts: opt.MaxHosts = 1 << 20,
     seed: opt.Seed = None,
     shard: opt.Shard = None,
@@ -144,31 +144,7 @@ def check_command(
 
     Exit 0: every server as expected; 1: a finding at or above --fail-on; 2: usage error.
     """
-    args = opt.ScanArgs(
-        targets=list(targets or []),
-        input_lists=list(input_list or []),
-        exclude=list(exclude or []),
-        exclude_files=list(exclude_file or []),
-        max_hosts=max_hosts,
-        seed=seed,
-        shard=shard,
-        port=port,
-        mode=mode,
-        concurrency=concurrency,
-        max_rate=max_rate,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        host_timeout=host_timeout,
-        retries=retries,
-        max_ents=max_ents,
-        jsonl=jsonl,
-        json_doc=json_doc,
-        csv=csv,
-        save=save,
-        only_answered=only_answered,
-        no_progress=no_progress,
-        decoder=decoder,
-    )
+    args = opt.ScanArgs.from_params(locals())
     try:
         threshold = parse_severity(fail_on)
         policy = build_policy(policy_file, list(expect or []), require_http, not no_dynamic)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Annotated
 
 import typer
@@ -106,3 +106,12 @@ class ScanArgs:
     only_answered: bool = False
     no_progress: bool = False
     decoder: str = "fast"
+
+    @classmethod
+    def from_params(cls, params: dict[str, object]) -> ScanArgs:
+        """From a command's parameters named like the fields (list options may be None)."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in params.items() if k in names}
+        for key in ("targets", "input_lists", "exclude", "exclude_files"):
+            values[key] = list(values.get(key) or [])  # type: ignore[call-overload]
+        return cls(**values)  # type: ignore[arg-type]

@@ -223,9 +223,9 @@ _SILENT_STATUSES = frozenset(
 
 def scan_command(
     targets: opt.Targets = None,
-    input_list: opt.InputList = None,
+    input_lists: opt.InputList = None,
     exclude: opt.Exclude = None,
-    exclude_file: opt.ExcludeFile = None,
+    exclude_files: opt.ExcludeFile = None,
     max_hosts: opt.MaxHosts = 1 << 20,
     seed: opt.Seed = None,
     shard: opt.Shard = None,
@@ -247,31 +247,7 @@ def scan_command(
     decoder: opt.Decoder = "fast",
 ) -> None:
     """Dump the endpoint mapper of every host in TARGETS, many at once."""
-    args = opt.ScanArgs(
-        targets=list(targets or []),
-        input_lists=list(input_list or []),
-        exclude=list(exclude or []),
-        exclude_files=list(exclude_file or []),
-        max_hosts=max_hosts,
-        seed=seed,
-        shard=shard,
-        port=port,
-        mode=mode,
-        concurrency=concurrency,
-        max_rate=max_rate,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        host_timeout=host_timeout,
-        retries=retries,
-        max_ents=max_ents,
-        jsonl=jsonl,
-        json_doc=json_doc,
-        csv=csv,
-        save=save,
-        only_answered=only_answered,
-        no_progress=no_progress,
-        decoder=decoder,
-    )
+    args = opt.ScanArgs.from_params(locals())
     if not (args.targets or args.input_lists):
         exit_with_usage_error("no targets given (TARGETS... or -iL FILE)")
     try:

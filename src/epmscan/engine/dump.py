@@ -58,23 +58,72 @@ def lookup_decoder(name: str) -> LookupDecoder:
     raise ValueError(f"unknown decoder {name!r} (fast, impacket)")
 
 
+_STATUS_BY_ERROR: tuple[tuple[type[EpmscanError], HostStatus], ...] = (
+    (ConnectRefusedError, HostStatus.CLOSED),
+    (ConnectTimeoutError, HostStatus.FILTERED),
+    (HostUnreachableError, HostStatus.UNREACHABLE),
+    (ReadTimeoutError, HostStatus.TIMEOUT),
+    (ConnectionClosedError, HostStatus.CLOSED),
+    (BindRejectedError, HostStatus.BIND_REJECTED),
+    (RpcFaultError, HostStatus.RPC_FAULT),
+)
+
+
 def status_for_error(exc: EpmscanError) -> HostStatus:
-    """The host status an error stands for."""
-    if isinstance(exc, ConnectRefusedError):
-        return HostStatus.CLOSED
-    if isinstance(exc, ConnectTimeoutError):
-        return HostStatus.FILTERED
-    if isinstance(exc, HostUnreachableError):
-        return HostStatus.UNREACHABLE
-    if isinstance(exc, ReadTimeoutError):
-        return HostStatus.TIMEOUT
-    if isinstance(exc, ConnectionClosedError):
-        return HostStatus.CLOSED
-    if isinstance(exc, BindRejectedError):
-        return HostStatus.BIND_REJECTED
-    if isinstance(exc, RpcFaultError):
-        return HostStatus.RPC_FAULT
+    """The host status an error stands for (``protocol_error`` for anything else)."""
+    for kind, status in _STATUS_BY_ERROR:
+        if isinstance(exc, kind):
+            return status
     return HostStatus.PROTOCOL_ERROR
+
+
+@dataclass(slots=True)
+class SessionOutcome:
+    """How one endpoint mapper session ended."""
+
+    status: HostStatus = HostStatus.OK
+    error: str | None = None
+    fault: int | None = None
+    elapsed: float = 0.0
+
+
+async def run_epm_session(
+    address: str,
+    port: int,
+    work: Callable[[RpcSession], Awaitable[None]],
+    *,
+    timeouts: Timeouts,
+    abort_close: bool,
+) -> SessionOutcome:
+    """Connect, bind the endpoint mapper, run ``work``, close; every failure is a status.
+
+    ``work`` keeps what it gathers itself, so a caller has it even when the session
+    ended early. Running out of local resources is raised, not reported.
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outcome = SessionOutcome()
+    conn: Connection | None = None
+    try:
+        async with asyncio.timeout(timeouts.host):
+            conn = await open_tcp(address, port, connect_timeout=timeouts.connect)
+            session = RpcSession(conn, read_timeout=timeouts.read)
+            await session.bind(EPM_INTERFACE)
+            await work(session)
+    except TimeoutError:
+        outcome.status = HostStatus.TIMEOUT
+        outcome.error = f"host deadline of {timeouts.host:g} s exceeded"
+    except LocalResourceError:
+        raise
+    except EpmscanError as exc:
+        outcome.status, outcome.error = status_for_error(exc), str(exc)
+        if isinstance(exc, RpcFaultError):
+            outcome.fault = exc.status
+    finally:
+        if conn is not None:
+            conn.close(abort=abort_close)
+    outcome.elapsed = loop.time() - started
+    return outcome
 
 
 def _records(entries: list[LookupEntry], address: str) -> tuple[EndpointRecord, ...]:
@@ -106,53 +155,34 @@ async def dump_host(
     max_ents: int = 500,
     decoder: str = "fast",
     abort_close: bool = False,
-    connection: Connection | None = None,
     then: Callable[[RpcSession], Awaitable[None]] | None = None,
 ) -> HostResult:
     """Ask ``address:port`` for every registered endpoint.
 
-    ``target`` is the spec as the user gave it and is only reported. ``connection``
-    lets a caller pass an already-open connection (the scanner's retry logic does).
-    ``abort_close`` ends the connection with a RST, as scanners do, to leave no
-    TIME_WAIT behind. ``then`` runs more calls on the same bound session after the
-    walk (the Exchange check asks ``ept_map`` there); its errors count like the walk's.
+    ``target`` is the spec as the user gave it and is only reported. ``abort_close``
+    ends the connection with a RST, as scanners do, to leave no TIME_WAIT behind.
+    ``then`` runs more calls on the same bound session after the walk (the Exchange
+    check asks ``ept_map`` there); its errors count like the walk's.
     """
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     walk = LookupWalk(max_ents=max_ents, decode=lookup_decoder(decoder))
-    conn = connection
-    status = HostStatus.OK
-    error: str | None = None
-    fault: int | None = None
-    try:
-        async with asyncio.timeout(timeouts.host):
-            if conn is None:
-                conn = await open_tcp(address, port, connect_timeout=timeouts.connect)
-            session = RpcSession(conn, read_timeout=timeouts.read)
-            await session.bind(EPM_INTERFACE)
-            await walk_lookup(session, walk)
-            if then is not None:
-                await then(session)
-    except TimeoutError:
-        status, error = HostStatus.TIMEOUT, f"host deadline of {timeouts.host:g} s exceeded"
-    except LocalResourceError:
-        raise
-    except EpmscanError as exc:
-        status, error = status_for_error(exc), str(exc)
-        if isinstance(exc, RpcFaultError):
-            fault = exc.status
-    finally:
-        if conn is not None:
-            conn.close(abort=abort_close)
+
+    async def work(session: RpcSession) -> None:
+        await walk_lookup(session, walk)
+        if then is not None:
+            await then(session)
+
+    outcome = await run_epm_session(
+        address, port, work, timeouts=timeouts, abort_close=abort_close
+    )
     return HostResult(
         target=target,
         address=address,
         port=port,
-        status=status,
-        error=error,
+        status=outcome.status,
+        error=outcome.error,
         endpoints=_records(walk.entries, address),
-        elapsed=loop.time() - started,
+        elapsed=outcome.elapsed,
         lookup_pages=walk.pages,
         lookup_status=walk.final_status,
-        fault_status=fault,
+        fault_status=outcome.fault,
     )

@@ -6,15 +6,12 @@ its ncacn_ip_tcp and ncacn_http towers over one association.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 
-from epmscan.engine.dump import DEFAULT_EPM_PORT, DEFAULT_TIMEOUTS, Timeouts, status_for_error
+from epmscan.engine.dump import DEFAULT_EPM_PORT, DEFAULT_TIMEOUTS, Timeouts, run_epm_session
 from epmscan.engine.session import RpcSession
-from epmscan.engine.transport import open_tcp
-from epmscan.errors import EpmscanError, LocalResourceError, RpcFaultError
-from epmscan.models import EndpointRecord, HostResult, HostStatus, InterfaceId, LookupEntry
-from epmscan.protocol.constants import EPM_INTERFACE, OP_EPT_MAP
+from epmscan.models import EndpointRecord, HostResult, InterfaceId, LookupEntry
+from epmscan.protocol.constants import OP_EPT_MAP
 from epmscan.protocol.epm import build_map_request, decode_map_response
 from epmscan.protocol.towers import endpoint_record
 
@@ -58,35 +55,21 @@ async def map_host(
     abort_close: bool = False,
 ) -> HostResult:
     """Resolve ``interfaces`` through ``ept_map``; the result lists what was found."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     records: list[EndpointRecord] = []
-    status, error, fault = HostStatus.OK, None, None
-    conn = None
-    try:
-        async with asyncio.timeout(timeouts.host):
-            conn = await open_tcp(address, port, connect_timeout=timeouts.connect)
-            session = RpcSession(conn, read_timeout=timeouts.read)
-            await session.bind(EPM_INTERFACE)
-            await map_interfaces(session, address, interfaces, records=records)
-    except TimeoutError:
-        status, error = HostStatus.TIMEOUT, f"host deadline of {timeouts.host:g} s exceeded"
-    except LocalResourceError:
-        raise
-    except EpmscanError as exc:
-        status, error = status_for_error(exc), str(exc)
-        if isinstance(exc, RpcFaultError):
-            fault = exc.status
-    finally:
-        if conn is not None:
-            conn.close(abort=abort_close)
+
+    async def work(session: RpcSession) -> None:
+        await map_interfaces(session, address, interfaces, records=records)
+
+    outcome = await run_epm_session(
+        address, port, work, timeouts=timeouts, abort_close=abort_close
+    )
     return HostResult(
         target=target,
         address=address,
         port=port,
-        status=status,
-        error=error,
+        status=outcome.status,
+        error=outcome.error,
         endpoints=tuple(records),
-        elapsed=loop.time() - started,
-        fault_status=fault,
+        elapsed=outcome.elapsed,
+        fault_status=outcome.fault,
     )

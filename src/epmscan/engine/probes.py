@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import asyncio
 
-from epmscan.engine.dump import Timeouts
+from epmscan.engine.dump import Timeouts, status_for_error
 from epmscan.engine.session import RpcSession
 from epmscan.engine.transport import Connection, open_tcp
 from epmscan.errors import (
-    BindRejectedError,
     ConnectionClosedError,
-    ConnectRefusedError,
-    ConnectTimeoutError,
     EpmscanError,
-    HostUnreachableError,
     LocalResourceError,
     ReadTimeoutError,
-    RpcFaultError,
 )
 from epmscan.models import (
     ExchangeInterface,
+    HostStatus,
     HttpPortProbe,
     HttpProbeStatus,
     InterfaceId,
@@ -35,20 +31,19 @@ from epmscan.protocol.http import NCACN_HTTP_GREETING, classify_greeting
 GREETING_LIMIT = 256
 
 
+_PROBE_STATUS = {
+    HostStatus.CLOSED: PortProbeStatus.CLOSED,
+    HostStatus.FILTERED: PortProbeStatus.FILTERED,
+    HostStatus.UNREACHABLE: PortProbeStatus.UNREACHABLE,
+    HostStatus.TIMEOUT: PortProbeStatus.TIMEOUT,
+    HostStatus.BIND_REJECTED: PortProbeStatus.WRONG_SERVICE,
+    HostStatus.RPC_FAULT: PortProbeStatus.WRONG_SERVICE,
+    HostStatus.PROTOCOL_ERROR: PortProbeStatus.PROTOCOL_ERROR,
+}
+
+
 def _connect_status(exc: EpmscanError) -> PortProbeStatus:
-    if isinstance(exc, ConnectRefusedError):
-        return PortProbeStatus.CLOSED
-    if isinstance(exc, ConnectTimeoutError):
-        return PortProbeStatus.FILTERED
-    if isinstance(exc, HostUnreachableError):
-        return PortProbeStatus.UNREACHABLE
-    if isinstance(exc, ReadTimeoutError):
-        return PortProbeStatus.TIMEOUT
-    if isinstance(exc, BindRejectedError | RpcFaultError):
-        return PortProbeStatus.WRONG_SERVICE
-    if isinstance(exc, ConnectionClosedError):
-        return PortProbeStatus.CLOSED
-    return PortProbeStatus.PROTOCOL_ERROR
+    return _PROBE_STATUS[status_for_error(exc)]
 
 
 async def bind_on(
