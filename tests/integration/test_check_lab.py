@@ -283,3 +283,16 @@ def test_map_mode_resolves_the_same_ports_without_a_dump(site: Path) -> None:
     assert ("mapi", "ncacn_ip_tcp", 60001, "map", "bound") in ports
     assert ("nspi", "ncacn_ip_tcp", 60002, "map", "bound") in ports
     assert ("mapi", "ncacn_http", 6001, "map", "not_probed") in ports
+
+
+def test_diff_against_a_live_check(site: Path) -> None:
+    before = site / "ok.json"
+    if not before.exists():
+        pytest.skip("needs test_check_exit_codes_and_outputs' saved result")
+    run = run_cli(
+        "diff", str(before), "--live", "127.65.0.1-2", "--port", str(EPM_PORT + 1), timeout=60
+    )
+    assert run.returncode == 0, run.describe()
+    assert "0 changed, 0 appeared, 0 disappeared, 2 unchanged" in run.stdout
+    both = run_cli("diff", str(before), str(before), "--live", "127.65.0.1")
+    assert both.returncode == 2 and "not both" in both.stderr

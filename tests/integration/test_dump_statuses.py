@@ -226,3 +226,14 @@ def test_both_decoders_give_the_same_dump(decoder: str) -> None:
     assert result.status is HostStatus.OK
     assert [e.port for e in result.endpoints] == [135, 49152, 60001]
     assert all(e.binding == f"ncacn_ip_tcp:127.0.0.1[{e.port}]" for e in result.endpoints)
+
+
+def test_ipv6_loopback_works_like_ipv4() -> None:
+    with socket.socket(socket.AF_INET6) as probe:
+        try:
+            probe.bind(("::1", 0))
+        except OSError:
+            pytest.skip("this machine has no IPv6 loopback")
+        port = probe.getsockname()[1]
+    result = asyncio.run(dump_host("::1", "::1", port, timeouts=FAST))
+    assert result.status is HostStatus.CLOSED
