@@ -61,7 +61,7 @@ class Plan:
     impacket_hosts: int
     rpcdump_hosts: int
     wide_seconds: float
-    filtered_concurrency: int = 5000
+    filtered_concurrency: int = 1000
     filtered_timeout: float = 1.0
     repeats: int = 1
 
@@ -240,7 +240,7 @@ def _wait4(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, Any]:
             os.killpg(process.pid, signal.SIGKILL)
             pid, status, usage = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status)
-            print(f"# {process.args} killed after {timeout:g} s", file=sys.stderr)
+            print(f"# {process.args!r} killed after {timeout:g} s", file=sys.stderr)
             return status, usage
         time.sleep(0.01)
 
@@ -530,12 +530,13 @@ def targets_report(dump: list[Measured], filtered: list[Measured], subnet: list[
 
 @contextmanager
 def interrupts_raise() -> Iterator[None]:
-    """SIGTERM and SIGHUP end the run like Ctrl-C, so that ``finally`` cleans up."""
+    """SIGINT (even when started ignored), SIGTERM and SIGHUP end the run; ``finally`` cleans up."""
 
     def raise_interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    previous = {s: signal.signal(s, raise_interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, raise_interrupt) for s in handled}
     try:
         yield
     finally:
