@@ -28,8 +28,9 @@ def _live(targets: list[str], policy: Policy, port: int, concurrency: int) -> st
         concurrency=concurrency,
         no_progress=True,
     )
-    outcome = run_check(args, policy)
-    return json.dumps({"hosts": [exchange_to_dict(r) for r in outcome.kept]})
+    hosts: list[dict[str, object]] = []
+    run_check(args, policy, observe=lambda report: hosts.append(exchange_to_dict(report)))
+    return json.dumps({"hosts": hosts})
 
 
 def diff_command(

@@ -28,7 +28,7 @@ from epmscan.engine.loop import loop_name, run
 from epmscan.engine.scanner import HostJob, Scanner, ScanOptions, ScanProgress
 from epmscan.errors import UsageError
 from epmscan.models import HostResult, HostStatus
-from epmscan.report.console import print_scan_summary
+from epmscan.report.console import ScanRow, print_scan_summary, scan_row
 from epmscan.report.serialize import host_to_dict
 from epmscan.report.writers import (
     CheckCsvWriter,
@@ -40,9 +40,10 @@ from epmscan.report.writers import (
 from epmscan.targets import Target, TargetSpace, new_seed, parse_shard
 
 R = TypeVar("R")
+K = TypeVar("K")
 
-TABLE_LIMIT = 2000
-"""Answered hosts kept for the closing table; the files get every host."""
+TABLE_LIMIT = 500
+"""Results kept for the closing display; the output files get every host."""
 
 
 def build_target_space(args: opt.ScanArgs) -> TargetSpace:
@@ -71,11 +72,11 @@ def scan_options(args: opt.ScanArgs, concurrency: int) -> ScanOptions:
 
 
 @dataclass
-class ScanRun(Generic[R]):
+class ScanRun(Generic[K]):
     """What a finished (or interrupted) scan leaves for the caller to render."""
 
     progress: ScanProgress
-    kept: list[R] = field(default_factory=list)
+    kept: list[K] = field(default_factory=list)
     """Results kept for the closing display (by default the hosts that answered)."""
     dropped: int = 0
     signal_name: str | None = None
@@ -135,11 +136,14 @@ def execute_scan(
     command: str = "scan",
     space: TargetSpace | None = None,
     meta_extra: dict[str, Any] | None = None,
+    keep: Callable[[R], K],
     keep_all: bool = False,
     observe: Callable[[R], None] | None = None,
-) -> ScanRun[R]:
+) -> ScanRun[K]:
     """Parse targets, run the scanner, stream every result to the writers.
 
+    ``keep`` turns a result into what the closing display needs (at most
+    :data:`TABLE_LIMIT` are kept, of the hosts that answered unless ``keep_all``).
     Usage errors raise :class:`UsageError` before anything is sent.
     """
     if args.mode not in ("dump", "map"):
@@ -167,7 +171,7 @@ def execute_scan(
     }
     writers = _open_writers(args, meta, CheckCsvWriter if command == "check" else CsvWriter)
     show_progress = not args.no_progress and sys.stderr.isatty()
-    result: ScanRun[R] = ScanRun(progress=ScanProgress(), total=total)
+    result: ScanRun[K] = ScanRun(progress=ScanProgress(), total=total)
 
     def on_result(item: R) -> None:
         data = to_dict(item)
@@ -178,7 +182,7 @@ def execute_scan(
             observe(item)
         if answered or keep_all:
             if len(result.kept) < TABLE_LIMIT:
-                result.kept.append(item)
+                result.kept.append(keep(item))
             else:
                 result.dropped += 1
 
@@ -251,7 +255,7 @@ def scan_command(
     if not (args.targets or args.input_lists):
         exit_with_usage_error("no targets given (TARGETS... or -iL FILE)")
     try:
-        outcome: ScanRun[HostResult] = execute_scan(args)
+        outcome: ScanRun[ScanRow] = execute_scan(args, keep=scan_row)
     except UsageError as exc:
         exit_with_usage_error(str(exc))
     stdout_is_jsonl = args.jsonl == "-"

@@ -51,6 +51,8 @@ from epmscan.protocol.http import NCACN_HTTP_GREETING
 from epmscan.protocol.pdu import BindRequest, PresentationContext, Request, ServerConnection
 
 _READ_SIZE = 65536
+LISTEN_BACKLOG = 4096
+"""Deep accept queues: a scanner opens hundreds of connections at once."""
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
 
@@ -203,7 +205,7 @@ def _listen_socket(address: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((address, port))
-        sock.listen(1024)
+        sock.listen(LISTEN_BACKLOG)
         sock.setblocking(False)
     except OSError:
         sock.close()
@@ -345,7 +347,9 @@ class Lab:
         async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await self._handle(reader, writer, port)
 
-        server = await asyncio.start_server(on_connection, sock=sock, limit=_READ_SIZE)
+        server = await asyncio.start_server(
+            on_connection, sock=sock, limit=_READ_SIZE, backlog=LISTEN_BACKLOG
+        )
         self._servers.append(server)
         self.listen_addresses.append(sock.getsockname()[:2])
 

@@ -207,6 +207,8 @@ def _deferred_towers(
     """Decode the ``twr_t`` referents that follow an array; full pointers may alias."""
     towers: list[Tower | None] = []
     seen: dict[int, Tower] = {}
+    size = len(stub)
+    unpack = _U32X2.unpack_from
     for referent in referents:
         if referent == 0:
             towers.append(None)
@@ -215,17 +217,19 @@ def _deferred_towers(
         if known is not None:
             towers.append(known)
             continue
-        _need(stub, offset + 8, what)
-        conformance, length = _U32X2.unpack_from(stub, offset)
+        if offset + 8 > size:
+            _need(stub, offset + 8, what)
+        conformance, length = unpack(stub, offset)
         if conformance != length:
             raise ProtocolError(f"{what}: tower length {length} != conformance {conformance}")
         offset += 8
         end = offset + length
-        _need(stub, end, what)
+        if end > size:
+            _need(stub, end, what)
         tower = decode_tower(stub[offset:end])
         seen[referent] = tower
         towers.append(tower)
-        offset = end + pad4(end)
+        offset = end + (-end & 3)
     return towers, offset
 
 
@@ -240,8 +244,10 @@ def decode_lookup_response(stub: bytes) -> LookupResponse:
         raise ProtocolError(f"ept_lookup announces {count} entries in {len(stub)} bytes")
     heads: list[tuple[bytes, int, str]] = []
     unpack_head = _ENTRY_HEAD.unpack_from
+    size = len(stub)
     for _ in range(count):
-        _need(stub, offset + 28, "an ept_entry_t")
+        if offset + 28 > size:
+            _need(stub, offset + 28, "an ept_entry_t")
         raw_object, referent, first, length = unpack_head(stub, offset)
         if first != 0:
             raise ProtocolError(f"annotation offset {first} is not 0")
@@ -249,9 +255,10 @@ def decode_lookup_response(stub: bytes) -> LookupResponse:
             raise ProtocolError(f"annotation of {length} bytes")
         offset += 28
         end = offset + length
-        _need(stub, end, "an annotation")
+        if end > size:
+            _need(stub, end, "an annotation")
         heads.append((raw_object, referent, _annotation(stub[offset:end])))
-        offset = end + pad4(end)
+        offset = end + (-end & 3)
     towers, offset = _deferred_towers(
         stub, offset, [referent for _, referent, _ in heads], "ept_lookup towers"
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import struct
 import uuid
+from functools import lru_cache
 from typing import Final
 
 from epmscan.models import ExchangeInterface, InterfaceId
@@ -68,6 +69,7 @@ def _load_impacket() -> tuple[dict[str, str], dict[tuple[str, int], str]]:
 _PROTOCOLS, _PROVIDERS = _load_impacket()
 
 
+@lru_cache(maxsize=4096)
 def interface_name(uuid: str, major: int, minor: int) -> tuple[str, str | None] | None:
     """``(name, provider)`` of an interface, or None when no table knows it.
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -98,8 +99,40 @@ def exchange_tcp_ports(host: HostResult) -> dict[str, list[int]]:
     return ports
 
 
-def scan_table(hosts: Iterable[HostResult]) -> Table:
-    """One row per host that answered: status, counts, Exchange TCP ports."""
+class ScanRow(NamedTuple):
+    """What the closing table shows of one host: small, so thousands fit in memory."""
+
+    target: str
+    address: str
+    status: HostStatus
+    interfaces: int
+    endpoints: int
+    exchange_ports: tuple[str, ...]
+    error: str | None
+
+
+def scan_row(host: HostResult) -> ScanRow:
+    ports = exchange_tcp_ports(host)
+    return ScanRow(
+        host.target,
+        host.address,
+        host.status,
+        len(group_by_interface(host.endpoints)),
+        len(host.endpoints),
+        tuple(",".join(map(str, ports.get(key, []))) or "-" for _, key in EXCHANGE_COLUMNS),
+        host.error,
+    )
+
+
+def _address_key(row: ScanRow) -> tuple[int, str]:
+    try:
+        return (0, f"{int(ipaddress.ip_address(row.address)):040d}")
+    except ValueError:
+        return (1, row.target)
+
+
+def scan_table(rows: Iterable[ScanRow]) -> Table:
+    """One row per host that answered, by address: status, counts, Exchange TCP ports."""
     table = Table(title="Hosts that answered")
     table.add_column("Host")
     table.add_column("Status")
@@ -108,16 +141,15 @@ def scan_table(hosts: Iterable[HostResult]) -> Table:
     for title, _ in EXCHANGE_COLUMNS:
         table.add_column(title, justify="right")
     table.add_column("Note")
-    for host in hosts:
-        ports = exchange_tcp_ports(host)
-        label = host.address if host.address == host.target else f"{host.target} {host.address}"
+    for row in sorted(rows, key=_address_key):
+        label = row.address if row.address == row.target else f"{row.target} {row.address}"
         table.add_row(
             label,
-            Text(host.status.value, style=STATUS_STYLE.get(host.status, "")),
-            str(len(group_by_interface(host.endpoints))),
-            str(len(host.endpoints)),
-            *(",".join(map(str, ports.get(key, []))) or "-" for _, key in EXCHANGE_COLUMNS),
-            host.error or "",
+            Text(row.status.value, style=STATUS_STYLE.get(row.status, "")),
+            str(row.interfaces),
+            str(row.endpoints),
+            *row.exchange_ports,
+            row.error or "",
         )
     return table
 
@@ -132,7 +164,7 @@ def summary_line(summary: dict[str, Any]) -> str:
 
 
 def print_scan_summary(
-    hosts: list[HostResult],
+    hosts: list[ScanRow],
     summary: dict[str, Any],
     console: Console,
     *,

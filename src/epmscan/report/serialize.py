@@ -37,8 +37,21 @@ def _plain(obj: Any) -> dict[str, Any]:
     return out
 
 
-def endpoint_to_dict(endpoint: EndpointRecord) -> dict[str, Any]:
-    return _plain(endpoint)
+def endpoint_to_dict(e: EndpointRecord) -> dict[str, Any]:
+    """One endpoint (a literal, not ``dataclasses.fields``: this runs per endpoint)."""
+    return {
+        "uuid": e.uuid,
+        "version": e.version,
+        "name": e.name,
+        "annotation": e.annotation,
+        "transport": e.transport,
+        "address": e.address,
+        "port": e.port,
+        "endpoint": e.endpoint,
+        "binding": e.binding,
+        "object_uuid": e.object_uuid,
+        "provider": e.provider,
+    }
 
 
 def host_to_dict(host: HostResult) -> dict[str, Any]:
@@ -53,7 +66,7 @@ def host_to_dict(host: HostResult) -> dict[str, Any]:
         "lookup_pages": host.lookup_pages,
         "lookup_status": _hex(host.lookup_status),
         "fault_status": _hex(host.fault_status),
-        "endpoints": [_plain(e) for e in host.endpoints],
+        "endpoints": [endpoint_to_dict(e) for e in host.endpoints],
     }
 
 
