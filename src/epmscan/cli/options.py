@@ -92,7 +92,7 @@ class ScanArgs:
     shard: str | None = None
     port: int = DEFAULT_EPM_PORT
     mode: str = "dump"
-    concurrency: int = 1000
+    concurrency: int = 2000
     max_rate: float | None = None
     connect_timeout: float = 2.0
     read_timeout: float = 5.0

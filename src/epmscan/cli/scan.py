@@ -42,8 +42,8 @@ from epmscan.targets import Target, TargetSpace, new_seed, parse_shard
 R = TypeVar("R")
 K = TypeVar("K")
 
-TABLE_LIMIT = 500
-"""Results kept for the closing display; the output files get every host."""
+TABLE_LIMIT = 100
+"""Results kept for the closing display (a screenful); the output files get every host."""
 
 
 def build_target_space(args: opt.ScanArgs) -> TargetSpace:
@@ -235,7 +235,7 @@ def scan_command(
     shard: opt.Shard = None,
     port: opt.Port = 135,
     mode: opt.Mode = "dump",
-    concurrency: opt.Concurrency = 1000,
+    concurrency: opt.Concurrency = 2000,
     max_rate: opt.MaxRate = None,
     connect_timeout: opt.ConnectTimeout = 2.0,
     read_timeout: opt.ReadTimeout = 5.0,

@@ -175,5 +175,7 @@ def print_scan_summary(
     if hosts:
         console.print(scan_table(hosts))
     if dropped:
-        console.print(f"... and {dropped} more hosts answered (see the output files)")
+        console.print(
+            f"... and {dropped} more hosts answered: the --jsonl/--json/--csv files have them all"
+        )
     console.print(summary_line(summary) + (f" [{loop}]" if loop else ""), highlight=False)
