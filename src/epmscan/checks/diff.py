@@ -187,12 +187,11 @@ def _host(data: Mapping[str, Any]) -> SavedHost:
     )
 
 
-def parse_saved(text: str, source: str = "<saved>") -> tuple[SavedHost, ...]:
-    """Host objects from a saved JSON document or a JSONL stream."""
+def host_objects(text: str, source: str = "<saved>") -> list[dict[str, Any]]:
+    """The host objects of a saved JSON document or a JSONL stream (summary lines skipped)."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError:
-        document = None
         objects: list[object] = []
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
@@ -206,6 +205,12 @@ def parse_saved(text: str, source: str = "<saved>") -> tuple[SavedHost, ...]:
         raw = _hosts_in(document)
     if not raw:
         raise UsageError(f"{source}: no host results found")
+    return raw
+
+
+def parse_saved(text: str, source: str = "<saved>") -> tuple[SavedHost, ...]:
+    """Host objects from a saved JSON document or a JSONL stream."""
+    raw = host_objects(text, source)
     try:
         return tuple(_host(h) for h in raw)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from epmscan.checks.diff import host_objects
 from epmscan.checks.findings import build_report
 from epmscan.checks.firewall import FORMATS, render_firewall
 from epmscan.cli.common import exit_with_usage_error
@@ -15,7 +16,6 @@ from epmscan.engine.exchange import resolved_ports
 from epmscan.errors import UsageError
 from epmscan.models import ExchangeHostReport, HostStatus
 from epmscan.report.serialize import exchange_from_dict
-from epmscan.report.writers import load_json_results
 
 
 def load_reports(path: str) -> list[ExchangeHostReport]:
@@ -27,10 +27,7 @@ def load_reports(path: str) -> list[ExchangeHostReport]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        hosts, _summary = load_json_results(text)
-    except ValueError as exc:
-        raise UsageError(f"{path}: {exc}") from None
+    hosts = host_objects(text, path)
     reports: list[ExchangeHostReport] = []
     for number, data in enumerate(hosts, 1):
         try:

@@ -8,7 +8,6 @@ here holds the whole result set in memory.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
 from collections.abc import Mapping
@@ -34,6 +33,10 @@ CSV_COLUMNS = (
 )
 
 
+_encode_line = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+"""One host as compact JSON (no cycle check: results are trees)."""
+
+
 def open_output(path: str) -> TextIO:
     """``-`` is stdout; anything else a file opened for writing (line-buffered)."""
     if path == "-":
@@ -57,7 +60,7 @@ class JsonlWriter(_Writer):
     """One JSON object per host, flushed per line; a last ``{"summary": ...}`` line."""
 
     def write_host(self, host: Mapping[str, Any]) -> None:
-        self.stream.write(json.dumps(host, separators=(",", ":")) + "\n")
+        self.stream.write(_encode_line(host) + "\n")
         self.stream.flush()
 
     def finish(self, summary: Mapping[str, Any]) -> None:
@@ -75,7 +78,7 @@ class JsonDocumentWriter(_Writer):
         self._first = True
 
     def write_host(self, host: Mapping[str, Any]) -> None:
-        self.stream.write(("\n  " if self._first else ",\n  ") + json.dumps(host))
+        self.stream.write(("\n  " if self._first else ",\n  ") + _encode_line(host))
         self._first = False
         self.stream.flush()
 
@@ -134,33 +137,6 @@ class WriterSet:
     def finish(self, summary: Mapping[str, Any]) -> None:
         for writer in self.writers:
             writer.finish(summary)
-
-
-def load_json_results(text: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Host objects and summary from a JSON document or a JSON-lines file."""
-    stripped = text.lstrip()
-    if stripped.startswith("{") and '"hosts"' in stripped[:4096]:
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError:
-            doc = None
-        if isinstance(doc, dict) and "hosts" in doc:
-            return list(doc["hosts"]), doc.get("summary")
-    hosts: list[dict[str, Any]] = []
-    summary = None
-    for number, line in enumerate(io.StringIO(text), 1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"line {number}: not JSON ({exc.msg})") from None
-        if "summary" in obj and len(obj) == 1:
-            summary = obj["summary"]
-        else:
-            hosts.append(obj)
-    return hosts, summary
 
 
 CHECK_CSV_COLUMNS = (
