@@ -25,7 +25,7 @@ from epmscan.engine.exchange import CheckOptions, check_host
 from epmscan.errors import UsageError
 from epmscan.models import ExchangeHostReport, HostResult, Severity
 from epmscan.report.check_console import print_check
-from epmscan.report.serialize import exchange_to_dict
+from epmscan.report.serialize import exchange_to_dict, exchange_to_json
 
 
 def build_policy(
@@ -77,6 +77,7 @@ def run_check(
         args,
         job=job,
         to_dict=exchange_to_dict,
+        to_json=exchange_to_json,
         unresolved=unresolved,
         command="check",
         meta_extra={"policy": policy.source},

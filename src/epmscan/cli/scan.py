@@ -25,11 +25,11 @@ from epmscan.cli.progress import ScanDisplay
 from epmscan.engine.dump import Timeouts
 from epmscan.engine.limits import ensure_fd_budget
 from epmscan.engine.loop import loop_name, run
-from epmscan.engine.scanner import HostJob, Scanner, ScanOptions, ScanProgress
+from epmscan.engine.scanner import HostJob, Scanner, ScanOptions, ScanProgress, host_status
 from epmscan.errors import UsageError
 from epmscan.models import HostResult, HostStatus
 from epmscan.report.console import ScanRow, print_scan_summary, scan_row
-from epmscan.report.serialize import host_to_dict
+from epmscan.report.serialize import host_to_dict, host_to_json
 from epmscan.report.writers import (
     CheckCsvWriter,
     CsvWriter,
@@ -132,6 +132,7 @@ def execute_scan(
     *,
     job: HostJob[R] | None = None,
     to_dict: Callable[[R], dict[str, Any]] = host_to_dict,  # type: ignore[assignment]
+    to_json: Callable[[R], str] = host_to_json,  # type: ignore[assignment]
     unresolved: Callable[[HostResult], R] | None = None,
     command: str = "scan",
     space: TargetSpace | None = None,
@@ -174,10 +175,9 @@ def execute_scan(
     result: ScanRun[K] = ScanRun(progress=ScanProgress(), total=total)
 
     def on_result(item: R) -> None:
-        data = to_dict(item)
-        answered = data["status"] not in _SILENT_STATUSES
+        answered = host_status(item) not in _SILENT_STATUSES
         if answered or not args.only_answered:
-            writers.write_host(data)
+            writers.write_result(item, to_json, to_dict)
         if observe is not None:
             observe(item)
         if answered or keep_all:
@@ -216,12 +216,7 @@ def execute_scan(
 
 
 _SILENT_STATUSES = frozenset(
-    {
-        HostStatus.CLOSED.value,
-        HostStatus.FILTERED.value,
-        HostStatus.UNREACHABLE.value,
-        HostStatus.UNRESOLVED.value,
-    }
+    {HostStatus.CLOSED, HostStatus.FILTERED, HostStatus.UNREACHABLE, HostStatus.UNRESOLVED}
 )
 
 

@@ -95,7 +95,8 @@ def default_job(options: ScanOptions) -> HostJob[HostResult]:
     raise ValueError(f"unknown scan mode {options.mode!r} (dump, map)")
 
 
-def _host_status(result: Any) -> HostStatus:
+def host_status(result: Any) -> HostStatus:
+    """The status of a result: a :class:`HostResult`, or anything with one in ``.host``."""
     host = getattr(result, "host", result)
     status: HostStatus = host.status
     return status
@@ -188,7 +189,7 @@ class Scanner(Generic[R]):
             result: R | None = None
             for _ in range(attempts):
                 result = await self._attempt(spec, address)
-                if _host_status(result) not in RETRYABLE:
+                if host_status(result) not in RETRYABLE:
                     break
             assert result is not None
         finally:
@@ -207,7 +208,7 @@ class Scanner(Generic[R]):
 
     def _report(self, result: R) -> None:
         self.progress.done += 1
-        self.progress.statuses[_host_status(result)] += 1
+        self.progress.statuses[host_status(result)] += 1
         self.on_result(result)
 
 

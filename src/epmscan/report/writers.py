@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Mapping
-from typing import Any, TextIO
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO, TypeVar
 
 from epmscan.report.serialize import SCHEMA_VERSION
+
+R = TypeVar("R")
 
 CSV_COLUMNS = (
     "target",
@@ -31,10 +33,6 @@ CSV_COLUMNS = (
     "endpoint",
     "binding",
 )
-
-
-_encode_line = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
-"""One host as compact JSON (no cycle check: results are trees)."""
 
 
 def open_output(path: str) -> TextIO:
@@ -59,8 +57,11 @@ class _Writer:
 class JsonlWriter(_Writer):
     """One JSON object per host, flushed per line; a last ``{"summary": ...}`` line."""
 
-    def write_host(self, host: Mapping[str, Any]) -> None:
-        self.stream.write(_encode_line(host) + "\n")
+    wants_json = True
+
+    def write_host(self, line: str) -> None:
+        """``line``: the host as one line of JSON, without the newline."""
+        self.stream.write(line + "\n")
         self.stream.flush()
 
     def finish(self, summary: Mapping[str, Any]) -> None:
@@ -77,8 +78,11 @@ class JsonDocumentWriter(_Writer):
         self.stream.write('{"epmscan": ' + json.dumps(header) + ',\n "hosts": [')
         self._first = True
 
-    def write_host(self, host: Mapping[str, Any]) -> None:
-        self.stream.write(("\n  " if self._first else ",\n  ") + _encode_line(host))
+    wants_json = True
+
+    def write_host(self, line: str) -> None:
+        """``line``: the host as one line of JSON."""
+        self.stream.write(("\n  " if self._first else ",\n  ") + line)
         self._first = False
         self.stream.flush()
 
@@ -89,6 +93,8 @@ class JsonDocumentWriter(_Writer):
 
 class CsvWriter(_Writer):
     """One row per endpoint; a host without endpoints gets one row with its status."""
+
+    wants_json = False
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
@@ -130,9 +136,19 @@ class WriterSet:
     def add(self, writer: JsonlWriter | JsonDocumentWriter | CsvWriter | CheckCsvWriter) -> None:
         self.writers.append(writer)
 
-    def write_host(self, host: Mapping[str, Any]) -> None:
+    def write_result(
+        self, result: R, to_json: Callable[[R], str], to_dict: Callable[[R], dict[str, Any]]
+    ) -> None:
+        """Hand one result to every writer, encoding it at most once per form."""
+        line: str | None = None
+        data: dict[str, Any] | None = None
         for writer in self.writers:
-            writer.write_host(host)
+            if writer.wants_json:
+                line = to_json(result) if line is None else line
+                writer.write_host(line)  # type: ignore[arg-type]
+            else:
+                data = to_dict(result) if data is None else data
+                writer.write_host(data)  # type: ignore[arg-type]
 
     def finish(self, summary: Mapping[str, Any]) -> None:
         for writer in self.writers:
@@ -159,6 +175,8 @@ CHECK_CSV_COLUMNS = (
 
 class CheckCsvWriter(_Writer):
     """``epmscan check`` as CSV: a row per resolved port, per HTTP port, per finding."""
+
+    wants_json = False
 
     def __init__(self, path: str) -> None:
         super().__init__(path)

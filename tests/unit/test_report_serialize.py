@@ -1,0 +1,89 @@
+"""One JSON shape for every output, whichever encoder writes it; saved results load back."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from epmscan.models import (
+    EndpointRecord,
+    ExchangeHostReport,
+    ExchangeInterface,
+    Finding,
+    HostResult,
+    HostStatus,
+    HttpPortProbe,
+    HttpProbeStatus,
+    PortClass,
+    PortProbeStatus,
+    ResolvedPort,
+    Severity,
+)
+from epmscan.report import serialize
+
+text = st.text(max_size=12)
+maybe_port = st.one_of(st.none(), st.integers(1, 65535))
+endpoints = st.builds(
+    EndpointRecord,
+    uuid=text, version=text, name=st.one_of(st.none(), text), annotation=text,
+    transport=st.sampled_from(["ncacn_ip_tcp", "ncacn_np", "ncalrpc", "ncacn_http"]),
+    address=st.one_of(st.none(), text), port=maybe_port, endpoint=st.one_of(st.none(), text),
+    binding=text, object_uuid=text, provider=st.one_of(st.none(), text),
+)
+hosts = st.builds(
+    HostResult,
+    target=text, address=text, port=st.integers(1, 65535), status=st.sampled_from(HostStatus),
+    error=st.one_of(st.none(), text), endpoints=st.lists(endpoints, max_size=5).map(tuple),
+    elapsed=st.floats(0, 1000, allow_nan=False).map(lambda x: round(x, 6)),
+    lookup_pages=st.integers(0, 100), lookup_status=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+    fault_status=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+)
+REPORT_PARTS = dict(
+    role="client_access",
+    group="cas",
+    ports=(ResolvedPort(ExchangeInterface.MAPI, "ncacn_ip_tcp", 60001, "both",
+                        PortProbeStatus.BOUND, None, PortClass.STATIC_EXPECTED, 60001),),
+    http=(HttpPortProbe(6004, ExchangeInterface.NSPI, HttpProbeStatus.OTHER_SERVICE,
+                        "HTTP/1.1 400", PortProbeStatus.NOT_PROBED, None),),
+    findings=(Finding(Severity.ERROR, "h", "http6004.other_service", "m",
+                      ExchangeInterface.NSPI, "greeting", "other", "fix it"),),
+)
+
+
+@pytest.fixture(params=["orjson", "stdlib"])
+def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "stdlib":
+        monkeypatch.setattr(serialize, "orjson", None)
+    elif serialize.orjson is None:
+        pytest.skip("orjson is not installed here")
+    return str(request.param)
+
+
+def test_endpoint_dict_has_every_field() -> None:
+    record = EndpointRecord("u", "0.81", None, "", "ncalrpc", None, None, "lsass", "x")
+    assert set(serialize.endpoint_to_dict(record)) == {f.name for f in fields(EndpointRecord)}
+
+
+@given(host=hosts)
+def test_json_line_equals_the_dict_and_loads_back(host: HostResult) -> None:
+    for backend in (serialize.orjson, None):
+        original, serialize.orjson = serialize.orjson, backend  # type: ignore[assignment]
+        try:
+            data = json.loads(serialize.host_to_json(host))
+        finally:
+            serialize.orjson = original  # type: ignore[assignment]
+        assert data == serialize.host_to_dict(host)
+        assert serialize.host_from_dict(data) == host
+
+
+def test_exchange_report_round_trip(encoder: str) -> None:
+    host = HostResult("cas01", "192.0.2.10", 135, HostStatus.OK)
+    report = ExchangeHostReport(host, **REPORT_PARTS)  # type: ignore[arg-type]
+    data = json.loads(serialize.exchange_to_json(report))
+    assert data == serialize.exchange_to_dict(report)
+    assert data["exchange"]["http"][0]["status"] == "other_service"
+    assert serialize.exchange_from_dict(data) == report
