@@ -13,7 +13,7 @@ import socket
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,10 +23,11 @@ from epmscan.checks.policy import Policy, parse_policy
 from epmscan.cli import options as opt
 from epmscan.cli.check import run_check
 from epmscan.cli.common import stderr_console
-from epmscan.lab.config import LabConfig, parse_lab
-from epmscan.lab.thread import LabThread
 from epmscan.models import ExchangeHostReport, Severity
 from epmscan.report.check_console import print_check
+
+if TYPE_CHECKING:
+    from epmscan.lab.config import LabConfig
 
 DEMO_PORTS = (13135, 23135, 33135, 43135)
 """Endpoint mapper ports the demo tries (135 needs root), first free one wins."""
@@ -66,6 +67,8 @@ def _port_is_free(address: str, port: int) -> bool:
 
 def demo_lab(epm_port: int | None = None) -> LabConfig:
     """The demo lab, on ``epm_port`` or the first of :data:`DEMO_PORTS` free everywhere."""
+    from epmscan.lab.config import parse_lab
+
     lab_text, _ = demo_files()
     data = tomllib.loads(lab_text)
     addresses = [host["address"] for host in data["hosts"]]
@@ -126,6 +129,8 @@ def demo_command(
         host_timeout=20.0,
         no_progress=True,
     )
+    from epmscan.lab.thread import LabThread
+
     with LabThread(config):
         outcome = run_check(args, policy)
     reports = sorted(outcome.kept, key=lambda r: socket.inet_aton(r.host.address or "0.0.0.0"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,10 +14,16 @@ from rich.table import Table
 from epmscan.cli.common import exit_with_usage_error
 from epmscan.engine.loop import run
 from epmscan.errors import LabConfigError
-from epmscan.lab import Lab, LabConfig, list_profiles, load_lab_file, run_lab, single_host_lab
+
+if TYPE_CHECKING:
+    from epmscan.lab import Lab, LabConfig
+
+# The lab itself is imported when a lab command runs: `epmscan scan` does not pay for it.
 
 
 def _profiles_table() -> Table:
+    from epmscan.lab import list_profiles
+
     table = Table(title="Lab profiles", title_justify="left")
     table.add_column("profile", style="bold")
     table.add_column("interfaces", justify="right")
@@ -63,6 +69,8 @@ def host_lines(lab: Lab) -> list[str]:
 
 
 async def _serve(config: LabConfig, console: Console) -> None:
+    from epmscan.lab import run_lab
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -109,6 +117,8 @@ def lab_command(
     ] = False,
 ) -> None:
     """Run emulated Windows/Exchange hosts on loopback until Ctrl-C or SIGTERM."""
+    from epmscan.lab import load_lab_file, single_host_lab
+
     console = Console(highlight=False, soft_wrap=True)
     if list_profiles_flag:
         console.print(_profiles_table())
