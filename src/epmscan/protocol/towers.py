@@ -244,8 +244,32 @@ def string_binding(tower: Tower, host: str) -> str:
 _NO_INTERFACE = InterfaceId("00000000-0000-0000-0000-000000000000", 0, 0)
 
 
+_LOCAL_RECORDS: dict[tuple[int, str, str], tuple[Tower, EndpointRecord]] = {}
+_LOCAL_RECORDS_LIMIT = 8192
+
+
 def endpoint_record(entry: LookupEntry, asked_address: str) -> EndpointRecord:
-    """What the user sees for one lookup entry; 0.0.0.0 becomes ``asked_address``."""
+    """What the user sees for one lookup entry; 0.0.0.0 becomes ``asked_address``.
+
+    An ``ncalrpc`` entry names no host, and hosts of one Windows build register the
+    same ones: its record is built once (keyed by the decoded tower, which the tower
+    cache shares between hosts, and kept alive beside the record so the key stays true).
+    """
+    tower = entry.tower
+    if tower is not None and tower.transport == "ncalrpc":
+        key = (id(tower), entry.annotation, entry.object_uuid)
+        hit = _LOCAL_RECORDS.get(key)
+        if hit is not None and hit[0] is tower:
+            return hit[1]
+        record = _endpoint_record(entry, asked_address)
+        if len(_LOCAL_RECORDS) >= _LOCAL_RECORDS_LIMIT:
+            _LOCAL_RECORDS.clear()
+        _LOCAL_RECORDS[key] = (tower, record)
+        return record
+    return _endpoint_record(entry, asked_address)
+
+
+def _endpoint_record(entry: LookupEntry, asked_address: str) -> EndpointRecord:
     tower = entry.tower
     if tower is None:
         return EndpointRecord(
