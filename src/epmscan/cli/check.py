@@ -104,8 +104,9 @@ def without_endpoints(report: ExchangeHostReport) -> ExchangeHostReport:
     return replace(report, host=replace(report.host, endpoints=()))
 
 
+@opt.with_scan_options(concurrency=200, host_timeout=60.0)
 def check_command(
-    targets: opt.Targets = None,
+    args: opt.ScanArgs,
     policy_file: Annotated[
         str | None, typer.Option("--policy", help="TOML policy: server groups and expectations.")
     ] = None,
@@ -124,34 +125,11 @@ def check_command(
     fail_on: Annotated[
         str, typer.Option("--fail-on", help="Exit 1 at findings of this severity or worse.")
     ] = "error",
-    input_lists: opt.InputList = None,
-    exclude: opt.Exclude = None,
-    exclude_files: opt.ExcludeFile = None,
-    max_hosts: opt.MaxHosts = 1 << 20,
-    seed: opt.Seed = None,
-    shard: opt.Shard = None,
-    port: opt.Port = 135,
-    mode: opt.Mode = "dump",
-    concurrency: opt.Concurrency = 200,
-    max_rate: opt.MaxRate = None,
-    connect_timeout: opt.ConnectTimeout = 2.0,
-    read_timeout: opt.ReadTimeout = 5.0,
-    host_timeout: opt.HostTimeout = 60.0,
-    retries: opt.Retries = 0,
-    max_ents: opt.MaxEnts = 500,
-    jsonl: opt.Jsonl = None,
-    json_doc: opt.JsonDoc = None,
-    csv: opt.Csv = None,
-    save: opt.Save = None,
-    only_answered: opt.OnlyAnswered = False,
-    no_progress: opt.NoProgress = False,
-    decoder: opt.Decoder = "fast",
 ) -> None:
     """Resolve MAPI/NSPI/RFR on every server, prove each port, check what is expected.
 
     Exit 0: every server as expected; 1: a finding at or above --fail-on; 2: usage error.
     """
-    args = opt.ScanArgs.from_params(locals())
     try:
         threshold = parse_severity(fail_on)
         policy = build_policy(policy_file, list(expect or []), require_http, not no_dynamic)

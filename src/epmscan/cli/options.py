@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Annotated
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
@@ -115,3 +118,74 @@ class ScanArgs:
         for key in ("targets", "input_lists", "exclude", "exclude_files"):
             values[key] = list(values.get(key) or [])  # type: ignore[call-overload]
         return cls(**values)  # type: ignore[arg-type]
+
+
+SHARED_OPTIONS: dict[str, Any] = {
+    "targets": Targets,
+    "input_lists": InputList,
+    "exclude": Exclude,
+    "exclude_files": ExcludeFile,
+    "max_hosts": MaxHosts,
+    "seed": Seed,
+    "shard": Shard,
+    "port": Port,
+    "mode": Mode,
+    "concurrency": Concurrency,
+    "max_rate": MaxRate,
+    "connect_timeout": ConnectTimeout,
+    "read_timeout": ReadTimeout,
+    "host_timeout": HostTimeout,
+    "retries": Retries,
+    "max_ents": MaxEnts,
+    "jsonl": Jsonl,
+    "json_doc": JsonDoc,
+    "csv": Csv,
+    "save": Save,
+    "only_answered": OnlyAnswered,
+    "no_progress": NoProgress,
+    "decoder": Decoder,
+}
+"""Every option ``scan`` and ``check`` share, by :class:`ScanArgs` field."""
+
+CommandFn = TypeVar("CommandFn", bound=Callable[..., None])
+
+
+def with_scan_options(**defaults: Any) -> Callable[[CommandFn], CommandFn]:
+    """Give a command every scan option; it receives them as one :class:`ScanArgs`.
+
+    The command's first parameter is the ``ScanArgs``; its other parameters are its own
+    options. ``defaults`` override :class:`ScanArgs`' defaults for this command.
+    """
+
+    def decorate(command: CommandFn) -> CommandFn:
+        hints = get_type_hints(command, include_extras=True)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in list(inspect.signature(command).parameters.values())[1:]
+        ]
+        shared = []
+        for field in fields(ScanArgs):
+            default = defaults.get(field.name, field.default)
+            if field.name in ("targets", "input_lists", "exclude", "exclude_files"):
+                default = None
+            shared.append(
+                inspect.Parameter(
+                    field.name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=default,
+                    annotation=SHARED_OPTIONS[field.name],
+                )
+            )
+        names = [p.name for p in shared]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            values = {name: kwargs.pop(name) for name in names}
+            command(ScanArgs.from_params(values), **kwargs)
+
+        own_params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+        wrapper.__signature__ = inspect.Signature(shared[:1] + own_params + shared[1:])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in (*shared, *own)}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

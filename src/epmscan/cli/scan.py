@@ -220,33 +220,9 @@ _SILENT_STATUSES = frozenset(
 )
 
 
-def scan_command(
-    targets: opt.Targets = None,
-    input_lists: opt.InputList = None,
-    exclude: opt.Exclude = None,
-    exclude_files: opt.ExcludeFile = None,
-    max_hosts: opt.MaxHosts = 1 << 20,
-    seed: opt.Seed = None,
-    shard: opt.Shard = None,
-    port: opt.Port = 135,
-    mode: opt.Mode = "dump",
-    concurrency: opt.Concurrency = 2000,
-    max_rate: opt.MaxRate = None,
-    connect_timeout: opt.ConnectTimeout = 2.0,
-    read_timeout: opt.ReadTimeout = 5.0,
-    host_timeout: opt.HostTimeout = 30.0,
-    retries: opt.Retries = 0,
-    max_ents: opt.MaxEnts = 500,
-    jsonl: opt.Jsonl = None,
-    json_doc: opt.JsonDoc = None,
-    csv: opt.Csv = None,
-    save: opt.Save = None,
-    only_answered: opt.OnlyAnswered = False,
-    no_progress: opt.NoProgress = False,
-    decoder: opt.Decoder = "fast",
-) -> None:
+@opt.with_scan_options()
+def scan_command(args: opt.ScanArgs) -> None:
     """Dump the endpoint mapper of every host in TARGETS, many at once."""
-    args = opt.ScanArgs.from_params(locals())
     if not (args.targets or args.input_lists):
         exit_with_usage_error("no targets given (TARGETS... or -iL FILE)")
     try:
