@@ -296,3 +296,22 @@ def test_diff_against_a_live_check(site: Path) -> None:
     assert "0 changed, 0 appeared, 0 disappeared, 2 unchanged" in run.stdout
     both = run_cli("diff", str(before), str(before), "--live", "127.65.0.1")
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+@pytest.mark.parametrize("per_host", [1, 3])
+def test_per_host_bound_holds_for_the_probes(per_host: int) -> None:
+    hosts = [{"address": "127.67.0.1", "profile": CAS}]
+    config = parse_lab({"lab": {"epm_port": EPM_PORT + 2}, "hosts": hosts}, "per-host lab")
+    options = CheckOptions(
+        port=EPM_PORT + 2, timeouts=Timeouts(connect=0.4, read=0.8, host=15.0), per_host=per_host
+    )
+    with LabThread(config) as lab:
+        report = asyncio.run(
+            check_host("127.67.0.1", "127.67.0.1", POLICY.expectation_for("127.67.0.1"), options)
+        )
+        stats = lab.host("127.67.0.1").stats
+    assert serious(report) == {}
+    # 1 EPM, a bind per interface on its port (MAPI and AsyncEMSMDB on 60001, NSPI and
+    # RFR on 60002) and the 3 HTTP ports: never more than per_host at once.
+    assert stats.by_port == {EPM_PORT + 2: 1, 60001: 2, 60002: 2, 6001: 1, 6002: 1, 6004: 1}
+    assert stats.peak_in_flight == per_host

@@ -59,6 +59,7 @@ def run_check(
         timeouts=Timeouts(args.connect_timeout, args.read_timeout, args.host_timeout),
         max_ents=args.max_ents,
         decoder=args.decoder,
+        per_host=args.per_host,
         use_map=True,
         mode=args.mode,
     )

@@ -46,6 +46,12 @@ Mode = Annotated[
 Concurrency = Annotated[
     int, typer.Option("--concurrency", "-c", min=1, max=100000, help="Hosts in flight at once.")
 ]
+PerHost = Annotated[
+    int,
+    typer.Option(
+        "--per-host", min=1, max=64, help="Connections to one host at once (check's probes)."
+    ),
+]
 MaxRate = Annotated[
     float | None, typer.Option("--max-rate", min=0.1, help="New connections per second at most.")
 ]
@@ -96,6 +102,7 @@ class ScanArgs:
     port: int = DEFAULT_EPM_PORT
     mode: str = "dump"
     concurrency: int = 2000
+    per_host: int = 4
     max_rate: float | None = None
     connect_timeout: float = 2.0
     read_timeout: float = 5.0
@@ -131,6 +138,7 @@ SHARED_OPTIONS: dict[str, Any] = {
     "port": Port,
     "mode": Mode,
     "concurrency": Concurrency,
+    "per_host": PerHost,
     "max_rate": MaxRate,
     "connect_timeout": ConnectTimeout,
     "read_timeout": ReadTimeout,

@@ -154,7 +154,8 @@ def execute_scan(
     shard = parse_shard(args.shard) if args.shard else (1, 1)
     space = space or build_target_space(args)
     total = space.shard_total(shard)
-    budget = ensure_fd_budget(args.concurrency, sockets_per_task=2 if command == "check" else 1)
+    sockets_per_host = args.per_host if command == "check" else 1
+    budget = ensure_fd_budget(args.concurrency, sockets_per_task=sockets_per_host)
     err = stderr_console()
     if budget.warning:
         err.print(f"epmscan: warning: {budget.warning}", markup=False)
