@@ -169,7 +169,7 @@ def test_interrupted_scan_keeps_every_finished_host(
     scan_process = subprocess.Popen(
         [sys.executable, "-m", "epmscan", "scan", "127.62.0.1-48", "--port", str(lab_process),
          "--concurrency", "48", "--read-timeout", "60", "--host-timeout", "120",
-         "--jsonl", str(out), "--no-progress"],
+         "--jsonl", str(out), "--json", str(tmp_path / "scan.json"), "--no-progress"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=cli_env(),
     )
     deadline = time.monotonic() + 20
@@ -192,6 +192,8 @@ def test_interrupted_scan_keeps_every_finished_host(
     assert summary["signal"] == signal.Signals(signum).name
     assert summary["done"] == len(hosts)
     assert "interrupted" in stdout.decode()
+    document = json.loads((tmp_path / "scan.json").read_text())  # closed properly
+    assert document["hosts"] == hosts and document["summary"] == summary
 
 
 def test_bad_target_is_a_one_line_usage_error() -> None:
