@@ -315,3 +315,36 @@ def test_per_host_bound_holds_for_the_probes(per_host: int) -> None:
     # RFR on 60002) and the 3 HTTP ports: never more than per_host at once.
     assert stats.by_port == {EPM_PORT + 2: 1, 60001: 2, 60002: 2, 6001: 1, 6002: 1, 6004: 1}
     assert stats.peak_in_flight == per_host
+
+
+def test_dynamic_ranges_are_configurable_on_the_command_line() -> None:
+    # 20123 is in the Exchange range by default; with that range narrowed to
+    # 6005-19999 it is neither dynamic range's: a wrong static port instead.
+    hosts = [{"address": "127.68.0.1", "profile": CAS, "ports": {"mapi": 20123}}]
+    config = parse_lab({"lab": {"epm_port": EPM_PORT + 3}, "hosts": hosts}, "ranges lab")
+    base = ["check", "127.68.0.1", "--port", str(EPM_PORT + 3), "--expect", "mapi=60001",
+            "--jsonl", "-"]
+    with LabThread(config):
+        default = run_cli(*base)
+        narrowed = run_cli(*base, "--exchange-range", "6005-19999")
+    codes = [
+        {f["code"] for f in json.loads(run.stdout.splitlines()[0])["exchange"]["findings"]}
+        for run in (default, narrowed)
+    ]
+    assert "mapi.dynamic" in codes[0] and "mapi.wrong_static" not in codes[0]
+    assert "mapi.wrong_static" in codes[1] and "mapi.dynamic" not in codes[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--windows-range", "49152"], "FIRST-LAST"),
+        (["--exchange-range", "7000-6000"], "ends before it starts"),
+        (["--exchange-range", "6005-70000"], "70000"),
+        (["--policy", "x.toml", "--windows-range", "1-2"], "--policy does not go with"),
+    ],
+)
+def test_bad_ranges_are_usage_errors(args: list[str], needle: str) -> None:
+    run = run_cli("check", "127.68.0.1", "--port", "1", *args)
+    assert run.returncode == 2, run.describe()
+    assert needle in run.stderr and run.stderr.strip().count("\n") == 0

@@ -241,6 +241,18 @@ def parse_port_list(text: str, what: str = "--require-http") -> tuple[int, ...]:
     return tuple(dict.fromkeys(parse_port_text(p, what) for p in parts if p))
 
 
+def parse_port_range(text: str, what: str) -> PortRange:
+    """``"49152-65535"`` → PortRange(49152, 65535); anything else a one-line UsageError."""
+    first_text, dash, last_text = text.partition("-")
+    if not dash:
+        raise UsageError(f"{what}: {text!r} is not a range FIRST-LAST, e.g. 49152-65535")
+    first = parse_port_text(first_text, what)
+    last = parse_port_text(last_text, what)
+    if first > last:
+        raise UsageError(f"{what}: {text!r} ends before it starts")
+    return PortRange(first, last)
+
+
 def parse_severity(text: str, what: str = "--fail-on") -> Severity:
     """``"error"`` → Severity.ERROR (case-insensitive)."""
     try:

@@ -11,10 +11,12 @@ from rich.console import Console
 
 from epmscan.checks.findings import build_report, exit_code_for
 from epmscan.checks.policy import (
+    DynamicRanges,
     Policy,
     load_policy,
     parse_expect,
     parse_port_list,
+    parse_port_range,
     parse_severity,
 )
 from epmscan.cli import options as opt
@@ -29,15 +31,33 @@ from epmscan.report.serialize import exchange_to_dict, exchange_to_json
 
 
 def build_policy(
-    policy_file: str | None, expect: list[str], require_http: str | None, allow_dynamic: bool
+    policy_file: str | None,
+    expect: list[str],
+    require_http: str | None,
+    allow_dynamic: bool,
+    windows_range: str | None = None,
+    exchange_range: str | None = None,
 ) -> Policy:
-    """The policy file, or the quick case of ``--expect``/``--require-http``."""
-    if policy_file and (expect or require_http):
-        raise UsageError("--policy and --expect/--require-http do not go together")
+    """The policy file, or the quick case of ``--expect``/``--require-http``/ranges."""
+    quick = expect or require_http or windows_range or exchange_range
+    if policy_file and quick:
+        raise UsageError(
+            "--policy does not go with --expect, --require-http or the range options"
+            " (put them in the policy file)"
+        )
     if policy_file:
         return load_policy(policy_file)
     http = parse_port_list(require_http) if require_http else ()
-    return Policy.from_expectations(parse_expect(expect), http, allow_dynamic=allow_dynamic)
+    defaults = DynamicRanges()
+    ranges = DynamicRanges(
+        parse_port_range(windows_range, "--windows-range") if windows_range else defaults.windows,
+        parse_port_range(exchange_range, "--exchange-range")
+        if exchange_range
+        else defaults.exchange,
+    )
+    return Policy.from_expectations(
+        parse_expect(expect), http, allow_dynamic=allow_dynamic, ranges=ranges
+    )
 
 
 def run_check(
@@ -126,6 +146,16 @@ def check_command(
     fail_on: Annotated[
         str, typer.Option("--fail-on", help="Exit 1 at findings of this severity or worse.")
     ] = "error",
+    windows_range: Annotated[
+        str | None,
+        typer.Option("--windows-range", help="Windows dynamic range (default 49152-65535)."),
+    ] = None,
+    exchange_range: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange-range", help="Range Exchange 2010 setup sets (default 6005-65534)."
+        ),
+    ] = None,
 ) -> None:
     """Resolve MAPI/NSPI/RFR on every server, prove each port, check what is expected.
 
@@ -133,7 +163,14 @@ def check_command(
     """
     try:
         threshold = parse_severity(fail_on)
-        policy = build_policy(policy_file, list(expect or []), require_http, not no_dynamic)
+        policy = build_policy(
+            policy_file,
+            list(expect or []),
+            require_http,
+            not no_dynamic,
+            windows_range,
+            exchange_range,
+        )
         worst = _WorstFinding(threshold)
         outcome = run_check(args, policy, observe=worst.observe)
     except UsageError as exc:
