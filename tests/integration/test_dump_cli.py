@@ -75,6 +75,7 @@ def test_dump_console_groups_by_interface(lab: Lab) -> None:
     assert f"ncacn_ip_tcp:{address}[60001]" in run.stdout
     assert f"ncacn_http:{address}[6001]" in run.stdout
     assert "\\pipe\\lsass" in run.stdout
+    assert "ncalrpc:[epmapper]" in run.stdout  # data is never read as console markup
     interfaces = len({e.interface for e in lab.host(address).plan.entries})
     assert f"{interfaces} interfaces" in run.stdout
 

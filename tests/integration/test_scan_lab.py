@@ -216,6 +216,7 @@ def test_plain_output_without_a_terminal(lab_process: int) -> None:
     assert "Hosts that answered" in run.stdout
     assert "127.62.0.60" not in run.stdout  # closed hosts are counted, not listed
     assert "closed 1" in run.stdout and "ok 3" in run.stdout
+    assert "[uvloop]" in run.stdout or "[asyncio]" in run.stdout
 
 
 def test_progress_bar_on_a_terminal(lab_process: int) -> None:

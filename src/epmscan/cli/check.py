@@ -7,7 +7,6 @@ from dataclasses import replace
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from epmscan.checks.findings import build_report, exit_code_for
 from epmscan.checks.policy import (
@@ -20,7 +19,7 @@ from epmscan.checks.policy import (
     parse_severity,
 )
 from epmscan.cli import options as opt
-from epmscan.cli.common import EXIT_OK, exit_with_usage_error
+from epmscan.cli.common import EXIT_OK, exit_with_usage_error, output_console
 from epmscan.cli.scan import ScanRun, execute_scan
 from epmscan.engine.dump import Timeouts
 from epmscan.engine.exchange import CheckOptions, check_host
@@ -176,7 +175,7 @@ def check_command(
     except UsageError as exc:
         exit_with_usage_error(str(exc))
     reports = sorted(outcome.kept, key=lambda r: r.host.target)
-    console = Console(stderr=args.jsonl == "-")
+    console = output_console(stderr=args.jsonl == "-")
     print_check(reports, console)
     if outcome.dropped:
         console.print(f"... and {outcome.dropped} more servers (see the output files)")

@@ -14,8 +14,14 @@ EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
 
+def output_console(*, stderr: bool = False, soft_wrap: bool = False) -> Console:
+    """A console for results: no markup parsing, so data such as ``ncalrpc:[epmapper]``
+    or ``[::1]`` is printed as it is (styles come from ``Text`` objects only)."""
+    return Console(stderr=stderr, markup=False, highlight=False, soft_wrap=soft_wrap)
+
+
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return output_console(stderr=True, soft_wrap=True)
 
 
 def exit_with_usage_error(message: str) -> NoReturn:

@@ -16,13 +16,13 @@ from importlib import resources
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
 from epmscan.checks.findings import exit_code_for
 from epmscan.checks.policy import Policy, parse_policy
 from epmscan.cli import options as opt
 from epmscan.cli.check import run_check
-from epmscan.cli.common import stderr_console
+from epmscan.cli.common import output_console, stderr_console
 from epmscan.models import ExchangeHostReport, Severity
 from epmscan.report.check_console import print_check
 
@@ -107,14 +107,16 @@ def demo_command(
     ] = None,
 ) -> None:
     """Six emulated Exchange servers on loopback, checked against a demo policy."""
-    console = Console(highlight=False)
+    console = output_console()
     config = demo_lab(epm_port)
     policy = demo_policy()
     port = config.epm_port
-    console.print(
-        f"[bold]epmscan demo[/bold]: six emulated Exchange 2010 servers on 127.0.10.1-6, "
-        f"endpoint mapper on port {port}; nothing leaves this machine."
+    heading = Text("epmscan demo", style="bold")
+    heading.append(
+        f": six emulated Exchange 2010 servers on 127.0.10.1-6, endpoint mapper on port {port};"
+        " nothing leaves this machine."
     )
+    console.print(heading)
     for planned in PLAN:
         console.print(f"  {planned.address}  {planned.story}")
     args = opt.ScanArgs(

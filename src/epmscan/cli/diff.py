@@ -6,13 +6,12 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from epmscan.checks.diff import diff_exit_code, diff_results, load_saved, parse_saved
 from epmscan.checks.policy import Policy, load_policy
 from epmscan.cli import options as opt
 from epmscan.cli.check import run_check
-from epmscan.cli.common import exit_with_usage_error
+from epmscan.cli.common import exit_with_usage_error, output_console
 from epmscan.errors import UsageError
 from epmscan.report.diff_console import print_diff
 from epmscan.report.serialize import exchange_to_dict
@@ -66,5 +65,5 @@ def diff_command(
     except UsageError as exc:
         exit_with_usage_error(str(exc))
     diff = diff_results(old, new)
-    print_diff(diff, Console())
+    print_diff(diff, output_console())
     raise typer.Exit(diff_exit_code(diff, policy))

@@ -7,10 +7,9 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from epmscan import __version__
-from epmscan.cli.common import exit_with_usage_error, stderr_console
+from epmscan.cli.common import exit_with_usage_error, output_console, stderr_console
 from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, dump_host
 from epmscan.engine.loop import run
 from epmscan.errors import EpmscanError, UsageError
@@ -97,7 +96,7 @@ def dump(
     if as_json:
         sys.stdout.write(json.dumps(host_to_dict(result), indent=2) + "\n")
     else:
-        print_dump(result, Console())
+        print_dump(result, output_console())
     if not result.ok:
         stderr_console().print(
             f"epmscan: {result.target}: {result.status.value}: {result.error}",

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import typer
-from rich.console import Console
 
 from epmscan.cli import options as opt
 from epmscan.cli.common import (
@@ -19,6 +18,7 @@ from epmscan.cli.common import (
     EXIT_SIGINT,
     EXIT_SIGTERM,
     exit_with_usage_error,
+    output_console,
     stderr_console,
 )
 from epmscan.cli.progress import ScanDisplay
@@ -231,7 +231,7 @@ def scan_command(args: opt.ScanArgs) -> None:
     except UsageError as exc:
         exit_with_usage_error(str(exc))
     stdout_is_jsonl = args.jsonl == "-"
-    console = Console(stderr=stdout_is_jsonl)
+    console = output_console(stderr=stdout_is_jsonl)
     print_scan_summary(
         outcome.kept,
         summary_dict(outcome, scan_options(args, args.concurrency)),

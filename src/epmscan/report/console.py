@@ -63,12 +63,16 @@ def dump_table(host: HostResult) -> Table:
     table.add_column("Bindings", no_wrap=True)
     for (uuid, version), endpoints in groups:
         first = endpoints[0]
-        name = first.name or ""
-        if first.provider:
-            name = f"{name}\n[dim]{first.provider}[/dim]" if name else first.provider
+        name = Text(first.name or "")
+        if first.provider and first.provider != first.name:
+            name.append(("\n" if first.name else "") + first.provider, style="dim")
         annotations = sorted({e.annotation for e in endpoints if e.annotation})
-        bindings = "\n".join(e.binding for e in endpoints)
-        table.add_row(f"{uuid}\nv{version}", name, "\n".join(annotations), bindings)
+        table.add_row(
+            Text(f"{uuid}\nv{version}"),
+            name,
+            Text("\n".join(annotations)),
+            Text("\n".join(e.binding for e in endpoints)),
+        )
     return table
 
 
