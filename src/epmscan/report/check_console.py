@@ -52,10 +52,25 @@ def _worst(findings: Iterable[Finding], interface: ExchangeInterface | None) -> 
 
 
 def _verdict(report: ExchangeHostReport, interface: ExchangeInterface) -> Text:
+    if interface is ExchangeInterface.ASYNC_MAPI and _shares_mapi_port(report):
+        interface = ExchangeInterface.MAPI  # one process: MAPI's verdict is its verdict
     worst = _worst(report.findings, interface)
     if worst is None or worst is Severity.INFO:
         return Text("ok", style="green")
     return Text(worst.value, style=SEVERITY_STYLE[worst])
+
+
+def _tcp_ports(report: ExchangeHostReport, interface: ExchangeInterface) -> set[int]:
+    return {
+        p.port
+        for p in report.ports
+        if p.interface is interface and p.transport == "ncacn_ip_tcp" and p.port is not None
+    }
+
+
+def _shares_mapi_port(report: ExchangeHostReport) -> bool:
+    async_ports = _tcp_ports(report, ExchangeInterface.ASYNC_MAPI)
+    return bool(async_ports) and async_ports <= _tcp_ports(report, ExchangeInterface.MAPI)
 
 
 def _epm_cell(ports: list[ResolvedPort]) -> Text:
@@ -118,7 +133,7 @@ def print_check(reports: Iterable[ExchangeHostReport], console: Console) -> None
     """Each server's table, then all findings with their fixes."""
     reports = list(reports)
     for report in reports:
-        if report.ports or report.http:
+        if report.host.ok:
             console.print(server_table(report))
         else:
             console.print(host_heading(report.host))
