@@ -48,9 +48,10 @@ def test_example_site_policy_parses() -> None:
 
 
 def test_demo_policy_uses_the_six_loopback_servers() -> None:
-    policy = load_policy(FIXTURES / "demo.toml")
-    assert policy.targets() == tuple(f"127.0.10.{n}" for n in range(1, 7))
-    assert policy.expectation_for("127.0.10.6").role is Role.WINDOWS  # type: ignore[union-attr]
+    policy = load_policy(Path(__file__).parents[2] / "src/epmscan/lab/demo/policy.toml")
+    assert sorted(policy.targets()) == [f"127.0.10.{n}" for n in range(1, 7)]
+    assert policy.expectation_for("127.0.10.5").role is Role.MAILBOX_PUBLIC_FOLDERS  # type: ignore[union-attr]
+    assert policy.expectation_for("127.0.10.1").static_port(MAPI) == 60001  # type: ignore[union-attr]
 
 
 def test_targets_keep_file_order_and_drop_duplicates() -> None:
