@@ -259,3 +259,19 @@ def test_map_mode_scan_lists_only_the_exchange_interfaces(lab_process: int) -> N
         ("[MS-OXCRPC]", "ncacn_http", 6001),
         ("[MS-OXNSPI]", "ncacn_ip_tcp", 60002),
     }
+
+
+def test_shards_need_a_shared_seed() -> None:
+    run = run_cli("scan", "127.62.0.0/28", "--port", "1", "--shard", "2/4")
+    assert run.returncode == 2 and "--seed" in run.stderr, run.describe()
+
+
+def test_shards_with_one_seed_split_the_scan_exactly(lab_process: int, tmp_path: Path) -> None:
+    seen: list[str] = []
+    for k in range(1, 4):
+        out = tmp_path / f"shard{k}.jsonl"
+        run = run_cli("scan", "127.62.0.1-12", "--port", str(lab_process), "--seed", "99",
+                      "--shard", f"{k}/3", "--jsonl", str(out), "--read-timeout", "0.3")
+        assert run.returncode == 0, run.describe()
+        seen += [json.loads(line)["address"] for line in out.read_text().splitlines()[:-1]]
+    assert sorted(seen) == sorted(f"127.62.0.{i}" for i in range(1, 13))

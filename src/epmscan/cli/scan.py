@@ -152,6 +152,11 @@ def execute_scan(
     if args.decoder not in ("fast", "impacket"):
         raise UsageError(f"--decoder must be 'fast' or 'impacket', not {args.decoder!r}")
     shard = parse_shard(args.shard) if args.shard else (1, 1)
+    if shard != (1, 1) and args.seed is None:
+        raise UsageError(
+            "--shard needs --seed: every machine must walk the same order (any number, the "
+            "same on all of them)"
+        )
     space = space or build_target_space(args)
     total = space.shard_total(shard)
     sockets_per_host = args.per_host if command == "check" else 1
