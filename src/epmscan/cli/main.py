@@ -98,11 +98,9 @@ def dump(
     else:
         print_dump(result, output_console())
     if not result.ok:
-        stderr_console().print(
-            f"epmscan: {result.target}: {result.status.value}: {result.error}",
-            markup=False,
-            highlight=False,
-        )
+        error = result.error or ""
+        detail = error.removeprefix(f"{result.target}: ")
+        stderr_console().print(f"epmscan: {result.target}: {result.status.value}: {detail}")
         raise typer.Exit(1)
 
 
