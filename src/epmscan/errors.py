@@ -59,10 +59,6 @@ class LocalResourceError(TransportError):
     """This machine ran out of something (file descriptors, buffers): not the host's fault."""
 
 
-class NameResolutionError(TransportError):
-    """A host name did not resolve."""
-
-
 class UsageError(EpmscanError):
     """Bad input from the user: the CLI prints it on one line and exits 2."""
 

@@ -9,7 +9,7 @@ their greeting. At most ``per_host`` connections to the host are open at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from epmscan.checks.findings import build_report
@@ -172,14 +172,3 @@ async def _probe_http(
         return await probe_http(
             address, port, interface, EXCHANGE_INTERFACES[interface], options.timeouts
         )
-
-
-def check_job(
-    expectation_for: Callable[[str, str], Expectation | None], options: CheckOptions
-) -> Callable[[str, str], object]:
-    """The scanner job of ``epmscan check``: ``job(target, address) -> ExchangeHostReport``."""
-
-    async def job(target: str, address: str) -> ExchangeHostReport:
-        return await check_host(target, address, expectation_for(target, address), options)
-
-    return job

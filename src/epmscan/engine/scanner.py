@@ -217,12 +217,3 @@ def _until_stopped(targets: Iterator[Target], stopping: asyncio.Event) -> Iterat
         if stopping.is_set():
             return
         yield target
-
-
-async def scan(
-    targets: Iterable[Target],
-    options: ScanOptions,
-    on_result: Callable[[HostResult], None],
-) -> ScanProgress:
-    """Convenience: run one :class:`Scanner` to the end."""
-    return await Scanner[HostResult](options, on_result).run(targets)

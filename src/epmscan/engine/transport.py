@@ -88,16 +88,12 @@ class _BufferingProtocol(asyncio.Protocol):
 class Connection:
     """One established TCP connection. Not safe for concurrent readers."""
 
-    __slots__ = ("_loop", "_protocol", "_transport", "local_address", "peer_address")
+    __slots__ = ("_loop", "_protocol", "_transport")
 
     def __init__(self, transport: asyncio.Transport, protocol: _BufferingProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
         self._loop = asyncio.get_running_loop()
-        peer = transport.get_extra_info("peername")
-        sock = transport.get_extra_info("sockname")
-        self.peer_address: str = peer[0] if peer else ""
-        self.local_address: str = sock[0] if sock else ""
 
     def write(self, data: bytes) -> None:
         if self._transport.is_closing():
