@@ -33,6 +33,7 @@ from epmscan.models import (
     ResolvedPort,
     Severity,
 )
+from epmscan.protocol.names import RPC_HTTP_PORTS
 
 _NETWORK_FAILURES = frozenset(
     {
@@ -48,11 +49,6 @@ _HTTP_DOWN = frozenset(
     {HttpProbeStatus.CLOSED, HttpProbeStatus.FILTERED, HttpProbeStatus.UNREACHABLE}
 )
 
-_HTTP_INTERFACE = {
-    6001: ExchangeInterface.MAPI,
-    6002: ExchangeInterface.RFR,
-    6004: ExchangeInterface.NSPI,
-}
 
 _ROLE_INTERFACES: dict[Role | None, frozenset[ExchangeInterface]] = {
     Role.CLIENT_ACCESS: frozenset(
@@ -351,7 +347,7 @@ def _http_findings(
                 ),
             )
     for port in sorted(required - seen) if flag_unprobed else ():
-        interface = _HTTP_INTERFACE.get(port)
+        interface = RPC_HTTP_PORTS.get(port)
         out.add(
             Severity.WARNING,
             f"http{port}.not_probed",

@@ -25,10 +25,11 @@ from typing import Any
 from epmscan.checks.tomlpos import PathPart, locate, locate_value
 from epmscan.errors import PolicyError, UsageError
 from epmscan.models import ExchangeInterface, Severity
+from epmscan.protocol.names import RPC_HTTP_PORTS as RPC_HTTP_INTERFACES
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-RPC_HTTP_PORTS: tuple[int, ...] = (6001, 6002, 6004)
+RPC_HTTP_PORTS: tuple[int, ...] = tuple(RPC_HTTP_INTERFACES)
 """RPC over HTTP: 6001 store (EMSMDB), 6002 directory referral (RFR), 6004 NSPI proxy."""
 
 

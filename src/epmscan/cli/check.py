@@ -19,7 +19,7 @@ from epmscan.checks.policy import (
     parse_severity,
 )
 from epmscan.cli import options as opt
-from epmscan.cli.common import EXIT_OK, exit_with_usage_error, output_console
+from epmscan.cli.common import EXIT_FINDINGS, EXIT_OK, exit_with_usage_error, output_console
 from epmscan.cli.scan import ScanRun, execute_scan
 from epmscan.engine.dump import Timeouts
 from epmscan.engine.exchange import CheckOptions, check_host
@@ -116,7 +116,7 @@ class _WorstFinding:
 
     def observe(self, report: ExchangeHostReport) -> None:
         if exit_code_for(report.findings, self.threshold):
-            self.exit_code = 1
+            self.exit_code = EXIT_FINDINGS
 
 
 def without_endpoints(report: ExchangeHostReport) -> ExchangeHostReport:

@@ -28,14 +28,7 @@ from epmscan.models import (
     PortProbeStatus,
     ResolvedPort,
 )
-from epmscan.protocol.names import EXCHANGE_BY_UUID, EXCHANGE_INTERFACES
-
-HTTP_PORTS: dict[int, ExchangeInterface] = {
-    6001: ExchangeInterface.MAPI,
-    6002: ExchangeInterface.RFR,
-    6004: ExchangeInterface.NSPI,
-}
-"""The fixed RPC-over-HTTP ports and the interface behind each."""
+from epmscan.protocol.names import EXCHANGE_BY_UUID, EXCHANGE_INTERFACES, RPC_HTTP_PORTS
 
 CHECK_TIMEOUTS = Timeouts(connect=2.0, read=5.0, host=60.0)
 
@@ -47,7 +40,7 @@ class CheckOptions:
     max_ents: int = 500
     decoder: str = "fast"
     per_host: int = 4
-    http_ports: tuple[int, ...] = tuple(HTTP_PORTS)
+    http_ports: tuple[int, ...] = tuple(RPC_HTTP_PORTS)
     use_map: bool = True
     mode: str = "dump"
     """``dump``: full lookup walk, then ``ept_map``; ``map``: only ``ept_map`` (cheaper)."""
@@ -118,7 +111,10 @@ async def check_host(
         probed = await asyncio.gather(*(_probe_port(address, p, options, limit) for p in ports))
     http_ports = http_ports_to_probe(options, expectation, probed)
     http = await asyncio.gather(
-        *(_probe_http(address, port, HTTP_PORTS.get(port), options, limit) for port in http_ports)
+        *(
+            _probe_http(address, port, RPC_HTTP_PORTS.get(port), options, limit)
+            for port in http_ports
+        )
     )
     return build_report(host, probed, http, expectation)
 

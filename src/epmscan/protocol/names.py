@@ -30,6 +30,13 @@ EXCHANGE_BY_UUID: Final[dict[str, ExchangeInterface]] = {
 }
 """Which Exchange interface a (lowercase) interface UUID is."""
 
+RPC_HTTP_PORTS: Final[dict[int, ExchangeInterface]] = {
+    6001: ExchangeInterface.MAPI,
+    6002: ExchangeInterface.RFR,
+    6004: ExchangeInterface.NSPI,
+}
+"""Exchange's fixed RPC-over-HTTP ports and the interface the RPC proxy reaches on each."""
+
 _EXCHANGE_NAMES: Final[dict[str, tuple[str, str]]] = {
     EXCHANGE_INTERFACES[ExchangeInterface.MAPI].uuid: (
         "[MS-OXCRPC]: Exchange EMSMDB (MAPI)",

@@ -19,6 +19,7 @@ from epmscan.models import (
     ResolvedPort,
     Severity,
 )
+from epmscan.protocol.names import RPC_HTTP_PORTS
 from epmscan.report.console import host_heading
 
 SEVERITY_STYLE = {
@@ -40,7 +41,7 @@ CLASS_LABEL = {
     PortClass.DYNAMIC_EXCHANGE: ("dynamic", "yellow"),
     PortClass.STATIC_UNCHECKED: ("static", ""),
 }
-HTTP_FOR = {ExchangeInterface.MAPI: 6001, ExchangeInterface.RFR: 6002, ExchangeInterface.NSPI: 6004}
+HTTP_FOR = {interface: port for port, interface in RPC_HTTP_PORTS.items()}
 
 
 def _worst(findings: Iterable[Finding], interface: ExchangeInterface | None) -> Severity | None:
