@@ -23,9 +23,9 @@ import sys
 import time
 from collections.abc import Iterator
 
+from epmscan.protocol.client_connection import ClientConnection
 from epmscan.protocol.constants import EPM_INTERFACE, OP_EPT_LOOKUP
-from epmscan.protocol.epm import build_lookup_request
-from epmscan.protocol.pdu import ClientConnection
+from epmscan.protocol.epm_client import build_lookup_request
 
 PTYPE_RESPONSE, PTYPE_FAULT, PTYPE_BIND_ACK, PTYPE_BIND_NAK = 2, 3, 12, 13
 LAST_FRAG = 0x02
@@ -37,8 +37,18 @@ def fixed_pdus() -> tuple[bytes, bytes]:
     bind = ClientConnection().bind(EPM_INTERFACE)
     stub = build_lookup_request()
     head = struct.pack(
-        "<BBBB4sHHIIHH", 5, 0, 0, 0x03, b"\x10\x00\x00\x00", 24 + len(stub), 0, 2,
-        len(stub), 0, OP_EPT_LOOKUP,
+        "<BBBB4sHHIIHH",
+        5,
+        0,
+        0,
+        0x03,
+        b"\x10\x00\x00\x00",
+        24 + len(stub),
+        0,
+        2,
+        len(stub),
+        0,
+        OP_EPT_LOOKUP,
     )
     return bind, head + stub
 

@@ -67,12 +67,20 @@ class Plan:
 
 
 FULL = Plan(
-    concurrencies=(250, 500, 1000, 2000, 5000), compare_concurrency=1000,
-    impacket_hosts=LIVE_HOSTS, rpcdump_hosts=20, wide_seconds=60.0, repeats=3,
+    concurrencies=(250, 500, 1000, 2000, 5000),
+    compare_concurrency=1000,
+    impacket_hosts=LIVE_HOSTS,
+    rpcdump_hosts=20,
+    wide_seconds=60.0,
+    repeats=3,
 )
 QUICK = Plan(
-    concurrencies=(1000,), compare_concurrency=1000,
-    impacket_hosts=150, rpcdump_hosts=8, wide_seconds=15.0, repeats=1,
+    concurrencies=(1000,),
+    compare_concurrency=1000,
+    impacket_hosts=150,
+    rpcdump_hosts=8,
+    wide_seconds=15.0,
+    repeats=1,
 )
 
 
@@ -114,8 +122,14 @@ class Bench:
         self.netns_made = True
         _run(["ip", "netns", "exec", self.netns, "ip", "link", "set", "lo", "up"])
         self.lab = self.spawn(
-            [sys.executable, str(BENCH / "lab_runner.py"), LIVE_NETWORK, str(LIVE_HOSTS),
-             str(PORT), str(self.live_file)],
+            [
+                sys.executable,
+                str(BENCH / "lab_runner.py"),
+                LIVE_NETWORK,
+                str(LIVE_HOSTS),
+                str(PORT),
+                str(self.live_file),
+            ],
             stdout=subprocess.PIPE,
         )
         assert self.lab.stdout is not None
@@ -127,8 +141,10 @@ class Bench:
 
     def load_rules(self) -> bool:
         if shutil.which("nft") is None:
-            print("# nft not found: closed addresses are reset by the lab, no filtered range",
-                  file=sys.stderr)
+            print(
+                "# nft not found: closed addresses are reset by the lab, no filtered range",
+                file=sys.stderr,
+            )
             return False
         live = ", ".join(self.live_addresses())
         rules = f"""
@@ -177,9 +193,14 @@ table ip epmbench {{
             wall = time.perf_counter() - started
         self.children.remove(process)
         return Measured(
-            label=label, command=list(command), wall=wall, cpu_user=usage.ru_utime,
-            cpu_sys=usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024,
-            returncode=os.waitstatus_to_exitcode(status), stdout=out_path.read_text(),
+            label=label,
+            command=list(command),
+            wall=wall,
+            cpu_user=usage.ru_utime,
+            cpu_sys=usage.ru_stime,
+            peak_rss_mb=usage.ru_maxrss / 1024,
+            returncode=os.waitstatus_to_exitcode(status),
+            stdout=out_path.read_text(),
         )
 
     def measure_interrupted(
@@ -202,9 +223,14 @@ table ip epmbench {{
             wall = time.perf_counter() - started
         self.children.remove(process)
         measured = Measured(
-            label=label, command=list(command), wall=wall, cpu_user=usage.ru_utime,
-            cpu_sys=usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024,
-            returncode=os.waitstatus_to_exitcode(status), stdout=out_path.read_text(),
+            label=label,
+            command=list(command),
+            wall=wall,
+            cpu_user=usage.ru_utime,
+            cpu_sys=usage.ru_stime,
+            peak_rss_mb=usage.ru_maxrss / 1024,
+            returncode=os.waitstatus_to_exitcode(status),
+            stdout=out_path.read_text(),
         )
         return measured, samples
 
@@ -217,7 +243,8 @@ table ip epmbench {{
         if self.nft_loaded:
             subprocess.run(
                 ["ip", "netns", "exec", self.netns, "nft", "delete", "table", "ip", "epmbench"],
-                check=False, stderr=subprocess.DEVNULL,
+                check=False,
+                stderr=subprocess.DEVNULL,
             )
             self.nft_loaded = False
         if self.netns_made:
@@ -283,13 +310,23 @@ def _summary(jsonl: Path) -> dict[str, Any]:
 
 def epmscan_command(targets: list[str], concurrency: int, jsonl: Path, *extra: str) -> list[str]:
     return [
-        "epmscan", "scan", *targets, "--port", str(PORT), "--concurrency", str(concurrency),
-        "--jsonl", str(jsonl), "--no-progress", *extra,
+        "epmscan",
+        "scan",
+        *targets,
+        "--port",
+        str(PORT),
+        "--concurrency",
+        str(concurrency),
+        "--jsonl",
+        str(jsonl),
+        "--no-progress",
+        *extra,
     ]
 
 
-def run_epmscan(bench: Bench, label: str, targets: list[str], concurrency: int,
-                *extra: str) -> Measured:
+def run_epmscan(
+    bench: Bench, label: str, targets: list[str], concurrency: int, *extra: str
+) -> Measured:
     jsonl = bench.workdir / "scan.jsonl"
     measured = bench.measure(label, epmscan_command(targets, concurrency, jsonl, *extra))
     summary = _summary(jsonl)
@@ -303,58 +340,112 @@ def run_epmscan(bench: Bench, label: str, targets: list[str], concurrency: int,
     return measured
 
 
-def run_minimal(bench: Bench, label: str, targets: str, concurrency: int,
-                timeout: float = 2.0) -> Measured:
-    measured = bench.measure(label, [
-        sys.executable, str(BENCH / "minimal_client.py"), "--targets", targets,
-        "--port", str(PORT), "--concurrency", str(concurrency), "--timeout", str(timeout),
-    ])
+def run_minimal(
+    bench: Bench, label: str, targets: str, concurrency: int, timeout: float = 2.0
+) -> Measured:
+    measured = bench.measure(
+        label,
+        [
+            sys.executable,
+            str(BENCH / "minimal_client.py"),
+            "--targets",
+            targets,
+            "--port",
+            str(PORT),
+            "--concurrency",
+            str(concurrency),
+            "--timeout",
+            str(timeout),
+        ],
+    )
     result = json.loads(measured.stdout)
     measured.extra = {
-        "addresses": result["hosts"], "answered": result["answered"],
+        "addresses": result["hosts"],
+        "answered": result["answered"],
         "scan_seconds": result["elapsed"],
-        "statuses": {"ok": result["answered"], "closed": result["refused"],
-                     "timeout": result["timeouts"], "error": result["errors"]},
+        "statuses": {
+            "ok": result["answered"],
+            "closed": result["refused"],
+            "timeout": result["timeouts"],
+            "error": result["errors"],
+        },
     }
     return measured
 
 
 def run_nmap(bench: Bench, label: str, targets: list[str], min_rate: int) -> Measured:
-    measured = bench.measure(label, [
-        "nmap", "-sT", "-p", str(PORT), "-n", "-Pn", "--min-rate", str(min_rate),
-        "--max-retries", "1", "-oG", "-", *targets,
-    ])
+    measured = bench.measure(
+        label,
+        [
+            "nmap",
+            "-sT",
+            "-p",
+            str(PORT),
+            "-n",
+            "-Pn",
+            "--min-rate",
+            str(min_rate),
+            "--max-retries",
+            "1",
+            "-oG",
+            "-",
+            *targets,
+        ],
+    )
     lines = measured.stdout.splitlines()
     opened = sum(1 for line in lines if f"{PORT}/open" in line)
     done = next((line for line in lines if line.startswith("# Nmap done")), "")
     addresses = int(done.split(" at ")[-1].split(" IP address")[0].split()[-1]) if done else 0
-    measured.extra = {"addresses": addresses, "answered": opened, "scan_seconds": None,
-                      "statuses": {"open": opened}}
+    measured.extra = {
+        "addresses": addresses,
+        "answered": opened,
+        "scan_seconds": None,
+        "statuses": {"open": opened},
+    }
     return measured
 
 
 def run_impacket_pool(bench: Bench, hosts: int) -> Measured:
-    measured = bench.measure("impacket hept_lookup, 64 threads", [
-        sys.executable, str(BENCH / "impacket_pool.py"), "--targets", str(bench.live_file),
-        "--port", str(PORT), "--threads", "64", "--limit", str(hosts),
-    ], timeout=600)
+    measured = bench.measure(
+        "impacket hept_lookup, 64 threads",
+        [
+            sys.executable,
+            str(BENCH / "impacket_pool.py"),
+            "--targets",
+            str(bench.live_file),
+            "--port",
+            str(PORT),
+            "--threads",
+            "64",
+            "--limit",
+            str(hosts),
+        ],
+        timeout=600,
+    )
     result = json.loads(measured.stdout)
-    measured.extra = {"addresses": result["hosts"], "answered": result["answered"],
-                      "scan_seconds": result["elapsed"], "entries": result["entries"],
-                      "statuses": {"ok": result["answered"], "error": result["errors"]}}
+    measured.extra = {
+        "addresses": result["hosts"],
+        "answered": result["answered"],
+        "scan_seconds": result["elapsed"],
+        "entries": result["entries"],
+        "statuses": {"ok": result["answered"], "error": result["errors"]},
+    }
     return measured
 
 
 def run_rpcdump_loop(bench: Bench, hosts: int) -> Measured:
     sample = bench.live_addresses()[:hosts]
     script = (
-        f"for a in {' '.join(sample)}; do rpcdump.py -port {PORT} $a > /dev/null || "
-        "echo fail; done"
+        f"for a in {' '.join(sample)}; do rpcdump.py -port {PORT} $a > /dev/null || echo fail; done"
     )
     measured = bench.measure("rpcdump.py in a shell loop", ["sh", "-c", script], timeout=300)
     failed = measured.stdout.count("fail")
-    measured.extra = {"addresses": hosts, "answered": hosts - failed, "scan_seconds": None,
-                      "statuses": {"ok": hosts - failed, "error": failed}}
+    measured.extra = {
+        "addresses": hosts,
+        "answered": hosts - failed,
+        "scan_seconds": None,
+        "statuses": {"ok": hosts - failed, "error": failed},
+    }
     return measured
 
 
@@ -365,10 +456,12 @@ def run_wide(bench: Bench, concurrency: int, seconds: float) -> tuple[Measured, 
         f"epmscan {WIDE_NETWORK}, SIGINT after {seconds:g} s", command, seconds
     )
     summary = _summary(jsonl)
-    measured.extra = {"addresses": summary.get("done", 0),
-                      "answered": summary.get("statuses", {}).get("ok", 0),
-                      "scan_seconds": summary.get("elapsed"),
-                      "statuses": {k: v for k, v in summary.get("statuses", {}).items() if v}}
+    measured.extra = {
+        "addresses": summary.get("done", 0),
+        "answered": summary.get("statuses", {}).get("ok", 0),
+        "scan_seconds": summary.get("elapsed"),
+        "statuses": {k: v for k, v in summary.get("statuses", {}).items() if v},
+    }
     jsonl.unlink(missing_ok=True)
     return measured, samples
 
@@ -419,41 +512,80 @@ def benchmark(plan: Plan, bench: Bench) -> dict[str, Any]:
     # The /16: every address, 1,000 live, the rest closed by the kernel.
     subnet: list[Measured] = []
     for c in plan.concurrencies:
-        subnet.append(best_of([
-            run_epmscan(bench, f"epmscan -c {c}", [LIVE_NETWORK], c) for _ in range(plan.repeats)
-        ]))
+        subnet.append(
+            best_of(
+                [
+                    run_epmscan(bench, f"epmscan -c {c}", [LIVE_NETWORK], c)
+                    for _ in range(plan.repeats)
+                ]
+            )
+        )
     chosen = max(subnet, key=rate)
-    subnet.append(best_of([
-        run_minimal(bench, f"minimal client -c {plan.compare_concurrency}", LIVE_NETWORK,
-                    plan.compare_concurrency) for _ in range(plan.repeats)
-    ]))
-    subnet.append(best_of([
-        run_nmap(bench, "nmap -sT --min-rate 50000", [LIVE_NETWORK], 50000)
-        for _ in range(plan.repeats)
-    ]))
+    subnet.append(
+        best_of(
+            [
+                run_minimal(
+                    bench,
+                    f"minimal client -c {plan.compare_concurrency}",
+                    LIVE_NETWORK,
+                    plan.compare_concurrency,
+                )
+                for _ in range(plan.repeats)
+            ]
+        )
+    )
+    subnet.append(
+        best_of(
+            [
+                run_nmap(bench, "nmap -sT --min-rate 50000", [LIVE_NETWORK], 50000)
+                for _ in range(plan.repeats)
+            ]
+        )
+    )
     sections.append(table(subnet, chosen, f"{LIVE_NETWORK}: {LIVE_HOSTS:,} live, the rest closed"))
 
     # The live hosts only: the full dump per live host.
     c = plan.compare_concurrency
     dump = [
-        best_of([run_epmscan(bench, f"epmscan -iL live -c {c}", ["-iL", live], c)
-                 for _ in range(plan.repeats)]),
-        best_of([run_minimal(bench, f"minimal client -c {c}", live, c)
-                 for _ in range(plan.repeats)]),
+        best_of(
+            [
+                run_epmscan(bench, f"epmscan -iL live -c {c}", ["-iL", live], c)
+                for _ in range(plan.repeats)
+            ]
+        ),
+        best_of(
+            [run_minimal(bench, f"minimal client -c {c}", live, c) for _ in range(plan.repeats)]
+        ),
         run_impacket_pool(bench, plan.impacket_hosts),
         run_rpcdump_loop(bench, plan.rpcdump_hosts),
-        best_of([run_nmap(bench, "nmap -sT (connect only)", ["-iL", live], 50000)
-                 for _ in range(plan.repeats)]),
+        best_of(
+            [
+                run_nmap(bench, "nmap -sT (connect only)", ["-iL", live], 50000)
+                for _ in range(plan.repeats)
+            ]
+        ),
     ]
     sections.append(table(dump, dump[0], f"The {LIVE_HOSTS:,} live hosts: full endpoint dump"))
 
     # The filtered /20: SYNs dropped, bound by in-flight / timeout.
     fc, ft = plan.filtered_concurrency, plan.filtered_timeout
-    filtered = [
-        run_epmscan(bench, f"epmscan -c {fc} --connect-timeout {ft:g}", [FILTERED_NETWORK], fc,
-                    "--connect-timeout", str(ft), "--host-timeout", str(ft + 1)),
-        run_minimal(bench, f"minimal client -c {fc} timeout {ft:g}", FILTERED_NETWORK, fc, ft),
-    ] if bench.nft_loaded else []
+    filtered = (
+        [
+            run_epmscan(
+                bench,
+                f"epmscan -c {fc} --connect-timeout {ft:g}",
+                [FILTERED_NETWORK],
+                fc,
+                "--connect-timeout",
+                str(ft),
+                "--host-timeout",
+                str(ft + 1),
+            ),
+            run_minimal(bench, f"minimal client -c {fc} timeout {ft:g}", FILTERED_NETWORK, fc, ft),
+        ]
+        if bench.nft_loaded
+        else []
+    )
     if filtered:
         sections.append(table(filtered, filtered[0], f"{FILTERED_NETWORK}: every SYN dropped"))
 
@@ -488,8 +620,14 @@ def rss_lines(samples: list[tuple[float, float]]) -> str:
     )
 
 
-def targets_report(dump: list[Measured], filtered: list[Measured], subnet: list[Measured],
-                   wide: Measured, samples: list[tuple[float, float]], plan: Plan) -> str:
+def targets_report(
+    dump: list[Measured],
+    filtered: list[Measured],
+    subnet: list[Measured],
+    wide: Measured,
+    samples: list[tuple[float, float]],
+    plan: Plan,
+) -> str:
     epm, minimal, pool, loop = dump[0], dump[1], dump[2], dump[3]
     per_host_loop = loop.wall / loop.extra["addresses"]
     loop_rate = 1 / per_host_loop
@@ -501,26 +639,42 @@ def targets_report(dump: list[Measured], filtered: list[Measured], subnet: list[
 
     def row(name: str, value: float, goal: float, unit: str = "x", higher: bool = True) -> None:
         met = value >= goal if higher else value <= goal
-        lines.append(f"| {name} | {value:,.2f}{unit} | {'≥' if higher else '≤'} {goal:g}{unit} "
-                     f"| {'yes' if met else 'NO'} |")
+        lines.append(
+            f"| {name} | {value:,.2f}{unit} | {'≥' if higher else '≤'} {goal:g}{unit} "
+            f"| {'yes' if met else 'NO'} |"
+        )
 
     row("live dump vs rpcdump.py loop", rate(epm) / loop_rate, 200)
     row("live dump vs impacket 64-thread pool", rate(epm) / rate(pool), 10)
     row("live dump vs minimal client (wall)", rate(epm) / rate(minimal), 0.5)
-    row("live dump vs minimal client (in-run)", rate(epm, per="run") / rate(minimal, per="run"),
-        0.5)
+    row(
+        "live dump vs minimal client (in-run)", rate(epm, per="run") / rate(minimal, per="run"), 0.5
+    )
     if filtered:
         bound = plan.filtered_concurrency / plan.filtered_timeout
         addresses = filtered[0].extra["addresses"]
         ideal = addresses / (plan.filtered_timeout * -(-addresses // plan.filtered_concurrency))
-        row("filtered /20 vs in-flight/timeout bound", rate(filtered[0], per="run") /
-            min(bound, ideal), 0.8)
-    row(f"peak RSS, {LIVE_NETWORK}", max(m.peak_rss_mb for m in subnet[:-2]), 150, " MB",
-        higher=False)
+        row(
+            "filtered /20 vs in-flight/timeout bound",
+            rate(filtered[0], per="run") / min(bound, ideal),
+            0.8,
+        )
+    row(
+        f"peak RSS, {LIVE_NETWORK}",
+        max(m.peak_rss_mb for m in subnet[:-2]),
+        150,
+        " MB",
+        higher=False,
+    )
     steady = [rss for t, rss in samples if t >= 2.0]
     if steady:
-        row(f"RSS growth, {WIDE_NETWORK} after 2 s", max(steady) - min(steady), 20, " MB",
-            higher=False)
+        row(
+            f"RSS growth, {WIDE_NETWORK} after 2 s",
+            max(steady) - min(steady),
+            20,
+            " MB",
+            higher=False,
+        )
     lines.append(
         f"\nrpcdump.py: {per_host_loop:.3f} s per host → {LIVE_HOSTS:,} live hosts in "
         f"{per_host_loop * LIVE_HOSTS:,.0f} s; epmscan: {LIVE_HOSTS / rate(epm):.2f} s."
@@ -574,8 +728,10 @@ def main() -> int:
     result["machine"] = machine()
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(result["markdown"])
-    print(f"best /16 concurrency: {result['best_concurrency']}; "
-          f"benchmark took {result['seconds']} s on {result['machine']}")
+    print(
+        f"best /16 concurrency: {result['best_concurrency']}; "
+        f"benchmark took {result['seconds']} s on {result['machine']}"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0

@@ -41,9 +41,7 @@ SCENARIOS: dict[str, dict[str, object]] = {
     "windows": {"profile": "windows-member"},
 }
 ADDRESS = {name: f"127.64.0.{i + 1}" for i, name in enumerate(SCENARIOS)}
-POLICY = Policy.from_expectations(
-    {"mapi": 60001, "nspi": 60002, "rfr": 60002}, (6001, 6002, 6004)
-)
+POLICY = Policy.from_expectations({"mapi": 60001, "nspi": 60002, "rfr": 60002}, (6001, 6002, 6004))
 OPTIONS = CheckOptions(port=EPM_PORT, timeouts=Timeouts(connect=0.4, read=0.8, host=15.0))
 
 
@@ -69,7 +67,8 @@ def reports() -> Iterator[dict[str, ExchangeHostReport]]:
 
 def mapi_tcp(report: ExchangeHostReport):
     (port,) = [
-        p for p in report.ports
+        p
+        for p in report.ports
         if p.interface is ExchangeInterface.MAPI and p.transport == "ncacn_ip_tcp"
     ]
     return port
@@ -87,7 +86,9 @@ def test_static_as_expected(reports: dict[str, ExchangeHostReport]) -> None:
     report = reports["static_ok"]
     mapi = mapi_tcp(report)
     assert (mapi.port, mapi.port_class, mapi.probe) == (
-        60001, PortClass.STATIC_EXPECTED, PortProbeStatus.BOUND
+        60001,
+        PortClass.STATIC_EXPECTED,
+        PortProbeStatus.BOUND,
     )
     assert mapi.source == "both"  # the dump and ept_map agree
     assert serious(report) == {}
@@ -194,7 +195,8 @@ def test_check_exit_codes_and_outputs(site: Path) -> None:
     assert "No findings" in ok.stdout
     saved = json.loads((site / "ok.json").read_text())
     assert [h["exchange"]["ports"][0]["port_class"] for h in saved["hosts"]] == [
-        "static_expected", "static_expected"
+        "static_expected",
+        "static_expected",
     ]
     rows = (site / "ok.csv").read_text().splitlines()
     assert rows[0].startswith("target,address,status,kind,interface")
@@ -228,7 +230,7 @@ def test_check_policy_file_with_a_mistake_names_file_and_line(tmp_path: Path) ->
     policy = tmp_path / "bad.toml"
     policy.write_text(
         '[[group]]\nname = "cas"\nservers = ["127.65.0.1"]\n'
-        '[group.ports]\nmapi = 60001\nnspi = 99999\n'
+        "[group.ports]\nmapi = 60001\nnspi = 99999\n"
     )
     run = run_cli("check", "--policy", str(policy), "--port", str(EPM_PORT + 1))
     assert run.returncode == 2, run.describe()
@@ -278,8 +280,10 @@ def test_map_mode_resolves_the_same_ports_without_a_dump(site: Path) -> None:
     assert run.returncode == 0, run.describe()
     host = json.loads(run.stdout.splitlines()[0])
     assert host["endpoints"] == []  # no lookup walk in map mode
-    ports = {(p["interface"], p["transport"], p["port"], p["source"], p["probe"])
-             for p in host["exchange"]["ports"]}
+    ports = {
+        (p["interface"], p["transport"], p["port"], p["source"], p["probe"])
+        for p in host["exchange"]["ports"]
+    }
     assert ("mapi", "ncacn_ip_tcp", 60001, "map", "bound") in ports
     assert ("nspi", "ncacn_ip_tcp", 60002, "map", "bound") in ports
     assert ("mapi", "ncacn_http", 6001, "map", "not_probed") in ports
@@ -322,8 +326,16 @@ def test_dynamic_ranges_are_configurable_on_the_command_line() -> None:
     # 6005-19999 it is neither dynamic range's: a wrong static port instead.
     hosts = [{"address": "127.68.0.1", "profile": CAS, "ports": {"mapi": 20123}}]
     config = parse_lab({"lab": {"epm_port": EPM_PORT + 3}, "hosts": hosts}, "ranges lab")
-    base = ["check", "127.68.0.1", "--port", str(EPM_PORT + 3), "--expect", "mapi=60001",
-            "--jsonl", "-"]
+    base = [
+        "check",
+        "127.68.0.1",
+        "--port",
+        str(EPM_PORT + 3),
+        "--expect",
+        "mapi=60001",
+        "--jsonl",
+        "-",
+    ]
     with LabThread(config):
         default = run_cli(*base)
         narrowed = run_cli(*base, "--exchange-range", "6005-19999")

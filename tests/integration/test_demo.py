@@ -29,9 +29,7 @@ def test_demo_policy_covers_every_demo_host() -> None:
 
 
 def test_a_missed_plan_is_reported() -> None:
-    clean = [
-        ExchangeHostReport(HostResult(p.address, p.address, 135, HostStatus.OK)) for p in PLAN
-    ]
+    clean = [ExchangeHostReport(HostResult(p.address, p.address, 135, HostStatus.OK)) for p in PLAN]
     problems = missed_plan(clean)
     assert len(problems) == len(PLAN) - 1  # the compliant host is fine, the others lack codes
     assert any("127.0.10.2" in p and "mapi.dynamic" in p for p in problems)

@@ -22,7 +22,14 @@ HOSTS = {profile: f"127.66.0.{i + 1}" for i, profile in enumerate(PROFILES)}
 SAMBA_STYLE = "127.66.0.10"
 SILENT = "127.66.0.11"
 ENDPOINT_FIELDS = {
-    "uuid", "version", "name", "annotation", "transport", "address", "port", "binding",
+    "uuid",
+    "version",
+    "name",
+    "annotation",
+    "transport",
+    "address",
+    "port",
+    "binding",
 }
 
 
@@ -40,9 +47,7 @@ def lab() -> Iterator[Lab]:
 
 def registered(lab: Lab, address: str) -> set[tuple[str, str, str, int | None]]:
     plan = lab.host(address).plan
-    return {
-        (e.interface.uuid, e.interface.version, e.transport, e.port) for e in plan.entries
-    }
+    return {(e.interface.uuid, e.interface.version, e.transport, e.port) for e in plan.entries}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -55,7 +60,10 @@ def test_dump_json_lists_exactly_what_the_lab_registered(
     assert run.returncode == 0, run.describe()
     data = run.json()
     assert (data["target"], data["port"], data["status"], data["error"]) == (
-        address, EPM_PORT, "ok", None
+        address,
+        EPM_PORT,
+        "ok",
+        None,
     )
     endpoints = data["endpoints"]
     assert all(set(e) >= ENDPOINT_FIELDS for e in endpoints)

@@ -11,8 +11,9 @@ import pytest
 from epmscan.engine.dump import Timeouts, dump_host
 from epmscan.models import HostStatus
 from epmscan.protocol.constants import EPM_INTERFACE, OP_EPT_LOOKUP
-from epmscan.protocol.epm import encode_lookup_entry, encode_lookup_response
-from epmscan.protocol.pdu import BindRequest, Request, ServerConnection
+from epmscan.protocol.epm_server import encode_lookup_entry, encode_lookup_response
+from epmscan.protocol.events import BindRequest, Request
+from epmscan.protocol.server_connection import ServerConnection
 from epmscan.protocol.towers import encode_tower
 
 FAST = Timeouts(connect=0.5, read=0.5, host=5.0)
@@ -214,9 +215,7 @@ def test_a_handle_that_never_advances_is_a_protocol_error_and_keeps_entries() ->
 @pytest.mark.parametrize("decoder", ["fast", "impacket"])
 def test_both_decoders_give_the_same_dump(decoder: str) -> None:
     def answer(conn: ServerConnection, req: Request) -> bytes | None:
-        stub = encode_lookup_response(
-            b"\x00" * 20, [tcp_entry(p) for p in (135, 49152, 60001)], 0
-        )
+        stub = encode_lookup_response(b"\x00" * 20, [tcp_entry(p) for p in (135, 49152, 60001)], 0)
         return conn.response(req.call_id, stub)
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -17,7 +17,10 @@ def start(*args: str, output: Path) -> subprocess.Popen[bytes]:
     with open(output, "wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "epmscan", "lab", *args],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=cli_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=cli_env(),
         )
 
 
@@ -26,7 +29,12 @@ def test_lab_runs_until_signalled_and_exits_zero(tmp_path: Path, signum: int) ->
     address = "127.61.3.1" if signum == signal.SIGTERM else "127.61.3.2"
     output = tmp_path / "lab.out"
     process = start(
-        "--profile", "exchange2010-cas-static", "--bind", address, "--epm-port", "13135",
+        "--profile",
+        "exchange2010-cas-static",
+        "--bind",
+        address,
+        "--epm-port",
+        "13135",
         output=output,
     )
     try:
@@ -64,8 +72,12 @@ def test_lab_with_a_config_file(tmp_path: Path) -> None:
 def test_list_profiles() -> None:
     result = run_cli("lab", "--list-profiles")
     assert result.returncode == 0, result.describe()
-    for name in ("exchange2010-cas-dynamic", "exchange2010-cas-static",
-                 "exchange2010-mailbox-pf", "windows-member"):
+    for name in (
+        "exchange2010-cas-dynamic",
+        "exchange2010-cas-static",
+        "exchange2010-mailbox-pf",
+        "windows-member",
+    ):
         assert name in result.stdout
 
 

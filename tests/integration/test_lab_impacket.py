@@ -53,7 +53,9 @@ def test_impacket_hept_map_finds_mapi() -> None:
         dce = connect(address, EPM_PORT)
         try:
             binding = epm.hept_map(
-                address, uuidtup_to_bin((mapi.uuid, mapi.version)), protocol="ncacn_ip_tcp",
+                address,
+                uuidtup_to_bin((mapi.uuid, mapi.version)),
+                protocol="ncacn_ip_tcp",
                 dce=dce,
             )
         finally:

@@ -13,6 +13,7 @@ import pytest
 from epmscan.lab import Lab, LabConfig, load_lab_file, parse_lab, run_lab, single_host_lab
 from epmscan.lab.catalog import CATALOG
 from epmscan.models import BindOutcome, InterfaceId
+from epmscan.protocol.client_connection import ClientConnection
 from epmscan.protocol.constants import (
     EPM_INTERFACE,
     EPT_S_NOT_REGISTERED,
@@ -20,9 +21,10 @@ from epmscan.protocol.constants import (
     NCA_S_UNK_IF,
     NULL_HANDLE,
 )
-from epmscan.protocol.epm import LookupWalk, build_map_request, decode_map_response
-from epmscan.protocol.http import NCACN_HTTP_GREETING
-from epmscan.protocol.pdu import BindAck, ClientConnection, ClientEvent, Fault, Response
+from epmscan.protocol.epm_client import build_map_request, decode_map_response
+from epmscan.protocol.events import BindAck, ClientEvent, Fault, Response
+from epmscan.protocol.lookup_walk import LookupWalk
+from epmscan.protocol.ncacn_http import NCACN_HTTP_GREETING
 
 EPM_PORT = 13135
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "labs"
@@ -90,9 +92,7 @@ class Client:
 @pytest.mark.parametrize("max_ents", [1, 10, 500])
 def test_lookup_returns_every_entry_in_every_paging_style(paging: str, max_ents: int) -> None:
     address = "127.61.1.1"
-    config = single_host_lab(
-        "exchange2010-cas-static", address, epm_port=EPM_PORT, paging=paging
-    )
+    config = single_host_lab("exchange2010-cas-static", address, epm_port=EPM_PORT, paging=paging)
 
     async def body(lab: Lab) -> None:
         host = lab.hosts[address]
@@ -106,8 +106,10 @@ def test_lookup_returns_every_entry_in_every_paging_style(paging: str, max_ents:
         assert walk.pages == expected_pages
         assert walk.final_status == (0 if paging == "windows" else EPT_S_NOT_REGISTERED)
         mapi_ports = {
-            e.tower.port for e in walk.entries
-            if e.tower is not None and e.tower.interface == MAPI
+            e.tower.port
+            for e in walk.entries
+            if e.tower is not None
+            and e.tower.interface == MAPI
             and e.tower.transport == "ncacn_ip_tcp"
         }
         assert mapi_ports == {60001}
@@ -153,7 +155,9 @@ def test_ept_map_over_tcp_for_mapi_tcp_http_and_absent() -> None:
         assert isinstance(answer, Response)
         absent = decode_map_response(answer.stub)
         assert (absent.status, absent.towers, absent.handle) == (
-            EPT_S_NOT_REGISTERED, (), NULL_HANDLE,
+            EPT_S_NOT_REGISTERED,
+            (),
+            NULL_HANDLE,
         )
         client.close()
 
@@ -263,8 +267,11 @@ async def _stays_silent(address: str, port: int, pdu: bytes) -> None:
 def test_silent_ports_accept_and_never_answer() -> None:
     address = "127.61.1.9"
     config = single_host_lab(
-        "exchange2010-cas-static", address, epm_port=EPM_PORT,
-        silent_ports=[60001, 6004], silent_epm=True,
+        "exchange2010-cas-static",
+        address,
+        epm_port=EPM_PORT,
+        silent_ports=[60001, 6004],
+        silent_epm=True,
     )
 
     async def body(lab: Lab) -> None:
@@ -319,7 +326,8 @@ def test_exchange_site_fixture_runs_every_host() -> None:
             client.close()
             assert len(walk.entries) == len(host.plan.entries)
             addresses = {
-                e.tower.address for e in walk.entries
+                e.tower.address
+                for e in walk.entries
                 if e.tower is not None and e.tower.transport == "ncacn_ip_tcp"
             }
             assert addresses == {host.address}
@@ -349,8 +357,11 @@ def wildcard_config(live: int) -> LabConfig:
         {
             "lab": {"epm_port": WILDCARD_EPM - WILDCARD_OFFSET, "port_offset": WILDCARD_OFFSET},
             "wildcard": {
-                "hosts": "127.62.0.0/24", "live": live, "seed": 3,
-                "profiles": ["exchange2010-cas-static", "windows-member"], "dynamic_pool": 8,
+                "hosts": "127.62.0.0/24",
+                "live": live,
+                "seed": 3,
+                "profiles": ["exchange2010-cas-static", "windows-member"],
+                "dynamic_pool": 8,
             },
         },
         "wildcard-test",
@@ -376,7 +387,8 @@ def test_wildcard_mode_answers_by_local_address() -> None:
             walk = await client.lookup_all(50)
             client.close()
             tcp = {
-                (e.tower.address, e.tower.port) for e in walk.entries
+                (e.tower.address, e.tower.port)
+                for e in walk.entries
                 if e.tower is not None and e.tower.transport == "ncacn_ip_tcp"
             }
             assert {address for address, _ in tcp} == {host.address}

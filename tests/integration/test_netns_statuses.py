@@ -53,7 +53,9 @@ def nft(name: str, *rules: str) -> None:
     script = "table inet epmtest {\n chain out {\n  type filter hook output priority 0;\n"
     script += "".join(f"  {rule}\n" for rule in rules) + " }\n}\n"
     done = subprocess.run(
-        ["ip", "netns", "exec", name, "nft", "-f", "-"], input=script, capture_output=True,
+        ["ip", "netns", "exec", name, "nft", "-f", "-"],
+        input=script,
+        capture_output=True,
         text=True,
     )
     if done.returncode != 0:
@@ -62,9 +64,26 @@ def nft(name: str, *rules: str) -> None:
 
 def dump(name: str) -> tuple[int, dict[str, object]]:
     run = subprocess.run(
-        ["ip", "netns", "exec", name, sys.executable, "-m", "epmscan", "dump", "127.0.0.1",
-         "--port", "135", "--timeout", "0.5", "--json"],
-        capture_output=True, text=True, timeout=60, env=cli_env(),
+        [
+            "ip",
+            "netns",
+            "exec",
+            name,
+            sys.executable,
+            "-m",
+            "epmscan",
+            "dump",
+            "127.0.0.1",
+            "--port",
+            "135",
+            "--timeout",
+            "0.5",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=cli_env(),
     )
     return run.returncode, json.loads(run.stdout)
 

@@ -34,8 +34,9 @@ def lab_hosts(ok: int, silent: int, base: str = "127.61.0.") -> list[dict[str, o
     for i in range(ok):
         hosts.append({"address": f"{base}{i + 1}", "profile": PROFILES[i % len(PROFILES)]})
     for i in range(silent):
-        hosts.append({"address": f"{base}{ok + i + 1}", "profile": "windows-member",
-                      "silent_epm": True})
+        hosts.append(
+            {"address": f"{base}{ok + i + 1}", "profile": "windows-member", "silent_epm": True}
+        )
     return hosts
 
 
@@ -145,14 +146,17 @@ def lab_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     log = open(folder / "lab.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "epmscan", "lab", "--config", str(config)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=cli_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=cli_env(),
     )
     try:
         deadline = time.monotonic() + 20
         while b"Stop with" not in (folder / "lab.log").read_bytes():
             assert process.poll() is None and time.monotonic() < deadline, (
-                (folder / "lab.log").read_text()
-            )
+                folder / "lab.log"
+            ).read_text()
             time.sleep(0.05)
         yield port
     finally:
@@ -167,10 +171,30 @@ def test_interrupted_scan_keeps_every_finished_host(
 ) -> None:
     out = tmp_path / "scan.jsonl"
     scan_process = subprocess.Popen(
-        [sys.executable, "-m", "epmscan", "scan", "127.62.0.1-48", "--port", str(lab_process),
-         "--concurrency", "48", "--read-timeout", "60", "--host-timeout", "120",
-         "--jsonl", str(out), "--json", str(tmp_path / "scan.json"), "--no-progress"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=cli_env(),
+        [
+            sys.executable,
+            "-m",
+            "epmscan",
+            "scan",
+            "127.62.0.1-48",
+            "--port",
+            str(lab_process),
+            "--concurrency",
+            "48",
+            "--read-timeout",
+            "60",
+            "--host-timeout",
+            "120",
+            "--jsonl",
+            str(out),
+            "--json",
+            str(tmp_path / "scan.json"),
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=cli_env(),
     )
     deadline = time.monotonic() + 20
     while True:  # wait until the eight answering hosts are written
@@ -224,8 +248,18 @@ def test_progress_bar_on_a_terminal(lab_process: int) -> None:
 
     env = {k: v for k, v in cli_env().items() if k != "NO_COLOR"}
     env["TERM"] = "xterm"
-    args = [sys.executable, "-m", "epmscan", "scan", "127.62.0.1-8", "127.62.0.9-12",
-            "--port", str(lab_process), "--read-timeout", "1.5"]
+    args = [
+        sys.executable,
+        "-m",
+        "epmscan",
+        "scan",
+        "127.62.0.1-8",
+        "127.62.0.9-12",
+        "--port",
+        str(lab_process),
+        "--read-timeout",
+        "1.5",
+    ]
     pid, fd = pty.fork()
     if pid == 0:  # child: the scan on a pseudo-terminal
         os.execvpe(args[0], args, env)
@@ -246,8 +280,17 @@ def test_progress_bar_on_a_terminal(lab_process: int) -> None:
 
 
 def test_map_mode_scan_lists_only_the_exchange_interfaces(lab_process: int) -> None:
-    run = run_cli("scan", "127.62.0.1-6", "--port", str(lab_process), "--mode", "map",
-                  "--jsonl", "-", "--no-progress")
+    run = run_cli(
+        "scan",
+        "127.62.0.1-6",
+        "--port",
+        str(lab_process),
+        "--mode",
+        "map",
+        "--jsonl",
+        "-",
+        "--no-progress",
+    )
     assert run.returncode == 0, run.describe()
     hosts = [json.loads(line) for line in run.stdout.splitlines() if '"target"' in line]
     assert len(hosts) == 6 and {h["status"] for h in hosts} == {"ok"}
@@ -270,8 +313,20 @@ def test_shards_with_one_seed_split_the_scan_exactly(lab_process: int, tmp_path:
     seen: list[str] = []
     for k in range(1, 4):
         out = tmp_path / f"shard{k}.jsonl"
-        run = run_cli("scan", "127.62.0.1-12", "--port", str(lab_process), "--seed", "99",
-                      "--shard", f"{k}/3", "--jsonl", str(out), "--read-timeout", "0.3")
+        run = run_cli(
+            "scan",
+            "127.62.0.1-12",
+            "--port",
+            str(lab_process),
+            "--seed",
+            "99",
+            "--shard",
+            f"{k}/3",
+            "--jsonl",
+            str(out),
+            "--read-timeout",
+            "0.3",
+        )
         assert run.returncode == 0, run.describe()
         seen += [json.loads(line)["address"] for line in out.read_text().splitlines()[:-1]]
     assert sorted(seen) == sorted(f"127.62.0.{i}" for i in range(1, 13))

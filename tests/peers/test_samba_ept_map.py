@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from epmscan.models import InterfaceId
+from epmscan.protocol.client_connection import ClientConnection
 from epmscan.protocol.constants import EPM_INTERFACE, EPT_S_NOT_REGISTERED, OP_EPT_MAP
-from epmscan.protocol.epm import MapResponse, build_map_request, decode_map_response
-from epmscan.protocol.pdu import BindAck, ClientConnection, Response
-from epmscan.protocol.reference import reference_decode_map_response
+from epmscan.protocol.epm_client import MapResponse, build_map_request, decode_map_response
+from epmscan.protocol.events import BindAck, Response
+from epmscan.protocol.impacket_reference import reference_decode_map_response
 from tests.support.bind import bind_once
 from tests.support.capture import (
     AGGREGATOR,
@@ -185,7 +186,7 @@ def _splice_our_answer(tmp: Path, first_referent: int | None) -> Path:
     from scapy.packet import Raw
     from scapy.utils import rdpcap, wrpcap
 
-    from epmscan.protocol.epm import encode_map_response
+    from epmscan.protocol.epm_server import encode_map_response
 
     packets = rdpcap(str(CAPTURE))
     index = next(

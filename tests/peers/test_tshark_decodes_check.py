@@ -42,8 +42,11 @@ def test_tshark_decodes_check_against_the_lab(
 
     # ept_map: tshark reads the ports out of the response towers as we do.
     mapped = read_fields(
-        tshark, capture, "epm.opnum == 3 and dcerpc.pkt_type == 2",
-        ["epm.proto.tcp_port", "epm.proto.http_port"], dcerpc_ports=decode_as,
+        tshark,
+        capture,
+        "epm.opnum == 3 and dcerpc.pkt_type == 2",
+        ["epm.proto.tcp_port", "epm.proto.http_port"],
+        dcerpc_ports=decode_as,
     )
     tshark_tcp = Counter(int(tcp) for tcp, _ in mapped if tcp)
     tshark_http = Counter(int(http) for _, http in mapped if http)
@@ -55,8 +58,11 @@ def test_tshark_decodes_check_against_the_lab(
 
     # Each bind probe on a resolved port: our bind and an accepting bind_ack, per tshark.
     acks = read_fields(
-        tshark, capture, "dcerpc.pkt_type == 12 and tcp.srcport != 135",
-        ["tcp.srcport", "dcerpc.cn_ack_result"], dcerpc_ports=decode_as,
+        tshark,
+        capture,
+        "dcerpc.pkt_type == 12 and tcp.srcport != 135",
+        ["tcp.srcport", "dcerpc.cn_ack_result"],
+        dcerpc_ports=decode_as,
     )
     probes = [p for p in report["exchange"]["ports"] if p["transport"] == "ncacn_ip_tcp"]
     assert Counter(int(port) for port, _ in acks) == Counter(p["port"] for p in probes)
@@ -65,8 +71,11 @@ def test_tshark_decodes_check_against_the_lab(
 
     # Behind each greeting, our bind names the interface that port serves.
     binds = read_fields(
-        tshark, capture, "dcerpc.pkt_type == 11 and tcp.dstport >= 6001 and tcp.dstport <= 6004",
-        ["tcp.dstport", "dcerpc.cn_bind_to_uuid"], dcerpc_ports=decode_as,
+        tshark,
+        capture,
+        "dcerpc.pkt_type == 11 and tcp.dstport >= 6001 and tcp.dstport <= 6004",
+        ["tcp.dstport", "dcerpc.cn_bind_to_uuid"],
+        dcerpc_ports=decode_as,
     )
     bound_http = {int(port): uuid for port, uuid in binds}
     assert set(bound_http) == set(HTTP_INTERFACES)

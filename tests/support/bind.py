@@ -10,7 +10,8 @@ from tests.support.loopback import require_loopback
 
 def bind_once(address: str, port: int, interface: InterfaceId, *, timeout: float = 5.0) -> object:
     """Connect, send ``ClientConnection.bind(interface)``, return the BindAck or BindNak event."""
-    from epmscan.protocol.pdu import BindAck, BindNak, ClientConnection
+    from epmscan.protocol.client_connection import ClientConnection
+    from epmscan.protocol.events import BindAck, BindNak
 
     conn = ClientConnection()
     with socket.create_connection((require_loopback(address), port), timeout=timeout) as sock:

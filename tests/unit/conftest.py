@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from epmscan.protocol.client_connection import ClientConnection
 from epmscan.protocol.constants import PTYPE_BIND, PTYPE_REQUEST
-from epmscan.protocol.framing import PduBuffer, PduHeader
-from epmscan.protocol.pdu import ClientConnection, ClientEvent, Response
+from epmscan.protocol.events import ClientEvent, Response
+from epmscan.protocol.pdu_stream import PduBuffer, PduHeader
 
 CAPTURE = (
     Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ def replay(
 ) -> tuple[ClientConnection, list[ClientEvent]]:
     """Re-issue the client's binds and requests with our ClientConnection, then feed it
     everything the server sent. Returns the client and its events."""
-    from epmscan.protocol.pdu import decode_bind
+    from epmscan.protocol.server_connection import decode_bind
 
     client = client or ClientConnection()
     for header, fragment in split_pdus(connection.to_server):

@@ -42,7 +42,9 @@ def test_wildcard_fixture_parses() -> None:
     assert str(config.wildcard.network) == "127.77.0.0/16"
     assert config.wildcard.live == 1000
     assert [p.name for p in config.wildcard.profiles] == [
-        "exchange2010-cas-static", "exchange2010-cas-dynamic", "windows-member",
+        "exchange2010-cas-static",
+        "exchange2010-cas-dynamic",
+        "windows-member",
     ]
 
 
@@ -57,8 +59,12 @@ def test_defaults_come_from_the_profile(tmp_path: Path) -> None:
 
 def test_single_host_lab_takes_host_overrides() -> None:
     config = single_host_lab(
-        "windows-member", "127.9.0.2", epm_port=13135, paging="samba-dc",
-        zero_address_towers=True, ports={"lsarpc": 5000},
+        "windows-member",
+        "127.9.0.2",
+        epm_port=13135,
+        paging="samba-dc",
+        zero_address_towers=True,
+        ports={"lsarpc": 5000},
     )
     (host,) = config.hosts
     assert (config.epm_port, host.paging, host.zero_address_towers) == (13135, "samba-dc", True)
@@ -74,13 +80,16 @@ def test_with_ports_replaces_and_validates() -> None:
 
 
 BAD_FILES = [
-    ('[lab]\nepm_port = 70000\n' + HOST, "lab.epm_port", "out of range"),
+    ("[lab]\nepm_port = 70000\n" + HOST, "lab.epm_port", "out of range"),
     ('[lab]\nepm_port = "x"\n' + HOST, "lab.epm_port", "must be an integer"),
-    ('[lab]\ncolour = 1\n' + HOST, "lab.colour", "unknown key"),
-    ('[labs]\n' + HOST, "labs", "unknown key"),
+    ("[lab]\ncolour = 1\n" + HOST, "lab.colour", "unknown key"),
+    ("[labs]\n" + HOST, "labs", "unknown key"),
     (HOST + 'flavour = "x"\n', "hosts[0].flavour", "unknown key"),
-    (HOST.replace("exchange2010-cas-static", "exchange2013"), "hosts[0].profile",
-     "unknown profile 'exchange2013'"),
+    (
+        HOST.replace("exchange2010-cas-static", "exchange2013"),
+        "hosts[0].profile",
+        "unknown profile 'exchange2013'",
+    ),
     (HOST.replace("127.9.0.1", "127.9.0.300"), "hosts[0].address", "not an IP address"),
     (HOST.replace("127.9.0.1", "192.0.2.5"), "hosts[0].address", "not a loopback address"),
     (HOST.replace('address = "127.9.0.1"\n', ""), "hosts[0].address", "is required"),
@@ -94,9 +103,12 @@ BAD_FILES = [
     (HOST + "filtered_ports = [12345]\n", "hosts[0].filtered_ports", "not a static port"),
     (HOST + "foreign_ports = [12345]\n", "hosts[0].foreign_ports", "not a static port"),
     (HOST + 'filtered_epm = "yes"\n', "hosts[0].filtered_epm", "must be true or false"),
-    (HOST + 'http_banners = { 6003 = "x" }\n', "hosts[0].http_banners.6003",
-     "not an RPC over HTTP port"),
-    (HOST + 'http_banners = { 6001 = 5 }\n', "hosts[0].http_banners.6001", "non-empty string"),
+    (
+        HOST + 'http_banners = { 6003 = "x" }\n',
+        "hosts[0].http_banners.6003",
+        "not an RPC over HTTP port",
+    ),
+    (HOST + "http_banners = { 6001 = 5 }\n", "hosts[0].http_banners.6001", "non-empty string"),
     (HOST + 'http_banners = "x"\n', "hosts[0].http_banners", "must be a table"),
     (HOST + 'paging = "linux"\n', "hosts[0].paging", "not one of windows, samba, samba-dc"),
     (HOST + 'down = "yes"\n', "hosts[0].down", "must be true or false"),
@@ -107,8 +119,11 @@ BAD_FILES = [
     ('[wildcard]\nhosts = "10.0.0.0/16"\n', "wildcard.hosts", "not inside 127.0.0.0/8"),
     ('[wildcard]\nhosts = "127.7.0.1/16"\n', "wildcard.hosts", "not a network"),
     ('[wildcard]\nhosts = "127.7.0.0/24"\nlive = 300\n', "wildcard.live", "out of range 0..254"),
-    ('[wildcard]\nhosts = "127.7.0.0/24"\nprofiles = ["nope"]\n', "wildcard.profiles[0]",
-     "unknown profile"),
+    (
+        '[wildcard]\nhosts = "127.7.0.0/24"\nprofiles = ["nope"]\n',
+        "wildcard.profiles[0]",
+        "unknown profile",
+    ),
     ('[wildcard]\nhosts = "127.7.0.0/24"\nrate = 1\n', "wildcard.rate", "unknown key"),
     ('[wildcard]\nhosts = "127.7.0.0/24"\n' + HOST, "wildcard", "not both"),
     ("hosts = 5\n", "hosts", "array of tables"),
@@ -116,9 +131,7 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(("text", "key", "message"), BAD_FILES)
-def test_bad_lab_file_names_file_and_key(
-    tmp_path: Path, text: str, key: str, message: str
-) -> None:
+def test_bad_lab_file_names_file_and_key(tmp_path: Path, text: str, key: str, message: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(LabConfigError) as caught:
         load_lab_file(path)

@@ -16,21 +16,23 @@ from epmscan.protocol.constants import (
     RPC_C_EP_MATCH_BY_IF,
     RPC_C_VERS_EXACT,
 )
-from epmscan.protocol.epm import (
-    LookupWalk,
+from epmscan.protocol.epm_client import (
     build_lookup_handle_free,
     build_lookup_request,
     build_map_request,
     decode_lookup_response,
     decode_map_response,
 )
+from epmscan.protocol.lookup_walk import LookupWalk
 from epmscan.protocol.towers import decode_tower
 
 
 def host_plan(**overrides: object) -> HostPlan:
     config = single_host_lab("exchange2010-cas-static", "127.9.2.1", epm_port=13135, **overrides)
     return plan_host(
-        config.hosts[0], epm_port=13135, port_offset=0,
+        config.hosts[0],
+        epm_port=13135,
+        port_offset=0,
         choose_dynamic=random_dynamic_chooser(lambda port: True),
     )
 
@@ -119,20 +121,29 @@ def test_match_by_interface_and_version() -> None:
     assert transports == ["ncacn_http", "ncacn_ip_tcp"]
     assert {e.tower.interface for e in response.entries if e.tower is not None} == {mapi}
     wrong_minor = type(mapi)(mapi.uuid, mapi.major, mapi.minor + 1)
-    stub = sess.lookup(build_lookup_request(
-        inquiry_type=RPC_C_EP_MATCH_BY_IF, interface=wrong_minor, vers_option=RPC_C_VERS_EXACT,
-    ))
+    stub = sess.lookup(
+        build_lookup_request(
+            inquiry_type=RPC_C_EP_MATCH_BY_IF,
+            interface=wrong_minor,
+            vers_option=RPC_C_VERS_EXACT,
+        )
+    )
     response = decode_lookup_response(stub)
     assert (response.entries, response.status, response.handle) == (
-        (), EPT_S_NOT_REGISTERED, NULL_HANDLE,
+        (),
+        EPT_S_NOT_REGISTERED,
+        NULL_HANDLE,
     )
 
 
 def test_absent_interface_is_not_registered_in_every_style() -> None:
     for paging in ("windows", "samba", "samba-dc"):
-        stub = session(paging).lookup(build_lookup_request(
-            inquiry_type=RPC_C_EP_MATCH_BY_IF, interface=CATALOG["drsuapi"].interface,
-        ))
+        stub = session(paging).lookup(
+            build_lookup_request(
+                inquiry_type=RPC_C_EP_MATCH_BY_IF,
+                interface=CATALOG["drsuapi"].interface,
+            )
+        )
         response = decode_lookup_response(stub)
         assert (len(response.entries), response.status) == (0, EPT_S_NOT_REGISTERED)
 

@@ -12,19 +12,32 @@ from epmscan.lab.catalog import CATALOG
 from epmscan.lab.config import HostConfig
 from epmscan.lab.plan import HostPlan, plan_host, pool_dynamic_chooser, random_dynamic_chooser
 from epmscan.models import ExchangeInterface
-from epmscan.protocol.names import EXCHANGE_INTERFACES
+from epmscan.protocol.interface_names import EXCHANGE_INTERFACES
 
 EXCHANGE_KEYS = {"mapi", "async_mapi", "nspi", "rfr"}
 WINDOWS_KEYS = {
-    "lsarpc", "samr", "netlogon", "srvsvc", "wkssvc", "svcctl", "eventlog", "winreg",
-    "spoolss", "remote_activation", "tsch", "atsvc", "event_system",
+    "lsarpc",
+    "samr",
+    "netlogon",
+    "srvsvc",
+    "wkssvc",
+    "svcctl",
+    "eventlog",
+    "winreg",
+    "spoolss",
+    "remote_activation",
+    "tsch",
+    "atsvc",
+    "event_system",
 }
 
 
 def plan(profile: str, address: str = "127.9.1.1", **overrides: object) -> HostPlan:
     config = single_host_lab(profile, address, epm_port=13135, **overrides)
     return plan_host(
-        config.hosts[0], epm_port=13135, port_offset=config.port_offset,
+        config.hosts[0],
+        epm_port=13135,
+        port_offset=config.port_offset,
         choose_dynamic=random_dynamic_chooser(lambda port: True),
     )
 
@@ -35,7 +48,9 @@ def keys(host: HostPlan, transport: str | None = None) -> set[str]:
 
 def test_profile_names_are_exact() -> None:
     assert [p.name for p in list_profiles()] == [
-        "exchange2010-cas-dynamic", "exchange2010-cas-static", "exchange2010-mailbox-pf",
+        "exchange2010-cas-dynamic",
+        "exchange2010-cas-static",
+        "exchange2010-mailbox-pf",
         "windows-member",
     ]
     with pytest.raises(LabConfigError, match="known: exchange2010-cas-dynamic"):
@@ -80,7 +95,10 @@ def test_cas_static_ports_and_http() -> None:
     assert keys(host) >= EXCHANGE_KEYS
     ports = host.tcp_endpoints
     assert (ports["mapi"], ports["async_mapi"], ports["nspi"], ports["rfr"]) == (
-        60001, 60001, 60002, 60002,
+        60001,
+        60001,
+        60002,
+        60002,
     )
     assert host.tcp_listeners[60002] == {CATALOG["nspi"].interface, CATALOG["rfr"].interface}
     assert host.http_listeners == {
@@ -135,7 +153,9 @@ def test_dynamic_ports_skip_what_is_not_free() -> None:
     taken = set(plan("windows-member").tcp_listeners)
     config = single_host_lab("windows-member", "127.9.1.1", epm_port=13135)
     moved = plan_host(
-        config.hosts[0], epm_port=13135, port_offset=0,
+        config.hosts[0],
+        epm_port=13135,
+        port_offset=0,
         choose_dynamic=random_dynamic_chooser(lambda port: port not in taken),
     )
     assert not set(moved.tcp_listeners) & taken
@@ -163,7 +183,9 @@ def test_port_offset_shifts_static_ports_not_dynamic_ones() -> None:
     config = single_host_lab("exchange2010-cas-static", "127.9.1.1", port_offset=5000)
     host: HostConfig = config.hosts[0]
     shifted = plan_host(
-        host, epm_port=135 + 5000, port_offset=5000,
+        host,
+        epm_port=135 + 5000,
+        port_offset=5000,
         choose_dynamic=random_dynamic_chooser(lambda port: True),
     )
     unshifted = plan("exchange2010-cas-static")

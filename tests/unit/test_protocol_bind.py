@@ -7,18 +7,17 @@ from typing import Any
 import pytest
 
 from epmscan.models import BindOutcome, InterfaceId
+from epmscan.protocol.client_connection import ClientConnection
 from epmscan.protocol.constants import EPM_INTERFACE, NDR64_SYNTAX, NDR_SYNTAX
-from epmscan.protocol.pdu import (
+from epmscan.protocol.events import (
     BindAck,
     BindNak,
     BindRequest,
-    ClientConnection,
     ContextResult,
     PresentationContext,
-    ServerConnection,
-    bind_nak_reason_text,
-    provider_reason_text,
 )
+from epmscan.protocol.server_connection import ServerConnection
+from epmscan.protocol.status_codes import bind_nak_reason_text, provider_reason_text
 from tests.unit.conftest import CapturedConnection, replay, split_pdus
 
 LSARPC = InterfaceId("12345778-1234-abcd-ef00-0123456789ab", 0, 0)

@@ -18,20 +18,22 @@ from epmscan.protocol.constants import (
     RPC_C_EP_MATCH_BY_IF,
     RPC_C_VERS_EXACT,
 )
-from epmscan.protocol.epm import (
-    LookupRequest,
+from epmscan.protocol.epm_client import (
     build_lookup_handle_free,
     build_lookup_request,
     build_map_request,
-    decode_lookup_request,
     decode_lookup_response,
-    decode_map_request,
     decode_map_response,
+)
+from epmscan.protocol.epm_server import (
+    LookupRequest,
+    decode_lookup_request,
+    decode_map_request,
     encode_lookup_entry,
     encode_lookup_response,
     encode_map_response,
 )
-from epmscan.protocol.reference import (
+from epmscan.protocol.impacket_reference import (
     reference_decode_lookup_response,
     reference_decode_map_response,
 )
@@ -69,7 +71,12 @@ def test_lookup_request_round_trips_with_an_interface() -> None:
     )
     decoded = decode_lookup_request(stub)
     assert decoded == LookupRequest(
-        RPC_C_EP_MATCH_BY_IF, None, EPM_INTERFACE, RPC_C_VERS_EXACT, HANDLE, 7,
+        RPC_C_EP_MATCH_BY_IF,
+        None,
+        EPM_INTERFACE,
+        RPC_C_VERS_EXACT,
+        HANDLE,
+        7,
         decoded.last_referent,
     )
     assert decoded.last_referent >= 1  # the interface id pointer
@@ -297,10 +304,9 @@ def test_map_responses_round_trip_and_match_the_reference(towers: list[bytes]) -
 
 
 def test_lookup_response_towers_are_numbered_after_the_requests_pointers() -> None:
-    from epmscan.protocol.epm import (
-        build_lookup_request,
+    from epmscan.protocol.epm_client import build_lookup_request, decode_lookup_response
+    from epmscan.protocol.epm_server import (
         decode_lookup_request,
-        decode_lookup_response,
         encode_lookup_entry,
         encode_lookup_response,
     )

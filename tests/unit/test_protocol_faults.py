@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 
 from epmscan.errors import ProtocolError
+from epmscan.protocol.client_connection import ClientConnection
 from epmscan.protocol.constants import EPM_INTERFACE, PFC_FIRST_FRAG
-from epmscan.protocol.pdu import ClientConnection, Fault, ServerConnection, fault_status_name
+from epmscan.protocol.events import Fault
+from epmscan.protocol.server_connection import ServerConnection
+from epmscan.protocol.status_codes import fault_status_name
 
 
 @pytest.mark.parametrize(

@@ -7,17 +7,12 @@ import struct
 import pytest
 
 from epmscan.errors import ProtocolError
+from epmscan.protocol.client_connection import ClientConnection
 from epmscan.protocol.constants import EPM_INTERFACE, PFC_FIRST_FRAG, PFC_LAST_FRAG
-from epmscan.protocol.epm import build_lookup_request
-from epmscan.protocol.framing import PduBuffer, parse_header
-from epmscan.protocol.pdu import (
-    BindAck,
-    BindRequest,
-    ClientConnection,
-    Request,
-    Response,
-    ServerConnection,
-)
+from epmscan.protocol.epm_client import build_lookup_request
+from epmscan.protocol.events import BindAck, BindRequest, Request, Response
+from epmscan.protocol.pdu_stream import PduBuffer, parse_header
+from epmscan.protocol.server_connection import ServerConnection
 from tests.unit.conftest import CapturedConnection, split_pdus
 
 

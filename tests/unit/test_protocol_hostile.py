@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from epmscan.errors import ProtocolError
+from epmscan.protocol.client_connection import ClientConnection
 from epmscan.protocol.constants import EPM_INTERFACE, PTYPE_RESPONSE
-from epmscan.protocol.epm import decode_lookup_response, decode_map_response
-from epmscan.protocol.pdu import ClientConnection
+from epmscan.protocol.epm_client import decode_lookup_response, decode_map_response
 from epmscan.protocol.towers import decode_tower
 
 DECODERS = (decode_lookup_response, decode_map_response, decode_tower)
@@ -41,8 +41,10 @@ def test_random_stubs_never_crash_a_decoder(data: bytes) -> None:
 
 
 @HOSTILE
-@given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=8),
-       cut=st.integers(0, 10**6))
+@given(
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=8),
+    cut=st.integers(0, 10**6),
+)
 def test_damaged_real_answers_never_crash_the_decoder(
     samba_lookup_stub: bytes, flips: list[tuple[int, int]], cut: int
 ) -> None:

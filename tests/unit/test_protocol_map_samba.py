@@ -18,16 +18,14 @@ from hypothesis import strategies as st
 
 from epmscan.models import InterfaceId
 from epmscan.protocol.constants import EPT_S_NOT_REGISTERED, NULL_HANDLE, PTYPE_REQUEST
-from epmscan.protocol.epm import (
+from epmscan.protocol.epm_client import (
     MAP_RESPONSE_FIRST_REFERENT,
-    MapRequest,
     build_map_request,
-    decode_map_request,
     decode_map_response,
-    encode_map_response,
 )
-from epmscan.protocol.pdu import BindAck, Response
-from epmscan.protocol.reference import reference_decode_map_response
+from epmscan.protocol.epm_server import MapRequest, decode_map_request, encode_map_response
+from epmscan.protocol.events import BindAck, Response
+from epmscan.protocol.impacket_reference import reference_decode_map_response
 from epmscan.protocol.towers import encode_tower
 from tests.unit.conftest import CapturedConnection, load_capture, replay, split_pdus
 

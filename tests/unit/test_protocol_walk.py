@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from epmscan.errors import ProtocolError
+from epmscan.protocol.client_connection import ClientConnection
 from epmscan.protocol.constants import (
     EPM_INTERFACE,
     EPT_S_NOT_REGISTERED,
@@ -12,15 +13,15 @@ from epmscan.protocol.constants import (
     OP_EPT_LOOKUP,
     RPC_C_EP_MATCH_BY_IF,
 )
-from epmscan.protocol.epm import (
+from epmscan.protocol.epm_server import (
     EncodedEntry,
-    LookupWalk,
     decode_lookup_request,
     encode_lookup_entry,
     encode_lookup_response,
 )
-from epmscan.protocol.pdu import ClientConnection, Response
-from epmscan.protocol.reference import reference_decode_lookup_response
+from epmscan.protocol.events import Response
+from epmscan.protocol.impacket_reference import reference_decode_lookup_response
+from epmscan.protocol.lookup_walk import LookupWalk
 from epmscan.protocol.towers import encode_tower
 from tests.unit.conftest import CapturedConnection, split_pdus
 

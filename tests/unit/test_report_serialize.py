@@ -29,28 +29,68 @@ text = st.text(max_size=12)
 maybe_port = st.one_of(st.none(), st.integers(1, 65535))
 endpoints = st.builds(
     EndpointRecord,
-    uuid=text, version=text, name=st.one_of(st.none(), text), annotation=text,
+    uuid=text,
+    version=text,
+    name=st.one_of(st.none(), text),
+    annotation=text,
     transport=st.sampled_from(["ncacn_ip_tcp", "ncacn_np", "ncalrpc", "ncacn_http"]),
-    address=st.one_of(st.none(), text), port=maybe_port, endpoint=st.one_of(st.none(), text),
-    binding=text, object_uuid=text, provider=st.one_of(st.none(), text),
+    address=st.one_of(st.none(), text),
+    port=maybe_port,
+    endpoint=st.one_of(st.none(), text),
+    binding=text,
+    object_uuid=text,
+    provider=st.one_of(st.none(), text),
 )
 hosts = st.builds(
     HostResult,
-    target=text, address=text, port=st.integers(1, 65535), status=st.sampled_from(HostStatus),
-    error=st.one_of(st.none(), text), endpoints=st.lists(endpoints, max_size=5).map(tuple),
+    target=text,
+    address=text,
+    port=st.integers(1, 65535),
+    status=st.sampled_from(HostStatus),
+    error=st.one_of(st.none(), text),
+    endpoints=st.lists(endpoints, max_size=5).map(tuple),
     elapsed=st.floats(0, 1000, allow_nan=False).map(lambda x: round(x, 6)),
-    lookup_pages=st.integers(0, 100), lookup_status=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+    lookup_pages=st.integers(0, 100),
+    lookup_status=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
     fault_status=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
 )
 REPORT_PARTS = dict(
     role="client_access",
     group="cas",
-    ports=(ResolvedPort(ExchangeInterface.MAPI, "ncacn_ip_tcp", 60001, "both",
-                        PortProbeStatus.BOUND, None, PortClass.STATIC_EXPECTED, 60001),),
-    http=(HttpPortProbe(6004, ExchangeInterface.NSPI, HttpProbeStatus.OTHER_SERVICE,
-                        "HTTP/1.1 400", PortProbeStatus.NOT_PROBED, None),),
-    findings=(Finding(Severity.ERROR, "h", "http6004.other_service", "m",
-                      ExchangeInterface.NSPI, "greeting", "other", "fix it"),),
+    ports=(
+        ResolvedPort(
+            ExchangeInterface.MAPI,
+            "ncacn_ip_tcp",
+            60001,
+            "both",
+            PortProbeStatus.BOUND,
+            None,
+            PortClass.STATIC_EXPECTED,
+            60001,
+        ),
+    ),
+    http=(
+        HttpPortProbe(
+            6004,
+            ExchangeInterface.NSPI,
+            HttpProbeStatus.OTHER_SERVICE,
+            "HTTP/1.1 400",
+            PortProbeStatus.NOT_PROBED,
+            None,
+        ),
+    ),
+    findings=(
+        Finding(
+            Severity.ERROR,
+            "h",
+            "http6004.other_service",
+            "m",
+            ExchangeInterface.NSPI,
+            "greeting",
+            "other",
+            "fix it",
+        ),
+    ),
 )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from epmscan.checks.policy import Policy
 from epmscan.errors import UsageError
 from epmscan.models import ExchangeInterface
-from epmscan.protocol.names import EXCHANGE_BY_UUID
+from epmscan.protocol.interface_names import EXCHANGE_BY_UUID
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from epmscan.models import (
     ResolvedPort,
     Severity,
 )
-from epmscan.protocol.names import RPC_HTTP_PORTS
+from epmscan.protocol.interface_names import RPC_HTTP_PORTS
 
 _NETWORK_FAILURES = frozenset(
     {

@@ -25,7 +25,7 @@ from typing import Any
 from epmscan.checks.tomlpos import PathPart, locate, locate_value
 from epmscan.errors import PolicyError, UsageError
 from epmscan.models import ExchangeInterface, Severity
-from epmscan.protocol.names import RPC_HTTP_PORTS as RPC_HTTP_INTERFACES
+from epmscan.protocol.interface_names import RPC_HTTP_PORTS as RPC_HTTP_INTERFACES
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -183,4 +183,3 @@ def check_command(
     if outcome.exit_code != EXIT_OK:
         raise typer.Exit(outcome.exit_code)
     raise typer.Exit(code)
-

@@ -135,8 +135,11 @@ def lab_command(
         elif profile is not None:
             overrides: dict[str, Any] = {} if paging is None else {"paging": paging}
             lab_config = single_host_lab(
-                profile, bind, epm_port=135 if epm_port is None else epm_port,
-                port_offset=port_offset or 0, **overrides,
+                profile,
+                bind,
+                epm_port=135 if epm_port is None else epm_port,
+                port_offset=port_offset or 0,
+                **overrides,
             )
         else:
             raise LabConfigError("give --config FILE or --profile NAME (see --list-profiles)")

@@ -37,9 +37,7 @@ Seed = Annotated[
 Shard = Annotated[
     str | None, typer.Option("--shard", help="Scan shard K of N of the same order, as K/N.")
 ]
-Port = Annotated[
-    int, typer.Option("--port", "-p", min=1, max=65535, help="Endpoint mapper port.")
-]
+Port = Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Endpoint mapper port.")]
 Mode = Annotated[
     str, typer.Option("--mode", help="dump (full ept_lookup) or map (ept_map, Exchange only).")
 ]

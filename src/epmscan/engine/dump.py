@@ -27,7 +27,8 @@ from epmscan.errors import (
 )
 from epmscan.models import EndpointRecord, HostResult, HostStatus, LookupEntry
 from epmscan.protocol.constants import EPM_INTERFACE, OP_EPT_LOOKUP, OP_EPT_LOOKUP_HANDLE_FREE
-from epmscan.protocol.epm import LookupResponse, LookupWalk, decode_lookup_response
+from epmscan.protocol.epm_client import LookupResponse, decode_lookup_response
+from epmscan.protocol.lookup_walk import LookupWalk
 from epmscan.protocol.towers import endpoint_record
 
 DEFAULT_EPM_PORT = 135
@@ -52,7 +53,7 @@ def lookup_decoder(name: str) -> LookupDecoder:
     if name == "fast":
         return decode_lookup_response
     if name == "impacket":
-        from epmscan.protocol.reference import reference_decode_lookup_response
+        from epmscan.protocol.impacket_reference import reference_decode_lookup_response
 
         return reference_decode_lookup_response
     raise ValueError(f"unknown decoder {name!r} (fast, impacket)")
@@ -171,9 +172,7 @@ async def dump_host(
         if then is not None:
             await then(session)
 
-    outcome = await run_epm_session(
-        address, port, work, timeouts=timeouts, abort_close=abort_close
-    )
+    outcome = await run_epm_session(address, port, work, timeouts=timeouts, abort_close=abort_close)
     return HostResult(
         target=target,
         address=address,

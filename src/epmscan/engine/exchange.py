@@ -28,7 +28,7 @@ from epmscan.models import (
     PortProbeStatus,
     ResolvedPort,
 )
-from epmscan.protocol.names import EXCHANGE_BY_UUID, EXCHANGE_INTERFACES, RPC_HTTP_PORTS
+from epmscan.protocol.interface_names import EXCHANGE_BY_UUID, EXCHANGE_INTERFACES, RPC_HTTP_PORTS
 
 CHECK_TIMEOUTS = Timeouts(connect=2.0, read=5.0, host=60.0)
 

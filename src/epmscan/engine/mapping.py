@@ -12,7 +12,7 @@ from epmscan.engine.dump import DEFAULT_EPM_PORT, DEFAULT_TIMEOUTS, Timeouts, ru
 from epmscan.engine.session import RpcSession
 from epmscan.models import EndpointRecord, HostResult, InterfaceId, LookupEntry
 from epmscan.protocol.constants import OP_EPT_MAP
-from epmscan.protocol.epm import build_map_request, decode_map_response
+from epmscan.protocol.epm_client import build_map_request, decode_map_response
 from epmscan.protocol.towers import endpoint_record
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -60,9 +60,7 @@ async def map_host(
     async def work(session: RpcSession) -> None:
         await map_interfaces(session, address, interfaces, records=records)
 
-    outcome = await run_epm_session(
-        address, port, work, timeouts=timeouts, abort_close=abort_close
-    )
+    outcome = await run_epm_session(address, port, work, timeouts=timeouts, abort_close=abort_close)
     return HostResult(
         target=target,
         address=address,

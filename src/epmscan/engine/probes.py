@@ -26,7 +26,7 @@ from epmscan.models import (
     InterfaceId,
     PortProbeStatus,
 )
-from epmscan.protocol.http import NCACN_HTTP_GREETING, classify_greeting
+from epmscan.protocol.ncacn_http import NCACN_HTTP_GREETING, classify_greeting
 
 GREETING_LIMIT = 256
 

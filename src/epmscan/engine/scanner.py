@@ -22,7 +22,7 @@ from epmscan.engine.mapping import map_host
 from epmscan.engine.ratelimit import RateLimiter
 from epmscan.errors import LocalResourceError
 from epmscan.models import HostResult, HostStatus
-from epmscan.protocol.names import EXCHANGE_INTERFACES
+from epmscan.protocol.interface_names import EXCHANGE_INTERFACES
 from epmscan.targets import Target, resolve_target
 
 SCAN_TIMEOUTS = Timeouts(connect=2.0, read=5.0, host=30.0)

@@ -1,6 +1,6 @@
 """One DCE/RPC association over one TCP connection: bind, then calls.
 
-Drives the sans-I/O :class:`~epmscan.protocol.pdu.ClientConnection` with the bytes of
+Drives the sans-I/O :class:`~epmscan.protocol.client_connection.ClientConnection` with the bytes of
 a :class:`~epmscan.engine.transport.Connection`. Every wait has its own deadline.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 from epmscan.engine.transport import Connection
 from epmscan.errors import BindRejectedError, ProtocolError, RpcFaultError
 from epmscan.models import InterfaceId
-from epmscan.protocol.pdu import BindAck, BindNak, ClientConnection, Fault, Response
+from epmscan.protocol.client_connection import ClientConnection
+from epmscan.protocol.events import BindAck, BindNak, Fault, Response
 
 PduEvent = BindAck | BindNak | Fault | Response
 

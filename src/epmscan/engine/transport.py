@@ -41,8 +41,10 @@ def translate_os_error(exc: OSError, *, connecting: bool) -> TransportError:
     if code in _LOCAL:
         return LocalResourceError(f"local resource exhausted: {text.lower()}")
     if code == errno.ETIMEDOUT:
-        return ConnectTimeoutError("no answer to connect") if connecting else ReadTimeoutError(
-            "connection timed out"
+        return (
+            ConnectTimeoutError("no answer to connect")
+            if connecting
+            else ReadTimeoutError("connection timed out")
         )
     if connecting:
         return TransportError(f"connect failed: {text}")

@@ -100,9 +100,21 @@ class LabConfig:
 
 _LAB_KEYS = {"epm_port", "port_offset", "seed", "name", "description"}
 _HOST_KEYS = {
-    "address", "profile", "name", "down", "paging", "zero_address_towers", "http_closed",
-    "silent_ports", "silent_epm", "ports", "seed", "filtered_ports", "filtered_epm",
-    "foreign_ports", "http_banners",
+    "address",
+    "profile",
+    "name",
+    "down",
+    "paging",
+    "zero_address_towers",
+    "http_closed",
+    "silent_ports",
+    "silent_epm",
+    "ports",
+    "seed",
+    "filtered_ports",
+    "filtered_epm",
+    "foreign_ports",
+    "http_banners",
 }
 _WILDCARD_KEYS = {"hosts", "live", "profiles", "profile", "seed", "bind", "dynamic_pool", "paging"}
 _TOP_KEYS = {"lab", "hosts", "wildcard"}
@@ -213,7 +225,7 @@ def _parse_ports(reader: _Reader, profile: Profile) -> Mapping[str, PortOverride
             ports[name] = "dynamic"
             continue
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            reader.fail(f"{key}.{name}", f"{port!r} is not a port 1..65535 or \"dynamic\"")
+            reader.fail(f"{key}.{name}", f'{port!r} is not a port 1..65535 or "dynamic"')
         ports[name] = port
     return MappingProxyType(ports)
 
@@ -299,9 +311,11 @@ def _parse_wildcard(source: str, table: Any) -> WildcardConfig:
             except LabConfigError as exc:
                 reader.fail(f"{reader.key('profiles')}[{i}]", str(exc))
     else:
-        profiles = [reader.profile("profile")] if "profile" in reader.table else [
-            get_profile("exchange2010-cas-static")
-        ]
+        profiles = (
+            [reader.profile("profile")]
+            if "profile" in reader.table
+            else [get_profile("exchange2010-cas-static")]
+        )
     usable = max(network.num_addresses - 2, 1) if network.prefixlen < 31 else network.num_addresses
     live = reader.integer("live", min(usable, 1000), 0, usable)
     bind = reader.string("bind", "0.0.0.0")
@@ -380,8 +394,12 @@ def parse_lab(data: Mapping[str, Any], source: str = "<lab>") -> LabConfig:
     if wildcard is None and not hosts:
         top.fail("hosts", "the lab has no hosts: add [[hosts]] entries or a [wildcard] table")
     config = LabConfig(
-        hosts=hosts, epm_port=epm_port, port_offset=port_offset, seed=seed,
-        wildcard=wildcard, source=source,
+        hosts=hosts,
+        epm_port=epm_port,
+        port_offset=port_offset,
+        seed=seed,
+        wildcard=wildcard,
+        source=source,
     )
     _check_port_space(config)
     return config

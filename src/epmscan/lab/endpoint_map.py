@@ -36,7 +36,7 @@ from epmscan.protocol.constants import (
     RPC_C_VERS_MAJOR_ONLY,
     RPC_C_VERS_UPTO,
 )
-from epmscan.protocol.epm import (
+from epmscan.protocol.epm_server import (
     EncodedEntry,
     LookupRequest,
     MapRequest,
@@ -77,7 +77,10 @@ def _version_matches(have: InterfaceId, want: InterfaceId, option: int) -> bool:
 def entry_tower(entry: RegisteredEndpoint) -> bytes:
     """The tower octet string of one registered endpoint."""
     return encode_tower(
-        entry.interface, entry.transport, port=entry.port, address=entry.address,
+        entry.interface,
+        entry.transport,
+        port=entry.port,
+        address=entry.address,
         endpoint=entry.endpoint,
     )
 
@@ -95,8 +98,9 @@ class HostEndpointMap:
         self.plan = plan
         self._towers: tuple[bytes, ...] | None = None
         self._encoded: tuple[EncodedEntry, ...] | None = None
-        self._selections: dict[tuple[int, str | None, InterfaceId | None, int],
-                               tuple[EncodedEntry, ...]] = {}
+        self._selections: dict[
+            tuple[int, str | None, InterfaceId | None, int], tuple[EncodedEntry, ...]
+        ] = {}
 
     @property
     def towers(self) -> tuple[bytes, ...]:
@@ -122,7 +126,8 @@ class HostEndpointMap:
         cached = self._selections.get(key)
         if cached is None:
             cached = tuple(
-                encoded for entry, encoded in zip(self.plan.entries, self.encoded, strict=True)
+                encoded
+                for entry, encoded in zip(self.plan.entries, self.encoded, strict=True)
                 if self._matches(entry, request)
             )
             if len(self._selections) < 256:
@@ -179,7 +184,10 @@ class EndpointMapSession:
             selected = self.endpoint_map.select(request)
             if not selected:
                 return encode_lookup_response(
-                    NULL_HANDLE, (), EPT_S_NOT_REGISTERED, max_count=request.max_ents,
+                    NULL_HANDLE,
+                    (),
+                    EPT_S_NOT_REGISTERED,
+                    max_count=request.max_ents,
                     first_referent=request.last_referent + 1,
                 )
             handle = bytes(4) + os.urandom(16)
@@ -209,7 +217,10 @@ class EndpointMapSession:
         else:
             self._walks[handle] = walk
         return encode_lookup_response(
-            handle, batch, status, max_count=request.max_ents,
+            handle,
+            batch,
+            status,
+            max_count=request.max_ents,
             first_referent=request.last_referent + 1,
         )
 
@@ -222,7 +233,10 @@ class EndpointMapSession:
         towers = self.endpoint_map.map_towers(request)[: request.max_towers]
         status = 0 if towers else EPT_S_NOT_REGISTERED
         return encode_map_response(
-            NULL_HANDLE, towers, status, max_count=request.max_towers,
+            NULL_HANDLE,
+            towers,
+            status,
+            max_count=request.max_towers,
             first_referent=request.last_referent + 1,
         )
 

@@ -147,10 +147,18 @@ def plan_host(
                 _item: CatalogInterface = item,
                 _process: ProcessSpec = process,
             ) -> None:
-                entries.append(RegisteredEndpoint(
-                    _item.key, _item.interface, _item.annotation, transport, address, port,
-                    endpoint, _process.name,
-                ))
+                entries.append(
+                    RegisteredEndpoint(
+                        _item.key,
+                        _item.interface,
+                        _item.annotation,
+                        transport,
+                        address,
+                        port,
+                        endpoint,
+                        _process.name,
+                    )
+                )
 
             if key in ports:
                 port = ports[key]

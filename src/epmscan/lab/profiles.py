@@ -60,7 +60,9 @@ class Profile:
     def tcp_interface_keys(self) -> tuple[str, ...]:
         """Keys of the interfaces reachable on ncacn_ip_tcp (candidates for ``ports.<key>``)."""
         return tuple(
-            key for process in self.processes if process.tcp is not None
+            key
+            for process in self.processes
+            if process.tcp is not None
             for key in process.interfaces
         )
 
@@ -116,7 +118,10 @@ _SPOOLER = ProcessSpec(
     lrpc=("spoolss",),
 )
 _REMOTE_REGISTRY = ProcessSpec(
-    "svchost.exe (RemoteRegistry)", ("winreg",), tcp=None, pipes=(r"\PIPE\winreg",),
+    "svchost.exe (RemoteRegistry)",
+    ("winreg",),
+    tcp=None,
+    pipes=(r"\PIPE\winreg",),
 )
 _LOCAL_SERVICE = ProcessSpec(
     "svchost.exe (LocalService)",
@@ -126,8 +131,15 @@ _LOCAL_SERVICE = ProcessSpec(
 )
 
 _WINDOWS_BASE = (
-    _RPCSS, _WININIT, _EVENTLOG, _NETSVCS, _SERVICES, _LSASS, _SPOOLER,
-    _REMOTE_REGISTRY, _LOCAL_SERVICE,
+    _RPCSS,
+    _WININIT,
+    _EVENTLOG,
+    _NETSVCS,
+    _SERVICES,
+    _LSASS,
+    _SPOOLER,
+    _REMOTE_REGISTRY,
+    _LOCAL_SERVICE,
 )
 
 _CAS_HTTP = MappingProxyType({"mapi": 6001, "async_mapi": 6001, "rfr": 6002, "nspi": 6004})
@@ -173,7 +185,8 @@ PROFILES: dict[str, Profile] = {
             "exchange2010-mailbox-pf",
             "Exchange 2010 Mailbox server holding public folders: the store serves MAPI "
             "on static port 60001 and on RPC over HTTP 6001; no address book service",
-            _WINDOWS_BASE + (
+            _WINDOWS_BASE
+            + (
                 ProcessSpec(
                     "store.exe (MSExchangeIS)",
                     ("mapi", "store_admin", "store_admin2", "store_admin3"),
@@ -210,4 +223,3 @@ def get_profile(name: str) -> Profile:
     except KeyError:
         known = ", ".join(PROFILES)
         raise LabConfigError(f"unknown profile {name!r} (known: {known})") from None
-

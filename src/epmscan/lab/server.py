@@ -9,7 +9,7 @@ the local address it reached (``sockname``); an address that is not a live host,
 port that host does not use, gets a reset (``SO_LINGER`` 0).
 
 Every connection is answered by the same code: read bytes, feed them to a
-:class:`~epmscan.protocol.pdu.ServerConnection`, answer binds (accept the interfaces
+:class:`~epmscan.protocol.server_connection.ServerConnection`, answer binds (accept the interfaces
 served on that port, provider-reject others) and requests (the endpoint mapper's calls
 on the EPM port, a fault elsewhere). ncacn_http ports send ``ncacn_http/1.0`` first.
 Silent ports accept and never send a byte, as a port behind a dropping firewall would
@@ -47,8 +47,9 @@ from epmscan.protocol.constants import (
     OP_EPT_LOOKUP_HANDLE_FREE,
     OP_EPT_MAP,
 )
-from epmscan.protocol.http import NCACN_HTTP_GREETING
-from epmscan.protocol.pdu import BindRequest, PresentationContext, Request, ServerConnection
+from epmscan.protocol.events import BindRequest, PresentationContext, Request
+from epmscan.protocol.ncacn_http import NCACN_HTTP_GREETING
+from epmscan.protocol.server_connection import ServerConnection
 
 _READ_SIZE = 65536
 LISTEN_BACKLOG = 4096
@@ -243,8 +244,10 @@ class Lab:
     def _plan_factory(self, choose: DynamicPortChooser) -> Callable[[HostConfig], HostPlan]:
         def factory(host: HostConfig) -> HostPlan:
             return plan_host(
-                host, epm_port=self.config.epm_port + self.config.port_offset,
-                port_offset=self.config.port_offset, choose_dynamic=choose,
+                host,
+                epm_port=self.config.epm_port + self.config.port_offset,
+                port_offset=self.config.port_offset,
+                choose_dynamic=choose,
             )
 
         return factory
@@ -336,8 +339,11 @@ class Lab:
             address = str(spec.network.network_address + offset)
             profile = spec.profiles[rng.randrange(len(spec.profiles))]
             config = HostConfig(
-                address=address, profile=profile, name=default_host_name(profile, address),
-                paging=spec.paging, seed=spec.seed ^ offset,
+                address=address,
+                profile=profile,
+                name=default_host_name(profile, address),
+                paging=spec.paging,
+                seed=spec.seed ^ offset,
             )
             self.hosts[address] = LabHost(config, factory)
         for port, sock in sorted(sockets.items()):
@@ -428,11 +434,15 @@ class Lab:
     ) -> bytes:
         if request.context_id not in bound:
             return connection.fault(request.call_id, NCA_S_UNK_IF, request.context_id)
-        handlers = {} if session is None else {
-            OP_EPT_LOOKUP: session.lookup,
-            OP_EPT_MAP: session.map,
-            OP_EPT_LOOKUP_HANDLE_FREE: session.lookup_handle_free,
-        }
+        handlers = (
+            {}
+            if session is None
+            else {
+                OP_EPT_LOOKUP: session.lookup,
+                OP_EPT_MAP: session.map,
+                OP_EPT_LOOKUP_HANDLE_FREE: session.lookup_handle_free,
+            }
+        )
         handler = handlers.get(request.opnum)
         if handler is None:
             return connection.fault(request.call_id, NCA_S_OP_RNG_ERROR, request.context_id)

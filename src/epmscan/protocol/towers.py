@@ -34,8 +34,8 @@ from epmscan.protocol.constants import (
     FLOOR_UUID,
     NDR_SYNTAX,
 )
-from epmscan.protocol.names import interface_name
-from epmscan.protocol.wire import uuid_bytes, uuid_text
+from epmscan.protocol.interface_names import interface_name
+from epmscan.protocol.syntax_ids import uuid_bytes, uuid_text
 
 _U16 = struct.Struct("<H")
 _U16_BE = struct.Struct(">H")

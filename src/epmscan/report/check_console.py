@@ -19,7 +19,7 @@ from epmscan.models import (
     ResolvedPort,
     Severity,
 )
-from epmscan.protocol.names import RPC_HTTP_PORTS
+from epmscan.protocol.interface_names import RPC_HTTP_PORTS
 from epmscan.report.console import host_heading
 
 SEVERITY_STYLE = {

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from epmscan.models import EndpointRecord, HostResult, HostStatus
-from epmscan.protocol.names import EXCHANGE_BY_UUID
+from epmscan.protocol.interface_names import EXCHANGE_BY_UUID
 
 STATUS_STYLE = {
     HostStatus.OK: "green",

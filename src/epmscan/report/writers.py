@@ -189,20 +189,51 @@ class CheckCsvWriter(_Writer):
         rows: list[list[Any]] = []
         for p in ex.get("ports", ()):
             rows.append(
-                ["port", p["interface"], p["transport"], _blank(p.get("port")),
-                 _blank(p.get("expected_port")), p.get("port_class") or "", p.get("probe") or "",
-                 "", "", p.get("probe_detail") or "", ""]
+                [
+                    "port",
+                    p["interface"],
+                    p["transport"],
+                    _blank(p.get("port")),
+                    _blank(p.get("expected_port")),
+                    p.get("port_class") or "",
+                    p.get("probe") or "",
+                    "",
+                    "",
+                    p.get("probe_detail") or "",
+                    "",
+                ]
             )
         for h in ex.get("http", ()):
             rows.append(
-                ["http", h["interface"], "ncacn_http", h["port"], "", h["status"],
-                 h.get("bind") or "", "", "", h.get("banner") or h.get("detail") or "", ""]
+                [
+                    "http",
+                    h["interface"],
+                    "ncacn_http",
+                    h["port"],
+                    "",
+                    h["status"],
+                    h.get("bind") or "",
+                    "",
+                    "",
+                    h.get("banner") or h.get("detail") or "",
+                    "",
+                ]
             )
         for f in ex.get("findings", ()):
             rows.append(
-                ["finding", f.get("interface") or "", "", "", f.get("expected") or "",
-                 f.get("found") or "", "", f["severity"], f["code"], f["message"],
-                 f.get("fix") or ""]
+                [
+                    "finding",
+                    f.get("interface") or "",
+                    "",
+                    "",
+                    f.get("expected") or "",
+                    f.get("found") or "",
+                    "",
+                    f["severity"],
+                    f["code"],
+                    f["message"],
+                    f.get("fix") or "",
+                ]
             )
         if not rows:
             rows.append(["host"] + [""] * 5 + [host.get("error") or ""] + [""] * 4)

@@ -1,7 +1,7 @@
 """impacket's decoding of endpoint mapper responses: the yardstick for our decoder.
 
 Slow (impacket's ``Structure``/NDR classes do per-field Python work) but independent
-of :mod:`epmscan.protocol.epm`, so differential tests can hold the fast decoder to it,
+of :mod:`epmscan.protocol.epm_client`, so differential tests can hold the fast decoder to it,
 and ``--decoder impacket`` can use it. Tower floors are read with impacket's floor
 classes one after the other, for any number of floors: ``EPMTower`` itself only knows
 six floor slots and fails on longer towers, so it is not used. The interpretation of
@@ -16,7 +16,7 @@ from typing import Any
 
 from epmscan.errors import ProtocolError
 from epmscan.models import Floor, InterfaceId, LookupEntry, Tower
-from epmscan.protocol.epm import LookupResponse, MapResponse
+from epmscan.protocol.epm_client import LookupResponse, MapResponse
 
 _TRANSPORTS = {
     (b"\x0b", b"\x07"): "ncacn_ip_tcp",

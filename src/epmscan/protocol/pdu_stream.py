@@ -6,7 +6,7 @@ arrive and hands out complete fragments; it never waits for more than one fragme
 worth and refuses a header that cannot be right (wrong version, a data representation
 we do not speak, ``frag_length`` below 16 or above its cap), so a hostile peer can make
 it raise :class:`ProtocolError` but never hang or grow without bound. Reassembling
-fragments into one call is the job of :mod:`epmscan.protocol.pdu`.
+fragments into one call is the job of :mod:`epmscan.protocol.fragmenting`.
 """
 
 from __future__ import annotations
