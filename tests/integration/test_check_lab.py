@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from epmscan.checks.policy import Policy
 from epmscan.engine.dump import Timeouts
 from epmscan.engine.exchange import CheckOptions, check_host
 from epmscan.lab import LabThread
@@ -18,6 +17,7 @@ from epmscan.models import (
     ExchangeHostReport,
     ExchangeInterface,
     HttpProbeStatus,
+    Policy,
     PortClass,
     PortProbeStatus,
     Severity,

@@ -15,9 +15,9 @@ from epmscan.checks.diff import (
     load_saved,
     parse_saved,
 )
-from epmscan.checks.policy import Policy, parse_policy
+from epmscan.checks.policy import parse_policy
 from epmscan.errors import UsageError
-from epmscan.models import ExchangeInterface
+from epmscan.models import ExchangeInterface, Policy
 
 MAPI_UUID = "a4f1db00-ca47-1067-b31f-00dd010662da"
 NSPI_UUID = "f5cc5a18-4264-101a-8c59-08002b2f8426"

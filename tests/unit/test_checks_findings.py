@@ -6,17 +6,21 @@ import pytest
 
 from epmscan.checks.classify import classify_port, classify_ports
 from epmscan.checks.findings import build_report, evaluate, exit_code_for
-from epmscan.checks.policy import DynamicRanges, Expectation, Policy, PortRange, Role
 from epmscan.models import (
+    DynamicRanges,
     ExchangeInterface,
+    Expectation,
     Finding,
     HostResult,
     HostStatus,
     HttpPortProbe,
     HttpProbeStatus,
+    Policy,
     PortClass,
     PortProbeStatus,
+    PortRange,
     ResolvedPort,
+    Role,
     Severity,
 )
 

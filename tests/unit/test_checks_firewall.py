@@ -12,16 +12,19 @@ import pytest
 
 from epmscan.checks.findings import build_report
 from epmscan.checks.firewall import FORMATS, plan_rules, render_firewall
-from epmscan.checks.policy import DynamicRanges, Expectation, PortRange, Role
 from epmscan.errors import UsageError
 from epmscan.models import (
+    DynamicRanges,
     ExchangeHostReport,
     ExchangeInterface,
+    Expectation,
     HostResult,
     HostStatus,
     HttpPortProbe,
     HttpProbeStatus,
+    PortRange,
     ResolvedPort,
+    Role,
 )
 
 MAPI, NSPI, RFR = ExchangeInterface.MAPI, ExchangeInterface.NSPI, ExchangeInterface.RFR

@@ -8,10 +8,6 @@ from pathlib import Path
 import pytest
 
 from epmscan.checks.policy import (
-    DynamicRanges,
-    Policy,
-    PortRange,
-    Role,
     load_policy,
     parse_expect,
     parse_policy,
@@ -20,7 +16,7 @@ from epmscan.checks.policy import (
 )
 from epmscan.checks.tomlpos import locate, locate_value
 from epmscan.errors import PolicyError, UsageError
-from epmscan.models import ExchangeInterface, Severity
+from epmscan.models import DynamicRanges, ExchangeInterface, Policy, PortRange, Role, Severity
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "policies"
 

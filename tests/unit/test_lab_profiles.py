@@ -7,12 +7,12 @@ import random
 import pytest
 
 from epmscan.errors import LabConfigError
+from epmscan.facts.exchange import EXCHANGE_INTERFACES
 from epmscan.lab import get_profile, list_profiles, single_host_lab
 from epmscan.lab.catalog import CATALOG
 from epmscan.lab.config import HostConfig
 from epmscan.lab.plan import HostPlan, plan_host, pool_dynamic_chooser, random_dynamic_chooser
 from epmscan.models import ExchangeInterface
-from epmscan.protocol.interface_names import EXCHANGE_INTERFACES
 
 EXCHANGE_KEYS = {"mapi", "async_mapi", "nspi", "rfr"}
 WINDOWS_KEYS = {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from epmscan.facts.exchange import EXCHANGE_INTERFACES
 from epmscan.models import ExchangeInterface, InterfaceId
-from epmscan.protocol.interface_names import EXCHANGE_INTERFACES, interface_name
+from epmscan.protocol.interface_names import interface_name
 from epmscan.protocol.ncacn_http import NCACN_HTTP_GREETING, classify_greeting
 
 
@@ -67,6 +68,6 @@ def test_banner_is_cut_short() -> None:
 
 
 def test_exchange_by_uuid_is_the_inverse_of_the_catalogue() -> None:
-    from epmscan.protocol.interface_names import EXCHANGE_BY_UUID
+    from epmscan.facts.exchange import EXCHANGE_BY_UUID
 
     assert {EXCHANGE_INTERFACES[role].uuid: role for role in ExchangeInterface} == EXCHANGE_BY_UUID

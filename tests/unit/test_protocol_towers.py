@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from epmscan.errors import ProtocolError
+from epmscan.facts.exchange import EXCHANGE_INTERFACES
 from epmscan.models import ExchangeInterface, Floor, InterfaceId, LookupEntry, Tower
 from epmscan.protocol.constants import NDR_SYNTAX
 from epmscan.protocol.impacket_reference import reference_decode_tower
-from epmscan.protocol.interface_names import EXCHANGE_INTERFACES
 from epmscan.protocol.towers import decode_tower, encode_tower, endpoint_record, string_binding
 
 MAPI = EXCHANGE_INTERFACES[ExchangeInterface.MAPI]

@@ -21,6 +21,7 @@ from epmscan.models import (
     PortClass,
     PortProbeStatus,
     ResolvedPort,
+    Role,
     Severity,
 )
 from epmscan.report import serialize
@@ -55,7 +56,7 @@ hosts = st.builds(
     fault_status=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
 )
 REPORT_PARTS = dict(
-    role="client_access",
+    role=Role.CLIENT_ACCESS,
     group="cas",
     ports=(
         ResolvedPort(

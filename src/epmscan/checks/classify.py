@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from epmscan.checks.policy import DynamicRanges, Expectation
-from epmscan.models import ExchangeInterface, PortClass, ResolvedPort
+from epmscan.models import DynamicRanges, ExchangeInterface, Expectation, PortClass, ResolvedPort
 
 DYNAMIC_CLASSES = frozenset({PortClass.DYNAMIC_WINDOWS, PortClass.DYNAMIC_EXCHANGE})
 STATIC_CLASSES = frozenset(

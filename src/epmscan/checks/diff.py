@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from epmscan.checks.policy import Policy
 from epmscan.errors import UsageError
-from epmscan.models import ExchangeInterface
-from epmscan.protocol.interface_names import EXCHANGE_BY_UUID
+from epmscan.facts.exchange import EXCHANGE_BY_UUID
+from epmscan.models import ExchangeInterface, Policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,11 @@ from epmscan.checks.fixes import (
     pin_port_fix,
     wrong_service_fix,
 )
-from epmscan.checks.policy import Expectation, Role
+from epmscan.facts.exchange import MUST_REGISTER_ROLES, ROLE_INTERFACES, RPC_HTTP_PORTS
 from epmscan.models import (
     ExchangeHostReport,
     ExchangeInterface,
+    Expectation,
     Finding,
     HostResult,
     HostStatus,
@@ -33,7 +34,6 @@ from epmscan.models import (
     ResolvedPort,
     Severity,
 )
-from epmscan.protocol.interface_names import RPC_HTTP_PORTS
 
 _NETWORK_FAILURES = frozenset(
     {
@@ -49,25 +49,6 @@ _HTTP_DOWN = frozenset(
     {HttpProbeStatus.CLOSED, HttpProbeStatus.FILTERED, HttpProbeStatus.UNREACHABLE}
 )
 
-
-_ROLE_INTERFACES: dict[Role | None, frozenset[ExchangeInterface]] = {
-    Role.CLIENT_ACCESS: frozenset(
-        {ExchangeInterface.MAPI, ExchangeInterface.NSPI, ExchangeInterface.RFR}
-    ),
-    Role.LEGACY: frozenset({ExchangeInterface.MAPI, ExchangeInterface.NSPI, ExchangeInterface.RFR}),
-    Role.MAILBOX_PUBLIC_FOLDERS: frozenset({ExchangeInterface.MAPI}),
-    None: frozenset({ExchangeInterface.MAPI, ExchangeInterface.NSPI, ExchangeInterface.RFR}),
-    Role.MAILBOX: frozenset(),
-    Role.WINDOWS: frozenset(),
-}
-"""Interfaces Outlook uses on a server of each role: checked even with no port listed."""
-
-_MUST_REGISTER: dict[Role | None, frozenset[ExchangeInterface]] = {
-    Role.CLIENT_ACCESS: _ROLE_INTERFACES[Role.CLIENT_ACCESS],
-    Role.LEGACY: _ROLE_INTERFACES[Role.LEGACY],
-    Role.MAILBOX_PUBLIC_FOLDERS: _ROLE_INTERFACES[Role.MAILBOX_PUBLIC_FOLDERS],
-}
-"""Roles on which a missing registration is worth a warning even with no port listed."""
 
 _PROBE_FAILURES: dict[PortProbeStatus, tuple[str, str]] = {
     PortProbeStatus.WRONG_SERVICE: ("wrong_service", "answers but refused the bind"),
@@ -165,7 +146,7 @@ def build_report(
     classified = classify_ports(tuple(ports), expectation)
     return ExchangeHostReport(
         host=host,
-        role=expectation.role.value if expectation and expectation.role else None,
+        role=expectation.role if expectation else None,
         group=expectation.group if expectation else None,
         ports=classified,
         http=tuple(http),
@@ -207,7 +188,7 @@ def _interface_findings(
                 found="not registered",
                 fix=pin_port_fix(interface, expected, exp.role),
             )
-        elif exp.role is not None and interface in _MUST_REGISTER.get(exp.role, frozenset()):
+        elif exp.role in MUST_REGISTER_ROLES and interface in ROLE_INTERFACES[exp.role]:
             out.add(
                 Severity.WARNING,
                 f"{interface.value}.not_registered",
@@ -249,7 +230,7 @@ def _port_class_finding(
                 found=f"{port} ({port_class.value})",
                 fix=pin_port_fix(interface, expected, exp.role),
             )
-        elif not exp.allow_dynamic and interface in _ROLE_INTERFACES.get(exp.role, frozenset()):
+        elif not exp.allow_dynamic and interface in ROLE_INTERFACES.get(exp.role, frozenset()):
             out.add(
                 Severity.ERROR,
                 code,

@@ -23,12 +23,18 @@ from dataclasses import dataclass
 
 from epmscan.checks.classify import DYNAMIC_CLASSES, classify_port
 from epmscan.checks.fixes import label
-from epmscan.checks.policy import DynamicRanges, PortRange
 from epmscan.errors import UsageError
-from epmscan.models import ExchangeHostReport, HttpProbeStatus, PortClass
+from epmscan.models import (
+    DynamicRanges,
+    ExchangeHostReport,
+    HttpProbeStatus,
+    PortClass,
+    PortRange,
+    Role,
+)
+from epmscan.protocol.constants import EPM_PORT
 
 FORMATS = ("netsh", "powershell", "nftables", "iptables", "csv")
-EPM_PORT = 135
 _MULTIPORT_MAX = 15
 """iptables multiport takes at most 15 ports, a range counting as two."""
 
@@ -69,7 +75,7 @@ def _dynamic_range(
 ) -> PortRange:
     """Exchange 2010 setup widens the range, so an Exchange server opens the Exchange range
     unless the host is a plain Windows server and every port sat in the Windows range."""
-    if report.role == "windows" and classes == {PortClass.DYNAMIC_WINDOWS}:
+    if report.role is Role.WINDOWS and classes == {PortClass.DYNAMIC_WINDOWS}:
         return ranges.windows
     return ranges.exchange
 

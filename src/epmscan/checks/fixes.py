@@ -5,39 +5,21 @@ Every fact here is cited in docs/exchange-ports.md; change both together.
 
 from __future__ import annotations
 
-from epmscan.checks.policy import Role
-from epmscan.models import ExchangeInterface
-
-MSEXCHANGERPC_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeRPC\ParametersSystem"
-MSEXCHANGEAB_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeAB\Parameters"
-MSEXCHANGESA_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeSA\Parameters"
-MSEXCHANGEIS_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
-
-INTERFACE_LABELS: dict[ExchangeInterface, str] = {
-    ExchangeInterface.MAPI: "MAPI (EMSMDB)",
-    ExchangeInterface.ASYNC_MAPI: "AsyncEMSMDB",
-    ExchangeInterface.NSPI: "address book (NSPI)",
-    ExchangeInterface.RFR: "referral (RFR)",
-}
-
-SERVICE_NAMES: dict[ExchangeInterface, str] = {
-    ExchangeInterface.MAPI: "Microsoft Exchange RPC Client Access (MSExchangeRPC)",
-    ExchangeInterface.ASYNC_MAPI: "Microsoft Exchange RPC Client Access (MSExchangeRPC)",
-    ExchangeInterface.NSPI: "Microsoft Exchange Address Book (MSExchangeAB)",
-    ExchangeInterface.RFR: "Microsoft Exchange Address Book (MSExchangeAB)",
-}
-
-LEGACY_SERVICE_NAMES: dict[ExchangeInterface, str] = {
-    ExchangeInterface.MAPI: "Microsoft Exchange Information Store (MSExchangeIS)",
-    ExchangeInterface.ASYNC_MAPI: "Microsoft Exchange Information Store (MSExchangeIS)",
-    ExchangeInterface.NSPI: "Microsoft Exchange System Attendant (MSExchangeSA)",
-    ExchangeInterface.RFR: "Microsoft Exchange System Attendant (MSExchangeSA)",
-}
+from epmscan.facts.exchange import (
+    LABELS,
+    LEGACY_SERVICE_NAMES,
+    MSEXCHANGEAB_KEY,
+    MSEXCHANGEIS_KEY,
+    MSEXCHANGERPC_KEY,
+    MSEXCHANGESA_KEY,
+    SERVICE_NAMES,
+)
+from epmscan.models import ExchangeInterface, Role
 
 
 def label(interface: ExchangeInterface) -> str:
     """Human name of an interface (``MAPI (EMSMDB)``)."""
-    return INTERFACE_LABELS[interface]
+    return LABELS[interface]
 
 
 def service_for(interface: ExchangeInterface, role: Role | None) -> str:

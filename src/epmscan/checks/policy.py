@@ -16,178 +16,22 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from epmscan.checks.tomlpos import PathPart, locate, locate_value
 from epmscan.errors import PolicyError, UsageError
-from epmscan.models import ExchangeInterface, Severity
-from epmscan.protocol.interface_names import RPC_HTTP_PORTS as RPC_HTTP_INTERFACES
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-RPC_HTTP_PORTS: tuple[int, ...] = tuple(RPC_HTTP_INTERFACES)
-"""RPC over HTTP: 6001 store (EMSMDB), 6002 directory referral (RFR), 6004 NSPI proxy."""
-
-
-class Role(StrEnum):
-    """What a group of servers is, which decides the fix texts and default checks."""
-
-    CLIENT_ACCESS = "client_access"
-    """Exchange 2010 Client Access server (RPC Client Access + Address Book services)."""
-    MAILBOX = "mailbox"
-    """Exchange Mailbox server without public folders: Outlook does not connect to it."""
-    MAILBOX_PUBLIC_FOLDERS = "mailbox_public_folders"
-    """Mailbox server holding a public folder database: Outlook connects to it directly."""
-    LEGACY = "legacy"
-    """Exchange 2003/2007 mailbox server (System Attendant / Information Store ports)."""
-    WINDOWS = "windows"
-    """Any Windows host: only the endpoint mapper and listed ports are checked."""
-
-
-@dataclass(frozen=True, slots=True)
-class PortRange:
-    """An inclusive TCP port range."""
-
-    first: int
-    last: int
-
-    def __contains__(self, port: object) -> bool:
-        return isinstance(port, int) and self.first <= port <= self.last
-
-    def __str__(self) -> str:
-        return f"{self.first}-{self.last}"
-
-
-WINDOWS_DYNAMIC = PortRange(49152, 65535)
-"""Windows Vista / Server 2008 and later default dynamic range (start 49152, 16384 ports)."""
-EXCHANGE_DYNAMIC = PortRange(6005, 65534)
-"""What Exchange 2010 setup sets (start 6005, 59530 ports); see docs/exchange-ports.md."""
-
-
-@dataclass(frozen=True, slots=True)
-class DynamicRanges:
-    """The two dynamic ranges a resolved port is classified against."""
-
-    windows: PortRange = WINDOWS_DYNAMIC
-    exchange: PortRange = EXCHANGE_DYNAMIC
-
-
-@dataclass(frozen=True, slots=True)
-class Expectation:
-    """What one host is expected to look like (a group's settings, or the CLI's)."""
-
-    group: str | None = None
-    role: Role | None = None
-    static_ports: tuple[tuple[ExchangeInterface, int], ...] = ()
-    require_http: tuple[int, ...] = ()
-    allow_dynamic: bool = True
-    """Whether interfaces with no listed port may sit on a dynamic port. False makes a
-    dynamic port an error for every interface Outlook uses on this role; a listed static
-    port is always held to, whatever this says."""
-    ranges: DynamicRanges = field(default_factory=DynamicRanges)
-    severity_overrides: tuple[tuple[str, Severity], ...] = ()
-    """(code or fnmatch pattern, severity); the first match wins."""
-
-    def static_port(self, interface: ExchangeInterface) -> int | None:
-        """The expected static port of ``interface``, None when there is no expectation."""
-        for iface, port in self.static_ports:
-            if iface is interface:
-                return port
-        return None
-
-    def severity_for(self, code: str, default: Severity) -> Severity:
-        """``default`` unless the policy overrides ``code``."""
-        for pattern, severity in self.severity_overrides:
-            if fnmatchcase(code, pattern):
-                return severity
-        return default
-
-    @property
-    def is_exchange(self) -> bool:
-        """True unless the role says this is a plain Windows host."""
-        return self.role is not Role.WINDOWS
-
-
-@dataclass(frozen=True, slots=True)
-class ServerGroup:
-    """Servers matched by address, CIDR or name, and what is expected of them."""
-
-    name: str
-    networks: tuple[IPNetwork, ...]
-    """Single addresses are /32 or /128 networks."""
-    names: tuple[str, ...]
-    """Host names, lower case."""
-    expectation: Expectation
-    specs: tuple[str, ...] = ()
-    """The server entries exactly as written, in order (the scan targets)."""
-
-    def matches(self, address: str | None, name: str | None) -> bool:
-        """True when ``address`` is inside one of the networks or ``name`` is listed."""
-        if name is not None and name.rstrip(".").lower() in self.names:
-            return True
-        if address is None:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return address.rstrip(".").lower() in self.names
-        return any(ip.version == net.version and ip in net for net in self.networks)
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """Groups of servers, checked in order: the first group that matches a host wins."""
-
-    groups: tuple[ServerGroup, ...]
-    default: Expectation | None = None
-    """Used for hosts no group matches (the CLI quick case has only this)."""
-    source: str | None = None
-
-    def targets(self) -> tuple[str, ...]:
-        """Every server entry of every group, in file order, without duplicates."""
-        seen: dict[str, None] = {}
-        for group in self.groups:
-            for spec in group.specs:
-                seen.setdefault(spec, None)
-        return tuple(seen)
-
-    def expectation_for(self, address: str | None, name: str | None = None) -> Expectation | None:
-        """The expectation of the first group matching the host, else the default."""
-        for group in self.groups:
-            if group.matches(address, name):
-                return group.expectation
-        return self.default
-
-    @classmethod
-    def from_expectations(
-        cls,
-        expect: Mapping[str, int] | Mapping[ExchangeInterface, int] | None = None,
-        require_http: Iterable[int] = (),
-        *,
-        allow_dynamic: bool = True,
-        ranges: DynamicRanges | None = None,
-        role: Role | None = None,
-    ) -> Policy:
-        """The CLI quick case: one expectation for every host."""
-        static: list[tuple[ExchangeInterface, int]] = []
-        for key, port in (expect or {}).items():
-            iface = key if isinstance(key, ExchangeInterface) else _interface(str(key))
-            static.append((iface, _port(port, f"--expect {iface.value}")))
-        http = tuple(_port(p, "--require-http") for p in require_http)
-        expectation = Expectation(
-            group=None,
-            role=role,
-            static_ports=tuple(static),
-            require_http=tuple(dict.fromkeys(http)),
-            allow_dynamic=allow_dynamic,
-            ranges=ranges or DynamicRanges(),
-        )
-        return cls(groups=(), default=expectation, source=None)
-
+from epmscan.models import (
+    DynamicRanges,
+    ExchangeInterface,
+    Expectation,
+    Policy,
+    PortRange,
+    Role,
+    ServerGroup,
+    Severity,
+)
+from epmscan.models.policy import IPNetwork
 
 # --- CLI string helpers ----------------------------------------------------------------
 

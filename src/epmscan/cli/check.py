@@ -10,8 +10,6 @@ import typer
 
 from epmscan.checks.findings import build_report, exit_code_for
 from epmscan.checks.policy import (
-    DynamicRanges,
-    Policy,
     load_policy,
     parse_expect,
     parse_port_list,
@@ -24,7 +22,7 @@ from epmscan.cli.scan import ScanRun, execute_scan
 from epmscan.engine.dump import Timeouts
 from epmscan.engine.exchange import CheckOptions, check_host
 from epmscan.errors import UsageError
-from epmscan.models import ExchangeHostReport, HostResult, Severity
+from epmscan.models import DynamicRanges, ExchangeHostReport, HostResult, Policy, Severity
 from epmscan.report.check_console import print_check
 from epmscan.report.serialize import exchange_to_dict, exchange_to_json
 

@@ -19,11 +19,11 @@ import typer
 from rich.text import Text
 
 from epmscan.checks.findings import exit_code_for
-from epmscan.checks.policy import Policy, parse_policy
+from epmscan.checks.policy import parse_policy
 from epmscan.cli import options as opt
 from epmscan.cli.check import run_check
 from epmscan.cli.common import output_console, stderr_console
-from epmscan.models import ExchangeHostReport, Severity
+from epmscan.models import ExchangeHostReport, Policy, Severity
 from epmscan.report.check_console import print_check
 
 if TYPE_CHECKING:

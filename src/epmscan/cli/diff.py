@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from epmscan.checks.diff import diff_exit_code, diff_results, load_saved, parse_saved
-from epmscan.checks.policy import Policy, load_policy
+from epmscan.checks.policy import load_policy
 from epmscan.cli import options as opt
 from epmscan.cli.check import run_check
 from epmscan.cli.common import exit_with_usage_error, output_console
 from epmscan.errors import UsageError
+from epmscan.models import Policy
 from epmscan.report.diff_console import print_diff
 from epmscan.report.serialize import exchange_to_dict
 

@@ -10,10 +10,11 @@ import typer
 
 from epmscan import __version__
 from epmscan.cli.common import exit_with_usage_error, output_console, stderr_console
-from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, dump_host
+from epmscan.engine.dump import Timeouts, dump_host
 from epmscan.engine.loop import run
 from epmscan.errors import EpmscanError, UsageError
 from epmscan.models import HostResult, HostStatus
+from epmscan.protocol.constants import EPM_PORT
 from epmscan.report.console import print_dump
 from epmscan.report.serialize import host_to_dict
 from epmscan.targets import Target, resolve_target
@@ -66,7 +67,7 @@ async def _dump_one(
 def dump(
     host: Annotated[str, typer.Argument(help="Address or name of the host to ask.")],
     port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="EPM port.")] = (
-        DEFAULT_EPM_PORT
+        EPM_PORT
     ),
     timeout: Annotated[
         float, typer.Option("--timeout", "-t", min=0.01, help="Seconds per connect and per read.")

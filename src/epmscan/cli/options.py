@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from epmscan.engine.dump import DEFAULT_EPM_PORT
+from epmscan.protocol.constants import EPM_PORT
 
 Targets = Annotated[
     list[str] | None,
@@ -97,7 +97,7 @@ class ScanArgs:
     max_hosts: int = 1 << 20
     seed: int | None = None
     shard: str | None = None
-    port: int = DEFAULT_EPM_PORT
+    port: int = EPM_PORT
     mode: str = "dump"
     concurrency: int = 2000
     per_host: int = 4

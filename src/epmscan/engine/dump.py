@@ -26,12 +26,15 @@ from epmscan.errors import (
     RpcFaultError,
 )
 from epmscan.models import EndpointRecord, HostResult, HostStatus, LookupEntry
-from epmscan.protocol.constants import EPM_INTERFACE, OP_EPT_LOOKUP, OP_EPT_LOOKUP_HANDLE_FREE
+from epmscan.protocol.constants import (
+    EPM_INTERFACE,
+    EPM_PORT,
+    OP_EPT_LOOKUP,
+    OP_EPT_LOOKUP_HANDLE_FREE,
+)
 from epmscan.protocol.epm_client import LookupResponse, decode_lookup_response
 from epmscan.protocol.lookup_walk import LookupWalk
 from epmscan.protocol.towers import endpoint_record
-
-DEFAULT_EPM_PORT = 135
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +153,7 @@ async def walk_lookup(session: RpcSession, walk: LookupWalk) -> None:
 async def dump_host(
     target: str,
     address: str,
-    port: int = DEFAULT_EPM_PORT,
+    port: int = EPM_PORT,
     *,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
     max_ents: int = 500,

@@ -13,29 +13,30 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from epmscan.checks.findings import build_report
-from epmscan.checks.policy import Expectation
-from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, dump_host
+from epmscan.engine.dump import Timeouts, dump_host
 from epmscan.engine.mapping import map_host, map_interfaces
 from epmscan.engine.probes import probe_bind, probe_http
 from epmscan.engine.session import RpcSession
 from epmscan.errors import RpcFaultError
+from epmscan.facts.exchange import EXCHANGE_BY_UUID, EXCHANGE_INTERFACES, RPC_HTTP_PORTS
 from epmscan.models import (
     EndpointRecord,
     ExchangeHostReport,
     ExchangeInterface,
+    Expectation,
     HostStatus,
     HttpPortProbe,
     PortProbeStatus,
     ResolvedPort,
 )
-from epmscan.protocol.interface_names import EXCHANGE_BY_UUID, EXCHANGE_INTERFACES, RPC_HTTP_PORTS
+from epmscan.protocol.constants import EPM_PORT
 
 CHECK_TIMEOUTS = Timeouts(connect=2.0, read=5.0, host=60.0)
 
 
 @dataclass(frozen=True, slots=True)
 class CheckOptions:
-    port: int = DEFAULT_EPM_PORT
+    port: int = EPM_PORT
     timeouts: Timeouts = CHECK_TIMEOUTS
     max_ents: int = 500
     decoder: str = "fast"

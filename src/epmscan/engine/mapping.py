@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from epmscan.engine.dump import DEFAULT_EPM_PORT, DEFAULT_TIMEOUTS, Timeouts, run_epm_session
+from epmscan.engine.dump import DEFAULT_TIMEOUTS, Timeouts, run_epm_session
 from epmscan.engine.session import RpcSession
 from epmscan.models import EndpointRecord, HostResult, InterfaceId, LookupEntry
-from epmscan.protocol.constants import OP_EPT_MAP
+from epmscan.protocol.constants import EPM_PORT, OP_EPT_MAP
 from epmscan.protocol.epm_client import build_map_request, decode_map_response
 from epmscan.protocol.towers import endpoint_record
 
@@ -49,7 +49,7 @@ async def map_host(
     target: str,
     address: str,
     interfaces: Iterable[InterfaceId],
-    port: int = DEFAULT_EPM_PORT,
+    port: int = EPM_PORT,
     *,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
     abort_close: bool = False,

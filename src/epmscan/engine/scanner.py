@@ -17,12 +17,13 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from epmscan.engine.dump import DEFAULT_EPM_PORT, Timeouts, dump_host
+from epmscan.engine.dump import Timeouts, dump_host
 from epmscan.engine.mapping import map_host
 from epmscan.engine.ratelimit import RateLimiter
 from epmscan.errors import LocalResourceError
+from epmscan.facts.exchange import EXCHANGE_INTERFACES
 from epmscan.models import HostResult, HostStatus
-from epmscan.protocol.interface_names import EXCHANGE_INTERFACES
+from epmscan.protocol.constants import EPM_PORT
 from epmscan.targets import Target, resolve_target
 
 SCAN_TIMEOUTS = Timeouts(connect=2.0, read=5.0, host=30.0)
@@ -38,7 +39,7 @@ HostJob = Callable[[str, str], Awaitable[R]]
 
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
-    port: int = DEFAULT_EPM_PORT
+    port: int = EPM_PORT
     mode: str = "dump"
     concurrency: int = 1000
     max_rate: float | None = None

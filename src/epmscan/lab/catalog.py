@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from epmscan.models import InterfaceId
+from epmscan.facts.exchange import EXCHANGE_INTERFACES
+from epmscan.models import ExchangeInterface, InterfaceId
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,11 @@ def _entry(
 ) -> CatalogInterface:
     major, minor = (int(part) for part in version.split("."))
     return CatalogInterface(key, InterfaceId(uuid, major, minor), annotation, description)
+
+
+def _exchange(interface: ExchangeInterface, description: str) -> CatalogInterface:
+    """An Exchange interface, keyed by its short name (``mapi``), as the facts define it."""
+    return CatalogInterface(interface.value, EXCHANGE_INTERFACES[interface], "", description)
 
 
 _ENTRIES = (
@@ -238,23 +244,11 @@ _ENTRIES = (
         "[MS-DNSP] DNS Server Management",
     ),
     # Exchange 2010: RPC Client Access, address book, store, system attendant
-    _entry("mapi", "a4f1db00-ca47-1067-b31f-00dd010662da", "0.81", "", "[MS-OXCRPC] EMSMDB"),
-    _entry(
-        "async_mapi", "5261574a-4572-206e-b268-6b199213b4e4", "0.1", "", "[MS-OXCRPC] AsyncEMSMDB"
-    ),
-    _entry(
-        "nspi",
-        "f5cc5a18-4264-101a-8c59-08002b2f8426",
-        "56.0",
-        "",
-        "[MS-OXNSPI] Name Service Provider Interface",
-    ),
-    _entry(
-        "rfr",
-        "1544f5e0-613c-11d1-93df-00c04fd7bd09",
-        "1.0",
-        "",
-        "[MS-OXABREF] Address Book Name Service Provider Interface Referral",
+    _exchange(ExchangeInterface.MAPI, "[MS-OXCRPC] EMSMDB"),
+    _exchange(ExchangeInterface.ASYNC_MAPI, "[MS-OXCRPC] AsyncEMSMDB"),
+    _exchange(ExchangeInterface.NSPI, "[MS-OXNSPI] Name Service Provider Interface"),
+    _exchange(
+        ExchangeInterface.RFR, "[MS-OXABREF] Address Book Name Service Provider Interface Referral"
     ),
     _entry(
         "store_admin",
@@ -303,8 +297,6 @@ _ENTRIES = (
 CATALOG: dict[str, CatalogInterface] = {entry.key: entry for entry in _ENTRIES}
 """Every interface a profile may register, by key."""
 
-EPM_INTERFACE_ID = InterfaceId("e1af8308-5d1f-11c9-91a4-08002b14a0fa", 3, 0)
-"""The endpoint mapper itself (served on the EPM port, not registered in its own map)."""
 
 
 def catalog_interface(key: str) -> CatalogInterface:

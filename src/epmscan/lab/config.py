@@ -20,10 +20,10 @@ from typing import Any, Literal, NoReturn
 
 from epmscan.errors import LabConfigError
 from epmscan.lab.profiles import PAGING_STYLES, PagingStyle, Profile, get_profile
+from epmscan.protocol.constants import EPM_PORT
 
 PortOverride = int | Literal["dynamic"]
 
-DEFAULT_EPM_PORT = 135
 LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 
 
@@ -77,7 +77,7 @@ class LabConfig:
     """A whole lab: explicit hosts, or a wildcard spec, and where the ports land."""
 
     hosts: tuple[HostConfig, ...] = ()
-    epm_port: int = DEFAULT_EPM_PORT
+    epm_port: int = EPM_PORT
     port_offset: int = 0
     seed: int = 0
     wildcard: WildcardConfig | None = None
@@ -372,7 +372,7 @@ def parse_lab(data: Mapping[str, Any], source: str = "<lab>") -> LabConfig:
     top.check_keys(_TOP_KEYS)
     lab = _Reader(source, "lab", data.get("lab", {}))
     lab.check_keys(_LAB_KEYS)
-    epm_port = lab.integer("epm_port", DEFAULT_EPM_PORT, 1, 65535)
+    epm_port = lab.integer("epm_port", EPM_PORT, 1, 65535)
     port_offset = lab.integer("port_offset", 0, 0, 65534)
     seed = lab.integer("seed", 0, 0, 2**63 - 1)
     raw_hosts = data.get("hosts", [])
@@ -438,7 +438,7 @@ def single_host_lab(
     profile: str,
     bind_address: str = "127.0.0.1",
     *,
-    epm_port: int = DEFAULT_EPM_PORT,
+    epm_port: int = EPM_PORT,
     port_offset: int = 0,
     seed: int = 0,
     **overrides: Any,

@@ -13,10 +13,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from epmscan.lab.catalog import CATALOG, EPM_INTERFACE_ID, CatalogInterface
+from epmscan.lab.catalog import CATALOG, CatalogInterface
 from epmscan.lab.config import HostConfig
 from epmscan.lab.profiles import ProcessSpec
 from epmscan.models import InterfaceId
+from epmscan.protocol.constants import EPM_INTERFACE
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -131,7 +132,7 @@ def plan_host(
     entries: list[RegisteredEndpoint] = []
     tcp_listeners: dict[int, set[InterfaceId]] = {}
     tcp_endpoints: dict[str, int] = {}
-    epm_interfaces = {EPM_INTERFACE_ID}
+    epm_interfaces = {EPM_INTERFACE}
 
     for process in profile.processes:
         ports = _process_ports(host, process, epm_port, port_offset, rng, used, choose_dynamic)

@@ -16,14 +16,15 @@ from types import MappingProxyType
 from typing import Literal
 
 from epmscan.errors import LabConfigError
+from epmscan.models import EXCHANGE_DYNAMIC, WINDOWS_DYNAMIC
 
 TcpPort = int | Literal["epm", "dynamic"] | None
 
 PagingStyle = Literal["windows", "samba", "samba-dc"]
 PAGING_STYLES: tuple[str, ...] = ("windows", "samba", "samba-dc")
 
-WINDOWS_DYNAMIC_RANGE = (49152, 65535)
-EXCHANGE_DYNAMIC_RANGE = (6005, 65534)
+WINDOWS_DYNAMIC_RANGE = (WINDOWS_DYNAMIC.first, WINDOWS_DYNAMIC.last)
+EXCHANGE_DYNAMIC_RANGE = (EXCHANGE_DYNAMIC.first, EXCHANGE_DYNAMIC.last)
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,8 @@ EPT_S_CANT_PERFORM_OP: Final = 0x16C9A0CD
 EPT_S_INVALID_ENTRY: Final = 0x16C9A0CE
 
 # --- endpoint mapper ----------------------------------------------------------------------
+EPM_PORT: Final = 135
+"""The endpoint mapper's well-known TCP port (ncacn_ip_tcp)."""
 OP_EPT_INSERT: Final = 0
 OP_EPT_DELETE: Final = 1
 OP_EPT_LOOKUP: Final = 2

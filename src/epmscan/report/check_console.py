@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from epmscan.facts.exchange import HTTP_PORT_FOR, SHORT_LABELS
 from epmscan.models import (
     ExchangeHostReport,
     ExchangeInterface,
@@ -19,7 +20,6 @@ from epmscan.models import (
     ResolvedPort,
     Severity,
 )
-from epmscan.protocol.interface_names import RPC_HTTP_PORTS
 from epmscan.report.console import host_heading
 
 SEVERITY_STYLE = {
@@ -28,12 +28,6 @@ SEVERITY_STYLE = {
     Severity.ERROR: "red",
     Severity.CRITICAL: "bold red",
 }
-INTERFACE_LABEL = {
-    ExchangeInterface.MAPI: "MAPI",
-    ExchangeInterface.ASYNC_MAPI: "AsyncMAPI",
-    ExchangeInterface.NSPI: "NSPI",
-    ExchangeInterface.RFR: "RFR",
-}
 CLASS_LABEL = {
     PortClass.STATIC_EXPECTED: ("static", "green"),
     PortClass.STATIC_UNEXPECTED: ("wrong static", "red"),
@@ -41,7 +35,6 @@ CLASS_LABEL = {
     PortClass.DYNAMIC_EXCHANGE: ("dynamic", "yellow"),
     PortClass.STATIC_UNCHECKED: ("static", ""),
 }
-HTTP_FOR = {interface: port for port, interface in RPC_HTTP_PORTS.items()}
 
 
 def _worst(findings: Iterable[Finding], interface: ExchangeInterface | None) -> Severity | None:
@@ -118,9 +111,9 @@ def server_table(report: ExchangeHostReport) -> Table:
     for interface in ExchangeInterface:
         ports = [p for p in report.ports if p.interface is interface]
         expected = next((p.expected_port for p in ports if p.expected_port is not None), None)
-        http_port = HTTP_FOR.get(interface)
+        http_port = HTTP_PORT_FOR.get(interface)
         table.add_row(
-            INTERFACE_LABEL[interface],
+            SHORT_LABELS[interface],
             str(expected) if expected is not None else "-",
             _epm_cell(ports),
             _bind_cell(ports),

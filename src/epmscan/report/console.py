@@ -10,8 +10,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from epmscan.facts.exchange import EXCHANGE_BY_UUID
 from epmscan.models import EndpointRecord, HostResult, HostStatus
-from epmscan.protocol.interface_names import EXCHANGE_BY_UUID
 
 STATUS_STYLE = {
     HostStatus.OK: "green",

@@ -29,6 +29,7 @@ from epmscan.models import (
     PortClass,
     PortProbeStatus,
     ResolvedPort,
+    Role,
     Severity,
 )
 
@@ -69,7 +70,7 @@ def exchange_to_dict(report: ExchangeHostReport) -> dict[str, Any]:
     """A host object with an ``exchange`` member: resolved ports, HTTP ports, findings."""
     out = host_to_dict(report.host)
     out["exchange"] = {
-        "role": report.role,
+        "role": report.role.value if report.role else None,
         "group": report.group,
         "ports": [_plain(p) for p in report.ports],
         "http": [_plain(h) for h in report.http],
@@ -112,7 +113,7 @@ def exchange_to_json(report: ExchangeHostReport) -> str:
     if orjson is not None:
         data = _host_fields(report.host, report.host.endpoints)
         data["exchange"] = {
-            "role": report.role,
+            "role": report.role.value if report.role else None,
             "group": report.group,
             "ports": report.ports,
             "http": report.http,
@@ -195,7 +196,7 @@ def exchange_from_dict(data: dict[str, Any]) -> ExchangeHostReport:
     )
     return ExchangeHostReport(
         host=host,
-        role=ex.get("role"),
+        role=Role(ex["role"]) if ex.get("role") else None,
         group=ex.get("group"),
         ports=ports,
         http=http,
