@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from epmscan.engine.dump import Timeouts
-from epmscan.engine.exchange import CheckOptions, check_host
 from epmscan.lab import LabThread
 from epmscan.lab.config import parse_lab
 from epmscan.models import (
@@ -22,6 +20,8 @@ from epmscan.models import (
     PortProbeStatus,
     Severity,
 )
+from epmscan.settings import CheckSettings, NetworkSettings, ScanSettings, TargetSettings, Timeouts
+from tests.support.app import check_hosts
 from tests.support.cli import run_cli
 
 EPM_PORT = 15135
@@ -42,7 +42,13 @@ SCENARIOS: dict[str, dict[str, object]] = {
 }
 ADDRESS = {name: f"127.64.0.{i + 1}" for i, name in enumerate(SCENARIOS)}
 POLICY = Policy.from_expectations({"mapi": 60001, "nspi": 60002, "rfr": 60002}, (6001, 6002, 6004))
-OPTIONS = CheckOptions(port=EPM_PORT, timeouts=Timeouts(connect=0.4, read=0.8, host=15.0))
+NETWORK = NetworkSettings(port=EPM_PORT, timeouts=Timeouts(connect=0.4, read=0.8, host=15.0))
+
+
+def check_settings(targets: list[str], network: NetworkSettings = NETWORK) -> CheckSettings:
+    """A check of ``targets`` against POLICY through the program layer."""
+    scan = ScanSettings(targets=TargetSettings(specs=tuple(targets)), network=network)
+    return CheckSettings(scan=scan, policy=POLICY)
 
 
 @pytest.fixture(scope="module")
@@ -50,19 +56,11 @@ def reports() -> Iterator[dict[str, ExchangeHostReport]]:
     hosts = [{"address": ADDRESS[name], **spec} for name, spec in SCENARIOS.items()]
     config = parse_lab({"lab": {"epm_port": EPM_PORT, "seed": 3}, "hosts": hosts}, "check lab")
 
-    async def check_all() -> list[ExchangeHostReport]:
-        return list(
-            await asyncio.gather(
-                *(
-                    check_host(name, ADDRESS[name], POLICY.expectation_for(ADDRESS[name]), OPTIONS)
-                    for name in SCENARIOS
-                )
-            )
-        )
-
+    scenario_of = {address: name for name, address in ADDRESS.items()}
     with LabThread(config):
-        results = asyncio.run(check_all())
-    yield {r.host.target: r for r in results}
+        results, outcome = check_hosts(check_settings(list(ADDRESS.values())))
+    assert outcome.run.summary.done == len(SCENARIOS)
+    yield {scenario_of[r.host.address]: r for r in results}
 
 
 def mapi_tcp(report: ExchangeHostReport):
@@ -306,13 +304,9 @@ def test_diff_against_a_live_check(site: Path) -> None:
 def test_per_host_bound_holds_for_the_probes(per_host: int) -> None:
     hosts = [{"address": "127.67.0.1", "profile": CAS}]
     config = parse_lab({"lab": {"epm_port": EPM_PORT + 2}, "hosts": hosts}, "per-host lab")
-    options = CheckOptions(
-        port=EPM_PORT + 2, timeouts=Timeouts(connect=0.4, read=0.8, host=15.0), per_host=per_host
-    )
+    network = replace(NETWORK, port=EPM_PORT + 2, per_host=per_host)
     with LabThread(config) as lab:
-        report = asyncio.run(
-            check_host("127.67.0.1", "127.67.0.1", POLICY.expectation_for("127.67.0.1"), options)
-        )
+        (report,), _ = check_hosts(check_settings(["127.67.0.1"], network))
         stats = lab.host("127.67.0.1").stats
     assert serious(report) == {}
     # 1 EPM, a bind per interface on its port (MAPI and AsyncEMSMDB on 60001, NSPI and

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from epmscan.cli.demo import PLAN, demo_lab, demo_policy, missed_plan
+from epmscan.app.demo import PLAN, demo_lab, demo_policy, missed_plan
 from epmscan.lab import LabThread
 from epmscan.models import ExchangeHostReport, HostResult, HostStatus
 from tests.support.cli import run_cli

@@ -8,13 +8,14 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from epmscan.engine.dump import Timeouts, dump_host
+from epmscan.engine.lookup import dump_host
 from epmscan.models import HostStatus
 from epmscan.protocol.constants import EPM_INTERFACE, OP_EPT_LOOKUP
 from epmscan.protocol.epm_server import encode_lookup_entry, encode_lookup_response
 from epmscan.protocol.events import BindRequest, Request
 from epmscan.protocol.server_connection import ServerConnection
 from epmscan.protocol.towers import encode_tower
+from epmscan.settings import Decoder, NetworkSettings, Timeouts
 
 FAST = Timeouts(connect=0.5, read=0.5, host=5.0)
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -35,7 +36,9 @@ def run_against(handler: Handler, **kwargs: object):
     async def main():
         server, port = await serve(handler)
         async with server:
-            return await dump_host("victim", "127.0.0.1", port, timeouts=FAST, **kwargs)
+            return await dump_host(
+                "victim", "127.0.0.1", NetworkSettings(port=port, timeouts=FAST, **kwargs)
+            )
 
     return asyncio.run(main())
 
@@ -67,7 +70,9 @@ def accept_epm(conn: ServerConnection, bind: BindRequest) -> bytes:
 
 
 def test_closed_port_is_closed() -> None:
-    result = asyncio.run(dump_host("x", "127.0.0.1", free_port(), timeouts=FAST))
+    result = asyncio.run(
+        dump_host("x", "127.0.0.1", NetworkSettings(port=free_port(), timeouts=FAST))
+    )
     assert result.status is HostStatus.CLOSED
     assert result.error == "connection refused"
     assert result.endpoints == ()
@@ -88,7 +93,11 @@ def test_full_backlog_drops_syns_and_reads_as_filtered() -> None:
             s.connect_ex(("127.0.0.1", port))
             fillers.append(s)
         result = asyncio.run(
-            dump_host("x", "127.0.0.1", port, timeouts=Timeouts(connect=0.3, read=0.3, host=3))
+            dump_host(
+                "x",
+                "127.0.0.1",
+                NetworkSettings(port=port, timeouts=Timeouts(connect=0.3, read=0.3, host=3)),
+            )
         )
     finally:
         for s in fillers:
@@ -221,7 +230,7 @@ def test_both_decoders_give_the_same_dump(decoder: str) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await rpc_server(reader, writer, accept_epm, answer)
 
-    result = run_against(handler, decoder=decoder)
+    result = run_against(handler, decoder=Decoder(decoder))
     assert result.status is HostStatus.OK
     assert [e.port for e in result.endpoints] == [135, 49152, 60001]
     assert all(e.binding == f"ncacn_ip_tcp:127.0.0.1[{e.port}]" for e in result.endpoints)
@@ -234,5 +243,5 @@ def test_ipv6_loopback_works_like_ipv4() -> None:
         except OSError:
             pytest.skip("this machine has no IPv6 loopback")
         port = probe.getsockname()[1]
-    result = asyncio.run(dump_host("::1", "::1", port, timeouts=FAST))
+    result = asyncio.run(dump_host("::1", "::1", NetworkSettings(port=port, timeouts=FAST)))
     assert result.status is HostStatus.CLOSED

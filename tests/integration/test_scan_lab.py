@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from epmscan.engine.dump import Timeouts
-from epmscan.engine.scanner import Scanner, ScanOptions
+from epmscan.engine.scanner import Scanner
 from epmscan.lab import LabThread
 from epmscan.lab.config import parse_lab
 from epmscan.lab.server import Lab
 from epmscan.models import HostResult, HostStatus
+from epmscan.settings import NetworkSettings, ScanSettings, Timeouts
 from epmscan.targets import TargetSpace
 from tests.support.cli import cli_env, run_cli
 
@@ -54,7 +54,7 @@ def lab_toml(hosts: list[dict[str, object]], epm_port: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def scan(options: ScanOptions, spec: str = NET) -> list[HostResult]:
+def scan(options: ScanSettings, spec: str = NET) -> list[HostResult]:
     results: list[HostResult] = []
     space = TargetSpace.parse([spec])
     asyncio.run(Scanner(options, results.append).run(space.iter_targets(1)))
@@ -68,8 +68,9 @@ def mixed_lab() -> Iterator[Lab]:
 
 
 def test_every_host_gets_the_right_status(mixed_lab: Lab) -> None:
-    options = ScanOptions(
-        port=EPM_PORT, concurrency=20, timeouts=Timeouts(connect=1.0, read=0.5, host=5.0)
+    options = ScanSettings(
+        network=NetworkSettings(port=EPM_PORT, timeouts=Timeouts(connect=1.0, read=0.5, host=5.0)),
+        concurrency=20,
     )
     results = scan(options)
     by_address = {r.address: r for r in results}
@@ -91,8 +92,9 @@ def test_concurrency_bound_holds_in_the_lab(mixed_lab: Lab) -> None:
     deadline = time.monotonic() + 5
     while mixed_lab.stats.in_flight and time.monotonic() < deadline:
         time.sleep(0.01)  # connections of earlier tests drain
-    options = ScanOptions(
-        port=EPM_PORT, concurrency=4, timeouts=Timeouts(connect=1.0, read=1.5, host=5.0)
+    options = ScanSettings(
+        network=NetworkSettings(port=EPM_PORT, timeouts=Timeouts(connect=1.0, read=1.5, host=5.0)),
+        concurrency=4,
     )
     results: list[HostResult] = []
     samples: list[int] = []
@@ -111,8 +113,9 @@ def test_concurrency_bound_holds_in_the_lab(mixed_lab: Lab) -> None:
 
 
 def test_per_host_deadline_cuts_a_slow_host(mixed_lab: Lab) -> None:
-    options = ScanOptions(
-        port=EPM_PORT, concurrency=2, timeouts=Timeouts(connect=1.0, read=30.0, host=0.3)
+    options = ScanSettings(
+        network=NetworkSettings(port=EPM_PORT, timeouts=Timeouts(connect=1.0, read=30.0, host=0.3)),
+        concurrency=2,
     )
     started = time.monotonic()
     (result,) = scan(options, "127.61.0.13")
@@ -122,8 +125,10 @@ def test_per_host_deadline_cuts_a_slow_host(mixed_lab: Lab) -> None:
 
 
 def test_max_rate_spaces_new_connections(mixed_lab: Lab) -> None:
-    options = ScanOptions(
-        port=EPM_PORT, concurrency=20, max_rate=40.0, timeouts=Timeouts(1.0, 0.5, 5.0)
+    options = ScanSettings(
+        network=NetworkSettings(port=EPM_PORT, timeouts=Timeouts(connect=1.0, read=0.5, host=5.0)),
+        concurrency=20,
+        max_rate=40.0,
     )
     started = time.monotonic()
     results = scan(options, "127.61.0.19-38")  # 20 closed addresses: instant answers

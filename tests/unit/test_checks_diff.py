@@ -12,17 +12,24 @@ from epmscan.checks.diff import (
     ResultDiff,
     diff_exit_code,
     diff_results,
-    load_saved,
-    parse_saved,
 )
-from epmscan.checks.policy import parse_policy
+from epmscan.checks.policy_file import parse_policy
 from epmscan.errors import UsageError
-from epmscan.models import ExchangeInterface, Policy
+from epmscan.models import ExchangeInterface, HttpChange, HttpProbeStatus, Policy
+from epmscan.report.saved_results import load_saved_run, parse_saved_run
 
 MAPI_UUID = "a4f1db00-ca47-1067-b31f-00dd010662da"
 NSPI_UUID = "f5cc5a18-4264-101a-8c59-08002b2f8426"
 LSA_UUID = "12345778-1234-abcd-ef00-0123456789ab"
 SVC_UUID = "367abb81-9844-35f1-ad32-98f038001003"
+
+
+def hosts_of(text: str):
+    return parse_saved_run(text).hosts
+
+
+def load_saved(path: Path):
+    return load_saved_run(path).hosts
 
 
 def endpoint(
@@ -101,9 +108,9 @@ NEW = [
 
 
 def test_diff_finds_every_known_change() -> None:
-    diff = diff_results(parse_saved(json.dumps(OLD)), parse_saved(json.dumps(NEW)))
-    assert [h.target for h in diff.appeared] == ["192.0.2.14"]
-    assert [h.target for h in diff.disappeared] == ["192.0.2.11"]
+    diff = diff_results(hosts_of(json.dumps(OLD)), hosts_of(json.dumps(NEW)))
+    assert [h.host.target for h in diff.appeared] == ["192.0.2.14"]
+    assert [h.host.target for h in diff.disappeared] == ["192.0.2.11"]
     assert diff.unchanged == 1
     by_target = {h.target: h for h in diff.changed}
     assert set(by_target) == {"192.0.2.10", "192.0.2.12"}
@@ -113,10 +120,12 @@ def test_diff_finds_every_known_change() -> None:
     (move,) = cas.moved
     assert (move.uuid, move.old_port, move.new_port) == (MAPI_UUID, 60001, 52311)
     assert move.exchange_interface is ExchangeInterface.MAPI
-    assert cas.exchange_moves == (move,)
+    assert [m for m in cas.moved if m.exchange_interface] == [move]
     assert [(e.uuid, e.port) for e in cas.added] == [(SVC_UUID, 49700)]
     assert cas.removed == ()
-    assert cas.http_changes == ((6001, "ncacn_http", "closed"),)
+    assert cas.http_changes == (
+        HttpChange(6001, HttpProbeStatus.NCACN_HTTP, HttpProbeStatus.CLOSED),
+    )
 
     gone = by_target["192.0.2.12"]
     assert (gone.old_status, gone.new_status) == ("ok", "filtered")
@@ -126,21 +135,21 @@ def test_diff_finds_every_known_change() -> None:
 def test_removed_exchange_endpoint_without_replacement_is_not_a_move() -> None:
     old = [host_obj("h", endpoints=[endpoint(NSPI_UUID, "56.0", 60002)])]
     new = [host_obj("h", endpoints=[endpoint(NSPI_UUID, "56.0", 60002, "ncacn_http")])]
-    (host,) = diff_results(parse_saved(json.dumps(old)), parse_saved(json.dumps(new))).changed
+    (host,) = diff_results(hosts_of(json.dumps(old)), hosts_of(json.dumps(new))).changed
     assert host.moved == ()
     assert [e.transport for e in host.removed] == ["ncacn_ip_tcp"]
     assert [e.transport for e in host.added] == ["ncacn_http"]
-    assert len(host.exchange_endpoint_changes) == 2
+    assert len(host.added + host.removed) == 2
 
 
 def test_identical_results_have_an_empty_diff() -> None:
-    diff = diff_results(parse_saved(json.dumps(OLD)), parse_saved(json.dumps(OLD)))
+    diff = diff_results(hosts_of(json.dumps(OLD)), hosts_of(json.dumps(OLD)))
     assert diff.empty and diff.unchanged == len(OLD)
     assert diff_exit_code(diff) == 0
 
 
 def _diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> ResultDiff:
-    return diff_results(parse_saved(json.dumps(old)), parse_saved(json.dumps(new)))
+    return diff_results(hosts_of(json.dumps(old)), hosts_of(json.dumps(new)))
 
 
 def test_exit_code_ignores_ordinary_windows_endpoints() -> None:
@@ -163,8 +172,10 @@ def test_exit_code_on_exchange_move_status_and_hosts() -> None:
 
 
 def test_exit_code_for_http_depends_on_required_ports() -> None:
-    old = [host_obj("192.0.2.10", http=[{"port": 6002, "status": "ncacn_http"}])]
-    new = [host_obj("192.0.2.10", http=[{"port": 6002, "status": "closed"}])]
+    old = [
+        host_obj("192.0.2.10", http=[{"port": 6002, "interface": "rfr", "status": "ncacn_http"}])
+    ]
+    new = [host_obj("192.0.2.10", http=[{"port": 6002, "interface": "rfr", "status": "closed"}])]
     diff = _diff(old, new)
     assert diff_exit_code(diff) == 1  # no policy: any HTTP change counts
     not_required = Policy.from_expectations(require_http=[6001])
@@ -181,7 +192,7 @@ def test_load_saved_accepts_document_envelope_and_jsonl(tmp_path: Path) -> None:
     stream.write_text("\n".join(lines))
     from_document = load_saved(document)
     assert load_saved(stream) == from_document
-    assert [h.target for h in from_document] == [h["target"] for h in OLD]
+    assert [h.host.target for h in from_document] == [h["target"] for h in OLD]
     single = tmp_path / "one.json"
     single.write_text(json.dumps(OLD[0]))
     assert load_saved(single) == from_document[:1]
@@ -197,7 +208,7 @@ def test_load_saved_accepts_document_envelope_and_jsonl(tmp_path: Path) -> None:
 )
 def test_parse_saved_errors(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        parse_saved(text, "x.json")
+        parse_saved_run(text, "x.json")
 
 
 def test_load_saved_missing_file(tmp_path: Path) -> None:

@@ -6,12 +6,14 @@ import csv
 import io
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from epmscan.checks.findings import build_report
-from epmscan.checks.firewall import FORMATS, plan_rules, render_firewall
+from epmscan.checks.firewall import plan_rules
+from epmscan.cli.parsing import parse_firewall_format, parse_source
 from epmscan.errors import UsageError
 from epmscan.models import (
     DynamicRanges,
@@ -26,11 +28,27 @@ from epmscan.models import (
     ResolvedPort,
     Role,
 )
+from epmscan.report.firewall_rules import render_rules
+from epmscan.settings import FirewallFormat
 
 MAPI, NSPI, RFR = ExchangeInterface.MAPI, ExchangeInterface.NSPI, ExchangeInterface.RFR
 CAS = Expectation(
     role=Role.CLIENT_ACCESS, static_ports=((MAPI, 60001), (NSPI, 60002), (RFR, 60002))
 )
+
+
+def render_firewall(
+    reports: Sequence[ExchangeHostReport],
+    fmt: str,
+    *,
+    source: str = "any",
+    allow_dynamic: bool = False,
+    ranges: DynamicRanges | None = None,
+) -> str:
+    """``epmscan firewall``'s pipeline on reports: options parsed, rules planned, rendered."""
+    format_, src = parse_firewall_format(fmt), parse_source(source)
+    plans = plan_rules(reports, allow_dynamic=allow_dynamic, ranges=ranges)
+    return render_rules(plans, format_, src)
 
 
 def host(target: str, address: str) -> HostResult:
@@ -283,5 +301,5 @@ def test_iptables_restore_accepts_the_file(tmp_path: Path, source: str) -> None:
 
 
 def test_every_format_renders() -> None:
-    for fmt in FORMATS:
+    for fmt in (f.value for f in FirewallFormat):
         assert "192.0.2.11" in render_firewall(REPORTS, fmt)

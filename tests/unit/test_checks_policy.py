@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from epmscan.checks.policy import (
-    load_policy,
-    parse_expect,
-    parse_policy,
-    parse_port_list,
-    parse_severity,
-)
+from epmscan.checks.policy_file import load_policy, parse_policy
 from epmscan.checks.tomlpos import locate, locate_value
+from epmscan.cli.parsing import parse_expect, parse_port_list, parse_severity
 from epmscan.errors import PolicyError, UsageError
 from epmscan.models import DynamicRanges, ExchangeInterface, Policy, PortRange, Role, Severity
 

@@ -8,7 +8,7 @@ import errno
 import pytest
 
 from epmscan.engine.ratelimit import RateLimiter
-from epmscan.engine.scanner import Scanner, ScanOptions
+from epmscan.engine.scanner import Scanner
 from epmscan.engine.transport import translate_os_error
 from epmscan.errors import (
     ConnectionClosedError,
@@ -18,6 +18,7 @@ from epmscan.errors import (
     LocalResourceError,
 )
 from epmscan.models import HostResult, HostStatus
+from epmscan.settings import ScanSettings
 from epmscan.targets import Target
 from tests.unit.offline import run_offline
 
@@ -44,7 +45,7 @@ def test_every_target_gets_exactly_one_result_and_concurrency_is_bounded() -> No
         return result(target, address)
 
     async def main() -> None:
-        scanner = Scanner(ScanOptions(concurrency=7), seen.append, job=job)
+        scanner = Scanner(ScanSettings(concurrency=7), seen.append, job=job)
         progress = await scanner.run(iter(targets(100)))
         assert progress.done == 100
         assert progress.statuses[HostStatus.OK] == 100
@@ -80,7 +81,7 @@ def test_targets_are_pulled_lazily() -> None:
             await asyncio.sleep(0)
             return result(target, address)
 
-        scanner = Scanner(ScanOptions(concurrency=4, grace=1.0), on_result, job=job)
+        scanner = Scanner(ScanSettings(concurrency=4, grace=1.0), on_result, job=job)
         await scanner.run(stream())
         assert scanner.progress.interrupted
 
@@ -97,7 +98,7 @@ def test_stop_cancels_hosts_that_outlive_the_grace_period() -> None:
         return result(target, address)
 
     async def main() -> None:
-        scanner = Scanner(ScanOptions(concurrency=4, grace=0.2), seen.append, job=job)
+        scanner = Scanner(ScanSettings(concurrency=4, grace=0.2), seen.append, job=job)
         loop = asyncio.get_running_loop()
         loop.call_later(0.1, scanner.stop)
         started = loop.time()
@@ -121,7 +122,7 @@ def test_filtered_hosts_are_retried_and_other_statuses_are_not() -> None:
         return result(target, address, HostStatus.CLOSED)
 
     seen: list[HostResult] = []
-    asyncio.run(Scanner(ScanOptions(retries=2), seen.append, job=job).run(iter(targets(3))))
+    asyncio.run(Scanner(ScanSettings(retries=2), seen.append, job=job).run(iter(targets(3))))
     assert calls == {"10.0.0.0": 1, "10.0.0.1": 3, "10.0.0.2": 2}
     by_address = {r.address: r.status for r in seen}
     assert by_address == {
@@ -144,7 +145,7 @@ def test_running_out_of_descriptors_is_retried_not_reported() -> None:
     seen: list[HostResult] = []
 
     async def main() -> int:
-        scanner = Scanner(ScanOptions(concurrency=1), seen.append, job=job)
+        scanner = Scanner(ScanSettings(concurrency=1), seen.append, job=job)
         await scanner.run(iter(targets(1)))
         return scanner.progress.local_errors
 
@@ -159,7 +160,7 @@ def test_unresolved_names_are_results() -> None:
         raise AssertionError("no address to scan")
 
     run_offline(
-        Scanner(ScanOptions(), seen.append, job=job).run(
+        Scanner(ScanSettings(), seen.append, job=job).run(
             iter([Target("nothing.invalid", None, "nothing.invalid")])
         )
     )

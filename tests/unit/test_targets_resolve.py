@@ -22,7 +22,7 @@ def name_target(name: str) -> Target:
 
 
 def test_localhost_resolves_to_loopback() -> None:
-    result = asyncio.run(resolve_target(name_target("localhost")))
+    result = asyncio.run(resolve_target(name_target("localhost"), timeout=5))
     assert result.ok
     assert result.error is None
     assert result.addresses
@@ -31,14 +31,14 @@ def test_localhost_resolves_to_loopback() -> None:
 
 
 def test_family_filter_keeps_only_that_family() -> None:
-    result = asyncio.run(resolve_target(name_target("localhost"), family=socket.AF_INET))
+    result = asyncio.run(resolve_target(name_target("localhost"), family=socket.AF_INET, timeout=5))
     assert result.ok
     assert all(ipaddress.ip_address(a).version == 4 for a in result.addresses)
 
 
 def test_unresolvable_name_is_a_result_not_an_exception() -> None:
     target = name_target("nothing.invalid")
-    result = run_offline(resolve_target(target))
+    result = run_offline(resolve_target(target, timeout=5))
     assert not result.ok
     assert result.addresses == ()
     assert result.target == target
@@ -53,7 +53,7 @@ def test_resolver_that_never_answers_times_out_as_a_result() -> None:
 
 def test_address_target_resolves_to_itself_without_lookup() -> None:
     (target,) = TargetSpace.parse(["192.0.2.9"]).iter_targets(1)
-    assert asyncio.run(resolve_target(target)) == Resolution(target, ("192.0.2.9",))
+    assert asyncio.run(resolve_target(target, timeout=5)) == Resolution(target, ("192.0.2.9",))
 
 
 def test_resolve_names_keeps_order_and_mixes_results() -> None:
@@ -62,6 +62,6 @@ def test_resolve_names_keeps_order_and_mixes_results() -> None:
         name_target("localhost"),
         name_target("still-nothing.invalid"),
     ]
-    results = run_offline(resolve_names(targets, concurrency=2))
+    results = run_offline(resolve_names(targets, concurrency=2, timeout=5))
     assert [r.target for r in results] == targets
     assert [r.ok for r in results] == [False, True, False]

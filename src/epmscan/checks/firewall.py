@@ -1,25 +1,18 @@
-"""Firewall rules that let Outlook clients reach the Exchange servers that were checked.
+"""Which ports to open so that Outlook clients reach the Exchange servers that were checked.
 
 :func:`plan_rules` decides what to open per server: TCP 135 (endpoint mapper), every
 static port the endpoint mapper resolved for an Exchange interface, and the RPC-over-HTTP
 ports (6001/6002/6004) that answered with the ncacn_http greeting. A dynamic port is
 refused (:class:`~epmscan.errors.UsageError`) unless ``allow_dynamic=True``, which opens
 the whole dynamic range instead, with a warning comment: a dynamic port changes when the
-service restarts, so a rule for the one port seen today breaks tomorrow.
-
-:func:`render_firewall` writes the plan as ``netsh`` commands, PowerShell
-``New-NetFirewallRule`` calls, an ``nft -f`` file, an ``iptables-restore --noflush``
-file, or CSV. Rules are inbound to the servers (destination = server address); the
-source is ``any`` unless given.
+service restarts, so a rule for the one port seen today breaks tomorrow. Writing the
+plan in a firewall's language is :mod:`epmscan.report.firewall_rules`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import ipaddress
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from epmscan.checks.classify import DYNAMIC_CLASSES, classify_port
 from epmscan.checks.fixes import label
@@ -32,42 +25,8 @@ from epmscan.models import (
     PortRange,
     Role,
 )
+from epmscan.models.firewall import RulePort, ServerRules
 from epmscan.protocol.constants import EPM_PORT
-
-FORMATS = ("netsh", "powershell", "nftables", "iptables", "csv")
-_MULTIPORT_MAX = 15
-"""iptables multiport takes at most 15 ports, a range counting as two."""
-
-
-@dataclass(frozen=True, slots=True)
-class RulePort:
-    """One port (or range) to open on one server, and why."""
-
-    ports: PortRange
-    reason: str
-    dynamic: bool = False
-
-    @property
-    def text(self) -> str:
-        first, last = self.ports.first, self.ports.last
-        return str(first) if first == last else f"{first}-{last}"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerRules:
-    """Everything to open towards one server address."""
-
-    address: str
-    name: str
-    ports: tuple[RulePort, ...]
-
-    @property
-    def version(self) -> int:
-        return ipaddress.ip_address(self.address).version
-
-    @property
-    def has_dynamic(self) -> bool:
-        return any(p.dynamic for p in self.ports)
 
 
 def _dynamic_range(
@@ -153,183 +112,3 @@ def plan_rules(
         kept.sort(key=lambda p: (p.ports.first, p.ports.last))
         plans.append(ServerRules(address, name, tuple(kept)))
     return tuple(plans)
-
-
-def _source(source: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    if source.strip().lower() == "any":
-        return None
-    try:
-        return ipaddress.ip_network(source.strip(), strict=False)
-    except ValueError:
-        raise UsageError(f"firewall source {source!r} is not 'any', an address or a CIDR") from None
-
-
-def render_firewall(
-    reports: Sequence[ExchangeHostReport],
-    fmt: str,
-    *,
-    source: str = "any",
-    allow_dynamic: bool = False,
-    ranges: DynamicRanges | None = None,
-) -> str:
-    """Firewall rules for ``reports`` in ``fmt`` (one of :data:`FORMATS`)."""
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown firewall format {fmt!r} (expected one of: {', '.join(FORMATS)})")
-    src = _source(source)
-    plans = plan_rules(reports, allow_dynamic=allow_dynamic, ranges=ranges)
-    if not plans:
-        raise UsageError("no servers to write firewall rules for")
-    for plan in plans:
-        if src is not None and src.version != plan.version:
-            raise UsageError(
-                f"firewall source {source} is IPv{src.version} "
-                f"but {plan.address} is IPv{plan.version}"
-            )
-    renderer = {
-        "netsh": _netsh,
-        "powershell": _powershell,
-        "nftables": _nftables,
-        "iptables": _iptables,
-        "csv": _csv,
-    }[fmt]
-    return renderer(plans, src)
-
-
-def _describe(plan: ServerRules) -> list[str]:
-    lines = [f"{plan.name} ({plan.address})" if plan.name != plan.address else plan.address]
-    for port in plan.ports:
-        lines.append(f"  TCP {port.text}: {port.reason}")
-        if port.dynamic:
-            lines.append(
-                "  WARNING: opens the whole dynamic range because a port is dynamic; "
-                "pin static ports and narrow this rule"
-            )
-    return lines
-
-
-def _netsh(
-    plans: Sequence[ServerRules], src: ipaddress.IPv4Network | ipaddress.IPv6Network | None
-) -> str:
-    remote = "any" if src is None else str(src)
-    out = [
-        "@echo off",
-        "REM Inbound rules for Exchange RPC, written by epmscan. Run on each server (elevated).",
-    ]
-    for plan in plans:
-        out.append("")
-        out.extend(f"REM {line}" for line in _describe(plan))
-        ports = ",".join(p.text for p in plan.ports)
-        out.append(
-            f'netsh advfirewall firewall add rule name="epmscan Exchange RPC {plan.address}" '
-            f"dir=in action=allow protocol=TCP localip={plan.address} localport={ports} "
-            f"remoteip={remote}"
-        )
-    return "\n".join(out) + "\n"
-
-
-def _powershell(
-    plans: Sequence[ServerRules], src: ipaddress.IPv4Network | ipaddress.IPv6Network | None
-) -> str:
-    remote = "Any" if src is None else str(src)
-    out = ["# Inbound rules for Exchange RPC, written by epmscan. Run on each server (elevated)."]
-    for plan in plans:
-        out.append("")
-        out.extend(f"# {line}" for line in _describe(plan))
-        ports = ",".join(f"'{p.text}'" for p in plan.ports)
-        out.append(
-            f"New-NetFirewallRule -DisplayName 'epmscan Exchange RPC {plan.address}' "
-            f"-Direction Inbound -Action Allow -Protocol TCP -LocalAddress '{plan.address}' "
-            f"-LocalPort {ports} -RemoteAddress '{remote}'"
-        )
-    return "\n".join(out) + "\n"
-
-
-def _nftables(
-    plans: Sequence[ServerRules], src: ipaddress.IPv4Network | ipaddress.IPv6Network | None
-) -> str:
-    out = [
-        "#!/usr/sbin/nft -f",
-        "# Exchange RPC towards the servers below, written by epmscan. Load with: nft -f FILE",
-        "# The chain only accepts (policy accept); the deny belongs to your own ruleset,",
-        "# or change the policy to drop once established traffic is accepted too.",
-        "table inet epmscan",
-        "delete table inet epmscan",
-        "table inet epmscan {",
-        "\tchain exchange_rpc {",
-        "\t\ttype filter hook forward priority filter; policy accept;",
-    ]
-    for plan in plans:
-        family = "ip" if plan.version == 4 else "ip6"
-        out.extend(f"\t\t# {line}" for line in _describe(plan))
-        match_source = f"{family} saddr {src} " if src is not None else ""
-        ports = ", ".join(p.text for p in plan.ports)
-        out.append(
-            f"\t\t{match_source}{family} daddr {plan.address} tcp dport {{ {ports} }} accept"
-        )
-    out += ["\t}", "}"]
-    return "\n".join(out) + "\n"
-
-
-def _multiport_chunks(ports: Sequence[RulePort]) -> list[list[RulePort]]:
-    chunks: list[list[RulePort]] = [[]]
-    used = 0
-    for port in ports:
-        cost = 1 if port.ports.first == port.ports.last else 2
-        if used + cost > _MULTIPORT_MAX:
-            chunks.append([])
-            used = 0
-        chunks[-1].append(port)
-        used += cost
-    return chunks
-
-
-def _iptables(
-    plans: Sequence[ServerRules], src: ipaddress.IPv4Network | ipaddress.IPv6Network | None
-) -> str:
-    for plan in plans:
-        if plan.version != 4:
-            raise UsageError(
-                f"iptables output is IPv4 only and {plan.address} is IPv6; use --format nftables"
-            )
-    chain = "EPMSCAN-EXCHANGE"
-    out = [
-        "# Exchange RPC towards the servers below, written by epmscan.",
-        "# Load with: iptables-restore --noflush FILE",
-        "# (without --noflush it replaces the whole filter table)",
-        f"# then send traffic through it once: iptables -I FORWARD -j {chain}",
-        "*filter",
-        f":{chain} - [0:0]",
-    ]
-    match_source = f"-s {src} " if src is not None else ""
-    for plan in plans:
-        out.extend(f"# {line}" for line in _describe(plan))
-        for chunk in _multiport_chunks(plan.ports):
-            ports = ",".join(p.text.replace("-", ":") for p in chunk)
-            out.append(
-                f"-A {chain} {match_source}-d {plan.address}/32 -p tcp -m multiport "
-                f"--dports {ports} -j ACCEPT"
-            )
-    out.append("COMMIT")
-    return "\n".join(out) + "\n"
-
-
-def _csv(
-    plans: Sequence[ServerRules], src: ipaddress.IPv4Network | ipaddress.IPv6Network | None
-) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["server", "address", "protocol", "port", "source", "reason", "dynamic"])
-    for plan in plans:
-        for port in plan.ports:
-            writer.writerow(
-                [
-                    plan.name,
-                    plan.address,
-                    "tcp",
-                    port.text,
-                    "any" if src is None else str(src),
-                    port.reason,
-                    "yes" if port.dynamic else "no",
-                ]
-            )
-    return buffer.getvalue()

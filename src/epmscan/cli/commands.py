@@ -1,20 +1,20 @@
-"""Registers the commands that live in their own modules on the typer app."""
+"""Registers the commands that live in their own modules on the typer app.
+
+``lab`` and ``demo`` import the lab only when they run, so ``scan`` does not pay for it.
+"""
 
 from __future__ import annotations
 
 import typer
 
+from epmscan.cli import check, demo, diff, dump, firewall, lab, scan
+
 
 def register(app: typer.Typer) -> None:
-    from epmscan.cli import check, demo, diff, firewall, scan
-
+    app.command(name="dump")(dump.dump_command)
     app.command(name="scan")(scan.scan_command)
     app.command(name="check")(check.check_command)
     app.command(name="diff")(diff.diff_command)
     app.command(name="firewall")(firewall.firewall_command)
     app.command(name="demo")(demo.demo_command)
-    try:
-        from epmscan.cli import lab
-    except ImportError:
-        return
     app.command(name="lab")(lab.lab_command)

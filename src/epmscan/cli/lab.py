@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from epmscan.cli.common import exit_with_usage_error
+from epmscan.cli.console import exit_with_usage_error
 from epmscan.engine.loop import run
 from epmscan.errors import LabConfigError
 

@@ -10,7 +10,15 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from epmscan.protocol.constants import EPM_PORT
+from epmscan.cli.parsing import parse_decoder, parse_mode
+from epmscan.settings import (
+    NetworkSettings,
+    OutputSettings,
+    ScanSettings,
+    TargetSettings,
+    Timeouts,
+)
+from epmscan.targets import parse_shard
 
 Targets = Annotated[
     list[str] | None,
@@ -88,32 +96,36 @@ Decoder = Annotated[
 
 @dataclass(frozen=True)
 class ScanArgs:
-    """Everything ``scan`` and ``check`` accept, as plain values."""
+    """Every option ``scan`` and ``check`` share, as typer hands them over.
+
+    No defaults here: each command's defaults come from its settings object
+    (:func:`option_defaults`), so a default is defined once, in :mod:`epmscan.settings`.
+    """
 
     targets: list[str]
     input_lists: list[str]
     exclude: list[str]
     exclude_files: list[str]
-    max_hosts: int = 1 << 20
-    seed: int | None = None
-    shard: str | None = None
-    port: int = EPM_PORT
-    mode: str = "dump"
-    concurrency: int = 2000
-    per_host: int = 4
-    max_rate: float | None = None
-    connect_timeout: float = 2.0
-    read_timeout: float = 5.0
-    host_timeout: float = 30.0
-    retries: int = 0
-    max_ents: int = 500
-    jsonl: str | None = None
-    json_doc: str | None = None
-    csv: str | None = None
-    save: str | None = None
-    only_answered: bool = False
-    no_progress: bool = False
-    decoder: str = "fast"
+    max_hosts: int
+    seed: int | None
+    shard: str | None
+    port: int
+    mode: str
+    concurrency: int
+    per_host: int
+    max_rate: float | None
+    connect_timeout: float
+    read_timeout: float
+    host_timeout: float
+    retries: int
+    max_ents: int
+    jsonl: str | None
+    json_doc: str | None
+    csv: str | None
+    save: str | None
+    only_answered: bool
+    no_progress: bool
+    decoder: str
 
     @classmethod
     def from_params(cls, params: dict[str, object]) -> ScanArgs:
@@ -123,6 +135,67 @@ class ScanArgs:
         for key in ("targets", "input_lists", "exclude", "exclude_files"):
             values[key] = list(values.get(key) or [])  # type: ignore[call-overload]
         return cls(**values)  # type: ignore[arg-type]
+
+    def to_settings(self) -> ScanSettings:
+        """The scan settings these options describe (:class:`UsageError` when invalid)."""
+        return ScanSettings(
+            targets=TargetSettings(
+                specs=tuple(self.targets),
+                input_files=tuple(self.input_lists),
+                exclude=tuple(self.exclude),
+                exclude_files=tuple(self.exclude_files),
+                max_hosts=self.max_hosts,
+                seed=self.seed,
+                shard=parse_shard(self.shard) if self.shard else (1, 1),
+            ),
+            network=NetworkSettings(
+                port=self.port,
+                timeouts=Timeouts(
+                    connect=self.connect_timeout, read=self.read_timeout, host=self.host_timeout
+                ),
+                max_ents=self.max_ents,
+                decoder=parse_decoder(self.decoder),
+                per_host=self.per_host,
+            ),
+            mode=parse_mode(self.mode),
+            concurrency=self.concurrency,
+            max_rate=self.max_rate,
+            retries=self.retries,
+            outputs=OutputSettings(
+                jsonl=self.jsonl,
+                json_document=self.json_doc,
+                csv=self.csv,
+                save=self.save,
+                only_answered=self.only_answered,
+            ),
+        )
+
+
+def option_defaults(settings: ScanSettings) -> dict[str, Any]:
+    """Each shared option's default, read off a command's default settings."""
+    network, targets, outputs = settings.network, settings.targets, settings.outputs
+    return {
+        "max_hosts": targets.max_hosts,
+        "seed": targets.seed,
+        "shard": None,
+        "port": network.port,
+        "mode": settings.mode.value,
+        "concurrency": settings.concurrency,
+        "per_host": network.per_host,
+        "max_rate": settings.max_rate,
+        "connect_timeout": network.timeouts.connect,
+        "read_timeout": network.timeouts.read,
+        "host_timeout": network.timeouts.host,
+        "retries": settings.retries,
+        "max_ents": network.max_ents,
+        "jsonl": outputs.jsonl,
+        "json_doc": outputs.json_document,
+        "csv": outputs.csv,
+        "save": outputs.save,
+        "only_answered": outputs.only_answered,
+        "no_progress": False,
+        "decoder": network.decoder.value,
+    }
 
 
 SHARED_OPTIONS: dict[str, Any] = {
@@ -156,12 +229,13 @@ SHARED_OPTIONS: dict[str, Any] = {
 CommandFn = TypeVar("CommandFn", bound=Callable[..., None])
 
 
-def with_scan_options(**defaults: Any) -> Callable[[CommandFn], CommandFn]:
+def with_scan_options(settings: ScanSettings) -> Callable[[CommandFn], CommandFn]:
     """Give a command every scan option; it receives them as one :class:`ScanArgs`.
 
     The command's first parameter is the ``ScanArgs``; its other parameters are its own
-    options. ``defaults`` override :class:`ScanArgs`' defaults for this command.
+    options. Each option's default is the value in ``settings``, the command's defaults.
     """
+    defaults = option_defaults(settings)
 
     def decorate(command: CommandFn) -> CommandFn:
         hints = get_type_hints(command, include_extras=True)
@@ -171,9 +245,7 @@ def with_scan_options(**defaults: Any) -> Callable[[CommandFn], CommandFn]:
         ]
         shared = []
         for field in fields(ScanArgs):
-            default = defaults.get(field.name, field.default)
-            if field.name in ("targets", "input_lists", "exclude", "exclude_files"):
-                default = None
+            default = defaults.get(field.name)
             shared.append(
                 inspect.Parameter(
                     field.name,

@@ -1,42 +1,47 @@
-"""The live progress bar of a scan (only on a terminal)."""
+"""The live progress bar of a run over many hosts (only on a terminal), as an observer.
+
+It reads the engine's counters a few times a second from its own task: nothing per host.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
+from typing import Generic, TypeVar
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
+from epmscan.app.observer import RunObserver, RunStart
 from epmscan.engine.scanner import ScanProgress
-from epmscan.models import HostStatus
+from epmscan.models import HostStatus, RunSummary
 
 REFRESH_SECONDS = 0.2
+R = TypeVar("R")
 
 
-class ScanDisplay:
-    """Reads the scanner's counters a few times a second; costs nothing per host."""
+class ProgressBar(RunObserver[R], Generic[R]):
+    """Shows done/total, hosts per second and counts by status while a run goes."""
 
-    def __init__(self, progress: ScanProgress, total: int, *, enabled: bool) -> None:
-        self._counters = progress
-        self._total = total
-        self._enabled = enabled
-        self._task: asyncio.Task[None] | None = None
+    def __init__(self, label: str = "scan") -> None:
+        self._label = label
         self._bar: Progress | None = None
+        self._bar_task: TaskID | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self._counters: ScanProgress | None = None
         self._started = 0.0
 
-    async def __aenter__(self) -> ScanDisplay:
-        if not self._enabled:
-            return self
+    def run_started(self, start: RunStart) -> None:
+        self._counters = start.progress
         self._bar = Progress(
-            TextColumn("[bold]scan"),
+            TextColumn(f"[bold]{self._label}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>8} hosts/s"),
@@ -47,19 +52,14 @@ class ScanDisplay:
             transient=True,
         )
         self._bar.start()
-        self._bar_task = self._bar.add_task("scan", total=self._total, rate="", counts="")
-        self._started = asyncio.get_running_loop().time()
-        self._task = asyncio.create_task(self._refresh_forever())
-        return self
+        self._bar_task = self._bar.add_task(self._label, total=start.total, rate="", counts="")
+        loop = asyncio.get_running_loop()
+        self._started = loop.time()
+        self._refresher = loop.create_task(self._refresh_forever())
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    def run_finished(self, summary: RunSummary) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
         if self._bar is not None:
             self._refresh()
             self._bar.stop()
@@ -70,9 +70,13 @@ class ScanDisplay:
             self._refresh()
 
     def _refresh(self) -> None:
-        assert self._bar is not None
+        if self._bar is None or self._bar_task is None or self._counters is None:
+            return
         c = self._counters
-        elapsed = asyncio.get_running_loop().time() - self._started
+        try:
+            elapsed = asyncio.get_running_loop().time() - self._started
+        except RuntimeError:
+            elapsed = 0.0
         s = c.statuses
         counts = (
             f"[green]open {s[HostStatus.OK]}[/] [red]closed {s[HostStatus.CLOSED]}[/] "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from epmscan.engine.dump import Timeouts, status_for_error
+from epmscan.engine.epm_session import status_for_error
 from epmscan.engine.session import RpcSession
 from epmscan.engine.transport import Connection, open_tcp
 from epmscan.errors import (
@@ -27,6 +27,7 @@ from epmscan.models import (
     PortProbeStatus,
 )
 from epmscan.protocol.ncacn_http import NCACN_HTTP_GREETING, classify_greeting
+from epmscan.settings import Timeouts
 
 GREETING_LIMIT = 256
 

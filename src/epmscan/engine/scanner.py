@@ -17,16 +17,15 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from epmscan.engine.dump import Timeouts, dump_host
-from epmscan.engine.mapping import map_host
+from epmscan.engine.ept_map import map_host
+from epmscan.engine.lookup import dump_host
 from epmscan.engine.ratelimit import RateLimiter
 from epmscan.errors import LocalResourceError
 from epmscan.facts.exchange import EXCHANGE_INTERFACES
 from epmscan.models import HostResult, HostStatus
-from epmscan.protocol.constants import EPM_PORT
+from epmscan.settings import ScanMode, ScanSettings
 from epmscan.targets import Target, resolve_target
 
-SCAN_TIMEOUTS = Timeouts(connect=2.0, read=5.0, host=30.0)
 RETRYABLE = frozenset({HostStatus.FILTERED})
 LOCAL_BACKOFF = 0.05
 
@@ -35,20 +34,6 @@ R = TypeVar("R")
 
 HostJob = Callable[[str, str], Awaitable[R]]
 """``job(target, address) -> result``: what the scanner runs per address."""
-
-
-@dataclass(frozen=True, slots=True)
-class ScanOptions:
-    port: int = EPM_PORT
-    mode: str = "dump"
-    concurrency: int = 1000
-    max_rate: float | None = None
-    timeouts: Timeouts = SCAN_TIMEOUTS
-    retries: int = 0
-    max_ents: int = 500
-    decoder: str = "fast"
-    grace: float = 1.5
-    abort_close: bool = True
 
 
 @dataclass(slots=True)
@@ -63,37 +48,21 @@ class ScanProgress:
     interrupted: bool = False
 
 
-def default_job(options: ScanOptions) -> HostJob[HostResult]:
-    """The per-address job of ``options.mode`` (``dump`` or ``map``)."""
-    if options.mode == "dump":
-
-        async def job(target: str, address: str) -> HostResult:
-            return await dump_host(
-                target,
-                address,
-                options.port,
-                timeouts=options.timeouts,
-                max_ents=options.max_ents,
-                decoder=options.decoder,
-                abort_close=options.abort_close,
-            )
-
-        return job
-    if options.mode == "map":
+def default_job(settings: ScanSettings) -> HostJob[HostResult]:
+    """The per-address job of ``settings.mode``: the lookup walk, or ``ept_map``."""
+    network = settings.network
+    if settings.mode is ScanMode.MAP:
         interfaces = tuple(EXCHANGE_INTERFACES.values())
 
         async def map_job(target: str, address: str) -> HostResult:
-            return await map_host(
-                target,
-                address,
-                interfaces,
-                options.port,
-                timeouts=options.timeouts,
-                abort_close=options.abort_close,
-            )
+            return await map_host(target, address, interfaces, network)
 
         return map_job
-    raise ValueError(f"unknown scan mode {options.mode!r} (dump, map)")
+
+    async def job(target: str, address: str) -> HostResult:
+        return await dump_host(target, address, network)
+
+    return job
 
 
 def host_status(result: Any) -> HostStatus:
@@ -106,25 +75,25 @@ def host_status(result: Any) -> HostStatus:
 class Scanner(Generic[R]):
     """Runs one scan. ``stop()`` may be called from a signal handler in the loop.
 
-    ``job`` makes one result per address (default: the dump or map of ``options.mode``);
+    ``job`` makes one result per address (default: the dump or map of ``settings.mode``);
     a result is a :class:`HostResult` or anything with one in ``.host``.
     """
 
     def __init__(
         self,
-        options: ScanOptions,
+        settings: ScanSettings,
         on_result: Callable[[R], None],
         *,
         job: HostJob[R] | None = None,
         unresolved: Callable[[HostResult], R] | None = None,
     ) -> None:
-        self.options = options
+        self.settings = settings
         self.on_result = on_result
-        self.job: HostJob[R] = job or default_job(options)  # type: ignore[assignment]
+        self.job: HostJob[R] = job or default_job(settings)  # type: ignore[assignment]
         self._unresolved = unresolved
         self.progress = ScanProgress()
         self._stopping = asyncio.Event()
-        self._limiter = RateLimiter(options.max_rate) if options.max_rate else None
+        self._limiter = RateLimiter(settings.max_rate) if settings.max_rate else None
 
     def stop(self) -> None:
         """Start no more hosts; those in flight get the grace period."""
@@ -140,7 +109,7 @@ class Scanner(Generic[R]):
         iterator = iter(targets)
         workers = [
             asyncio.create_task(self._worker(iterator))
-            for _ in range(max(1, self.options.concurrency))
+            for _ in range(max(1, self.settings.concurrency))
         ]
         stop_wait = asyncio.create_task(self._stopping.wait())
         try:
@@ -148,7 +117,7 @@ class Scanner(Generic[R]):
             either: list[asyncio.Future[Any]] = [all_done, stop_wait]
             await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             if not all_done.done():
-                _, pending = await asyncio.wait(workers, timeout=self.options.grace)
+                _, pending = await asyncio.wait(workers, timeout=self.settings.grace)
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
@@ -165,12 +134,14 @@ class Scanner(Generic[R]):
             if target.address is not None:
                 await self._scan_address(target.spec, target.address)
                 continue
-            resolution = await resolve_target(target, timeout=self.options.timeouts.connect)
+            resolution = await resolve_target(
+                target, timeout=self.settings.network.timeouts.resolve
+            )
             if resolution.error is not None:
                 failed = HostResult(
                     target=target.spec,
                     address="",
-                    port=self.options.port,
+                    port=self.settings.network.port,
                     status=HostStatus.UNRESOLVED,
                     error=resolution.error,
                 )
@@ -186,7 +157,7 @@ class Scanner(Generic[R]):
         progress.started += 1
         progress.in_flight += 1
         try:
-            attempts = 1 + max(0, self.options.retries)
+            attempts = 1 + max(0, self.settings.retries)
             result: R | None = None
             for _ in range(attempts):
                 result = await self._attempt(spec, address)

@@ -81,14 +81,10 @@ MUST_REGISTER_ROLES: Final[frozenset[Role]] = frozenset(
 )
 """Roles on which a missing registration of a role interface is worth a warning."""
 
-MSEXCHANGERPC_KEY: Final = (
-    r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeRPC\ParametersSystem"
-)
+MSEXCHANGERPC_KEY: Final = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeRPC\ParametersSystem"
 MSEXCHANGEAB_KEY: Final = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeAB\Parameters"
 MSEXCHANGESA_KEY: Final = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeSA\Parameters"
-MSEXCHANGEIS_KEY: Final = (
-    r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
-)
+MSEXCHANGEIS_KEY: Final = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
 
 SERVICE_NAMES: Final[dict[ExchangeInterface, str]] = {
     ExchangeInterface.MAPI: "Microsoft Exchange RPC Client Access (MSExchangeRPC)",

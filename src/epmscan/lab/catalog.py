@@ -298,7 +298,6 @@ CATALOG: dict[str, CatalogInterface] = {entry.key: entry for entry in _ENTRIES}
 """Every interface a profile may register, by key."""
 
 
-
 def catalog_interface(key: str) -> CatalogInterface:
     """The catalogue entry for ``key``; ``KeyError`` when there is none."""
     return CATALOG[key]

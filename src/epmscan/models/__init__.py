@@ -7,9 +7,12 @@ serialise as their value. The submodules, each owning one thing:
 - :mod:`.endpoints`: interfaces, towers, endpoints and one host's result (``HostResult``);
 - :mod:`.exchange`: the Exchange interfaces, port probes, findings, severities and roles;
 - :mod:`.policy`: what is expected of a host (``Expectation``, ``Policy``);
-- :mod:`.reports`: one host's full report (``ExchangeHostReport``).
+- :mod:`.reports`: one host's full report (``ExchangeHostReport``), a run's header
+  (``RunInfo``), its summary (``RunSummary``) and a result read back (``SavedRun``);
+- :mod:`.diff`: what changed between two results (``ResultDiff``).
 """
 
+from epmscan.models.diff import ExchangePortChange, HostDiff, HttpChange, PortMove, ResultDiff
 from epmscan.models.endpoints import (
     BindOutcome,
     EndpointRecord,
@@ -41,7 +44,7 @@ from epmscan.models.policy import (
     PortRange,
     ServerGroup,
 )
-from epmscan.models.reports import ExchangeHostReport
+from epmscan.models.reports import ExchangeHostReport, RunInfo, RunSummary, SavedRun
 
 __all__ = [
     "EXCHANGE_DYNAMIC",
@@ -52,21 +55,29 @@ __all__ = [
     "ExchangeHostReport",
     "ExchangeInterface",
     "ExchangeObservation",
+    "ExchangePortChange",
     "Expectation",
     "Finding",
     "Floor",
+    "HostDiff",
     "HostResult",
     "HostStatus",
+    "HttpChange",
     "HttpPortProbe",
     "HttpProbeStatus",
     "InterfaceId",
     "LookupEntry",
     "Policy",
     "PortClass",
+    "PortMove",
     "PortProbeStatus",
     "PortRange",
     "ResolvedPort",
+    "ResultDiff",
     "Role",
+    "RunInfo",
+    "RunSummary",
+    "SavedRun",
     "ServerGroup",
     "Severity",
     "Tower",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from epmscan.models.endpoints import HostResult
+from epmscan.models.endpoints import HostResult, HostStatus
 from epmscan.models.exchange import Finding, HttpPortProbe, ResolvedPort, Role
 
 
@@ -18,3 +18,51 @@ class ExchangeHostReport:
     ports: tuple[ResolvedPort, ...] = ()
     http: tuple[HttpPortProbe, ...] = ()
     findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What a run was asked to do: the header of its saved document."""
+
+    command: str
+    targets: tuple[str, ...]
+    port: int
+    mode: str
+    seed: int
+    shard: str
+    started: str
+    policy: str | None = None
+    """The policy file a ``check`` judged by (None: command-line expectations)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """How a run of many hosts ended: counts by status, time, interruption."""
+
+    targets: int
+    done: int
+    interrupted: bool
+    signal: str | None
+    elapsed: float
+    statuses: tuple[tuple[HostStatus, int], ...]
+    """Every status with its count, in the order of :class:`HostStatus`."""
+    port: int
+    mode: str
+    local_errors: int
+
+    @property
+    def hosts_per_second(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SavedRun:
+    """A result read back from a file: its header (when it has one) and every host."""
+
+    info: RunInfo | None
+    hosts: tuple[ExchangeHostReport, ...]
+    """Every host; a plain scan's hosts have empty Exchange parts."""
+    exchange_checked: bool
+    """True when the hosts carry an Exchange check (``check``), not just a dump."""
+    source: str = ""
+    """Where it was read from (a file name, ``--live``)."""

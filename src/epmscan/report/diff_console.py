@@ -5,26 +5,35 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from epmscan.checks.diff import HostDiff, ResultDiff, SavedEndpoint, SavedHost
+from epmscan.facts.exchange import EXCHANGE_BY_UUID
+from epmscan.models import EndpointRecord, ExchangeHostReport, HostDiff, ResultDiff
 
 
-def _endpoint_line(sign: str, endpoint: SavedEndpoint, style: str) -> Text:
-    exchange = endpoint.exchange_interface
+def endpoint_label(endpoint: EndpointRecord) -> str:
+    """``NAME vVERSION TRANSPORT[PORT or ENDPOINT]``."""
+    where = f"[{endpoint.port}]" if endpoint.port is not None else f"[{endpoint.endpoint or ''}]"
+    return f"{endpoint.name or endpoint.uuid} v{endpoint.version} {endpoint.transport}{where}"
+
+
+def _endpoint_line(sign: str, endpoint: EndpointRecord, style: str) -> Text:
+    exchange = EXCHANGE_BY_UUID.get(endpoint.uuid.lower())
     text = Text(f"  {sign} ", style=style)
-    text.append(str(endpoint), style=("bold " + style) if exchange else style)
+    text.append(endpoint_label(endpoint), style=("bold " + style) if exchange else style)
     if exchange:
         text.append(f"  [Exchange {exchange.value.upper()}]", style="bold magenta")
     return text
 
 
-def _host_label(host: SavedHost | HostDiff) -> str:
-    return host.address if host.address == host.target else f"{host.target} ({host.address})"
+def _host_label(target: str, address: str) -> str:
+    return address if address == target else f"{target} ({address})"
 
 
 def _print_host(diff: HostDiff, console: Console) -> None:
-    console.print(Text(_host_label(diff), style="bold"))
+    console.print(Text(_host_label(diff.target, diff.address), style="bold"))
     if diff.status_changed:
-        console.print(f"  status: {diff.old_status} -> {diff.new_status}", style="yellow")
+        console.print(
+            f"  status: {diff.old_status.value} -> {diff.new_status.value}", style="yellow"
+        )
     for move in diff.moved:
         text = Text("  ~ ", style="yellow")
         text.append(
@@ -39,22 +48,32 @@ def _print_host(diff: HostDiff, console: Console) -> None:
         console.print(_endpoint_line("+", endpoint, "green"))
     for endpoint in diff.removed:
         console.print(_endpoint_line("-", endpoint, "red"))
-    for port, before, after in diff.http_changes:
-        was, now = before or "not probed", after or "not probed"
-        console.print(f"  RPC over HTTP {port}: {was} -> {now}")
-    for interface, transport, old_port, new_port in diff.exchange_port_changes:
+    for change in diff.http_changes:
+        was = change.old.value if change.old else "not probed"
+        now = change.new.value if change.new else "not probed"
+        console.print(f"  RPC over HTTP {change.port}: {was} -> {now}")
+    for port in diff.exchange_port_changes:
         console.print(
-            f"  Exchange {interface} {transport}: {old_port or 'none'} -> {new_port or 'none'}",
+            f"  Exchange {port.interface.value} {port.transport}: "
+            f"{port.old_port or 'none'} -> {port.new_port or 'none'}",
             style="bold magenta",
         )
+
+
+def _appeared(host: ExchangeHostReport) -> str:
+    return _host_label(host.host.target, host.host.address)
 
 
 def print_diff(diff: ResultDiff, console: Console) -> None:
     """Every change, Exchange interfaces highlighted; one closing line."""
     for host in diff.appeared:
-        console.print(Text(f"+ {_host_label(host)} appeared ({host.status})", style="green"))
+        console.print(
+            Text(f"+ {_appeared(host)} appeared ({host.host.status.value})", style="green")
+        )
     for host in diff.disappeared:
-        console.print(Text(f"- {_host_label(host)} disappeared (was {host.status})", style="red"))
+        console.print(
+            Text(f"- {_appeared(host)} disappeared (was {host.host.status.value})", style="red")
+        )
     for host_diff in diff.changed:
         _print_host(host_diff, console)
     console.print(

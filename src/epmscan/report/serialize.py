@@ -30,6 +30,8 @@ from epmscan.models import (
     PortProbeStatus,
     ResolvedPort,
     Role,
+    RunInfo,
+    RunSummary,
     Severity,
 )
 
@@ -121,6 +123,39 @@ def exchange_to_json(report: ExchangeHostReport) -> str:
         }
         return orjson.dumps(data).decode()
     return _stdlib_encode(exchange_to_dict(report))
+
+
+def info_to_dict(info: RunInfo) -> dict[str, Any]:
+    """The header of a saved document (``"epmscan": {...}``), schema number first."""
+    data: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "command": info.command,
+        "targets": list(info.targets),
+        "port": info.port,
+        "mode": info.mode,
+        "seed": info.seed,
+        "shard": info.shard,
+        "started": info.started,
+    }
+    if info.command == "check":
+        data["policy"] = info.policy
+    return data
+
+
+def summary_to_dict(summary: RunSummary) -> dict[str, Any]:
+    """The closing ``summary`` object of a run."""
+    return {
+        "targets": summary.targets,
+        "done": summary.done,
+        "interrupted": summary.interrupted,
+        "signal": summary.signal,
+        "elapsed": round(summary.elapsed, 3),
+        "hosts_per_second": round(summary.hosts_per_second, 1),
+        "statuses": {status.value: count for status, count in summary.statuses},
+        "port": summary.port,
+        "mode": summary.mode,
+        "local_errors": summary.local_errors,
+    }
 
 
 def _hex(value: int | None) -> str | None:

@@ -13,8 +13,6 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO, TypeVar
 
-from epmscan.report.serialize import SCHEMA_VERSION
-
 R = TypeVar("R")
 
 CSV_COLUMNS = (
@@ -59,6 +57,9 @@ class JsonlWriter(_Writer):
 
     wants_json = True
 
+    def start(self, header: Mapping[str, Any]) -> None:
+        """Nothing before the first host (each line stands alone)."""
+
     def write_host(self, line: str) -> None:
         """``line``: the host as one line of JSON, without the newline."""
         self.stream.write(line + "\n")
@@ -72,13 +73,12 @@ class JsonlWriter(_Writer):
 class JsonDocumentWriter(_Writer):
     """``{"epmscan": ..., "hosts": [...], "summary": {...}}`` written as it goes."""
 
-    def __init__(self, path: str, meta: Mapping[str, Any]) -> None:
-        super().__init__(path)
-        header = {"schema": SCHEMA_VERSION, **meta}
+    wants_json = True
+
+    def start(self, header: Mapping[str, Any]) -> None:
+        """Open the document with its ``epmscan`` header."""
         self.stream.write('{"epmscan": ' + json.dumps(header) + ',\n "hosts": [')
         self._first = True
-
-    wants_json = True
 
     def write_host(self, line: str) -> None:
         """``line``: the host as one line of JSON."""
@@ -96,8 +96,7 @@ class CsvWriter(_Writer):
 
     wants_json = False
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
+    def start(self, header: Mapping[str, Any]) -> None:
         self._csv = csv.writer(self.stream)
         self._csv.writerow(CSV_COLUMNS)
 
@@ -150,6 +149,10 @@ class WriterSet:
                 data = to_dict(result) if data is None else data
                 writer.write_host(data)  # type: ignore[arg-type]
 
+    def start(self, header: Mapping[str, Any]) -> None:
+        for writer in self.writers:
+            writer.start(header)
+
     def finish(self, summary: Mapping[str, Any]) -> None:
         for writer in self.writers:
             writer.finish(summary)
@@ -178,8 +181,7 @@ class CheckCsvWriter(_Writer):
 
     wants_json = False
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
+    def start(self, header: Mapping[str, Any]) -> None:
         self._csv = csv.writer(self.stream)
         self._csv.writerow(CHECK_CSV_COLUMNS)
 

@@ -14,8 +14,8 @@ Public API (details in docs/targets.md)::
     seed = new_seed()                         # print it: same seed, same order
     for target in space.iter_targets(seed, shard=parse_shard("2/4")):
         target.spec, target.address, target.name   # a Target: address or name
-    resolution = await resolve_target(target)       # Resolution(addresses, error)
-    resolutions = await resolve_names(targets)      # many, in order, bounded concurrency
+    resolution = await resolve_target(target, timeout=5)   # Resolution(addresses, error)
+    resolutions = await resolve_names(targets, timeout=5)  # many, in order, bounded
 
 Names come first (in the order given), then addresses in a random permutation walked
 through a cyclic group (see :mod:`epmscan.targets.permutation`); nothing is materialised,
@@ -23,13 +23,11 @@ so a /8 starts at once in constant memory.
 """
 
 from epmscan.targets.resolve import (
-    DEFAULT_RESOLVE_TIMEOUT,
     Resolution,
     resolve_names,
     resolve_target,
 )
 from epmscan.targets.space import (
-    DEFAULT_MAX_HOSTS,
     Shard,
     Target,
     TargetSpace,
@@ -38,8 +36,6 @@ from epmscan.targets.space import (
 )
 
 __all__ = [
-    "DEFAULT_MAX_HOSTS",
-    "DEFAULT_RESOLVE_TIMEOUT",
     "Resolution",
     "Shard",
     "Target",

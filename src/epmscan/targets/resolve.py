@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 from epmscan.targets.space import Target
 
-DEFAULT_RESOLVE_TIMEOUT = 5.0
-
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
@@ -36,7 +34,7 @@ async def resolve_target(
     target: Target,
     *,
     family: int = socket.AF_UNSPEC,
-    timeout: float = DEFAULT_RESOLVE_TIMEOUT,
+    timeout: float,
 ) -> Resolution:
     """Every address of ``target`` for TCP, in the resolver's order, without duplicates.
 
@@ -68,7 +66,7 @@ async def resolve_names(
     targets: Iterable[Target],
     *,
     family: int = socket.AF_UNSPEC,
-    timeout: float = DEFAULT_RESOLVE_TIMEOUT,
+    timeout: float,
     concurrency: int = 16,
 ) -> list[Resolution]:
     """:func:`resolve_target` for each target, at most ``concurrency`` at once, in order."""

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from epmscan.errors import TargetSpecError
+from epmscan.settings import DEFAULT_MAX_HOSTS
 from epmscan.targets.intervals import Interval, IntervalIndex, merge, size, subtract
 from epmscan.targets.parse import IPV4, IPV6, parse_spec
 from epmscan.targets.permutation import CyclicPermutation, check_shard, shard_size
 from epmscan.targets.sources import SpecSource, from_arguments, from_exclude_lists, from_files
-
-DEFAULT_MAX_HOSTS = 1 << 20
 
 _T = TypeVar("_T")
 

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from epmscan.engine.dump import DEFAULT_TIMEOUTS, Timeouts, run_epm_session
+from epmscan.engine.epm_session import run_epm_session
 from epmscan.engine.session import RpcSession
+from epmscan.facts.exchange import EXCHANGE_TRANSPORTS
 from epmscan.models import EndpointRecord, HostResult, InterfaceId, LookupEntry
-from epmscan.protocol.constants import EPM_PORT, OP_EPT_MAP
+from epmscan.protocol.constants import NIL_UUID, OP_EPT_MAP
 from epmscan.protocol.epm_client import build_map_request, decode_map_response
 from epmscan.protocol.towers import endpoint_record
-
-NIL_UUID = "00000000-0000-0000-0000-000000000000"
-MAP_TRANSPORTS = ("ncacn_ip_tcp", "ncacn_http")
+from epmscan.settings import NetworkSettings
 
 
 async def map_interfaces(
     session: RpcSession,
     address: str,
     interfaces: Iterable[InterfaceId],
-    transports: Iterable[str] = MAP_TRANSPORTS,
+    transports: Iterable[str] = EXCHANGE_TRANSPORTS,
     records: list[EndpointRecord] | None = None,
 ) -> list[EndpointRecord]:
     """``ept_map`` each interface for each transport over a bound EPM session.
@@ -49,10 +48,7 @@ async def map_host(
     target: str,
     address: str,
     interfaces: Iterable[InterfaceId],
-    port: int = EPM_PORT,
-    *,
-    timeouts: Timeouts = DEFAULT_TIMEOUTS,
-    abort_close: bool = False,
+    network: NetworkSettings,
 ) -> HostResult:
     """Resolve ``interfaces`` through ``ept_map``; the result lists what was found."""
     records: list[EndpointRecord] = []
@@ -60,11 +56,11 @@ async def map_host(
     async def work(session: RpcSession) -> None:
         await map_interfaces(session, address, interfaces, records=records)
 
-    outcome = await run_epm_session(address, port, work, timeouts=timeouts, abort_close=abort_close)
+    outcome = await run_epm_session(address, network, work)
     return HostResult(
         target=target,
         address=address,
-        port=port,
+        port=network.port,
         status=outcome.status,
         error=outcome.error,
         endpoints=tuple(records),

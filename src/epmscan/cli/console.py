@@ -1,4 +1,4 @@
-"""Small things every command shares: one-line errors and exit codes."""
+"""What every command shares on the console: consoles, one-line errors, exit codes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+
+SIGNAL_EXIT = {"SIGINT": EXIT_SIGINT, "SIGTERM": EXIT_SIGTERM}
+
+
+def exit_code_for_signal(name: str | None) -> int | None:
+    """130 for SIGINT, 143 for SIGTERM, None when no signal ended the run."""
+    return SIGNAL_EXIT.get(name) if name else None
 
 
 def output_console(*, stderr: bool = False, soft_wrap: bool = False) -> Console:

@@ -1,10 +1,7 @@
-"""What the Exchange servers are expected to look like: groups, static ports, HTTP ports.
+"""Reading a policy file: TOML (see ``docs/policy.md``) into a :class:`~epmscan.models.Policy`.
 
-A policy is a TOML file (see ``docs/policy.md``) or the CLI quick case
-(``--expect mapi=60001 --require-http 6001,6002,6004``). Either way it becomes a
-:class:`Policy` of :class:`ServerGroup` values; :meth:`Policy.expectation_for` gives the
-:class:`Expectation` that :mod:`epmscan.checks.classify` and
-:mod:`epmscan.checks.findings` check a host against.
+The policy says what the Exchange servers are expected to look like: groups of servers,
+their role, static ports, required RPC-over-HTTP ports, dynamic ranges, severities.
 
 Every mistake in a file raises :class:`~epmscan.errors.PolicyError` with one line that
 names the file and the line (``site.toml:12: group 'cas': unknown interface 'mapii' ...``).
@@ -15,12 +12,12 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from epmscan.checks.tomlpos import PathPart, locate, locate_value
-from epmscan.errors import PolicyError, UsageError
+from epmscan.errors import PolicyError
 from epmscan.models import (
     DynamicRanges,
     ExchangeInterface,
@@ -32,84 +29,6 @@ from epmscan.models import (
     Severity,
 )
 from epmscan.models.policy import IPNetwork
-
-# --- CLI string helpers ----------------------------------------------------------------
-
-
-def _interface(name: str) -> ExchangeInterface:
-    try:
-        return ExchangeInterface(name.strip().lower())
-    except ValueError:
-        allowed = ", ".join(i.value for i in ExchangeInterface)
-        raise UsageError(
-            f"unknown interface {name.strip()!r} (expected one of: {allowed})"
-        ) from None
-
-
-def _port(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{what}: port must be a whole number, got {value!r}")
-    if not 1 <= value <= 65535:
-        raise UsageError(f"{what}: port {value} is out of range (1-65535)")
-    return value
-
-
-def parse_port_text(text: str, what: str) -> int:
-    """``"60001"`` → 60001; anything else is a one-line :class:`UsageError`."""
-    stripped = text.strip()
-    if not stripped.isdigit():
-        raise UsageError(f"{what}: {text!r} is not a port number")
-    return _port(int(stripped), what)
-
-
-def parse_expect(items: Iterable[str]) -> dict[ExchangeInterface, int]:
-    """``["mapi=60001", "nspi=60002"]`` (repeated ``--expect``; commas also split)."""
-    result: dict[ExchangeInterface, int] = {}
-    for item in items:
-        for part in filter(None, (p.strip() for p in item.split(","))):
-            name, sep, value = part.partition("=")
-            if not sep or not name.strip() or not value.strip():
-                raise UsageError(f"--expect {part!r}: write INTERFACE=PORT, e.g. mapi=60001")
-            iface = _interface(name)
-            port = parse_port_text(value, f"--expect {iface.value}")
-            if iface in result and result[iface] != port:
-                raise UsageError(f"--expect {iface.value} given twice ({result[iface]} and {port})")
-            result[iface] = port
-    return result
-
-
-def parse_port_list(text: str, what: str = "--require-http") -> tuple[int, ...]:
-    """``"6001,6002,6004"`` → (6001, 6002, 6004), duplicates dropped, order kept."""
-    parts = [p.strip() for p in text.split(",")]
-    if not any(parts):
-        raise UsageError(f"{what}: empty port list")
-    return tuple(dict.fromkeys(parse_port_text(p, what) for p in parts if p))
-
-
-def parse_port_range(text: str, what: str) -> PortRange:
-    """``"49152-65535"`` → PortRange(49152, 65535); anything else a one-line UsageError."""
-    first_text, dash, last_text = text.partition("-")
-    if not dash:
-        raise UsageError(f"{what}: {text!r} is not a range FIRST-LAST, e.g. 49152-65535")
-    first = parse_port_text(first_text, what)
-    last = parse_port_text(last_text, what)
-    if first > last:
-        raise UsageError(f"{what}: {text!r} ends before it starts")
-    return PortRange(first, last)
-
-
-def parse_severity(text: str, what: str = "--fail-on") -> Severity:
-    """``"error"`` → Severity.ERROR (case-insensitive)."""
-    try:
-        return Severity(text.strip().lower())
-    except ValueError:
-        allowed = ", ".join(s.value for s in Severity)
-        raise UsageError(
-            f"{what}: unknown severity {text!r} (expected one of: {allowed})"
-        ) from None
-
-
-# --- TOML file ---------------------------------------------------------------------------
 
 TOP_KEYS = ("defaults", "severity", "group")
 DEFAULT_KEYS = ("allow_dynamic", "require_http", "windows_dynamic", "exchange_dynamic", "ports")

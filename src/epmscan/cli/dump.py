@@ -1,0 +1,68 @@
+"""``epmscan dump``: every endpoint registered with one host's endpoint mapper."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from typing import Annotated
+
+import typer
+
+from epmscan.app.dump import dump_one
+from epmscan.cli.console import exit_with_usage_error, output_console, stderr_console
+from epmscan.cli.parsing import parse_decoder
+from epmscan.errors import EpmscanError, UsageError
+from epmscan.report.console import print_dump
+from epmscan.report.serialize import host_to_dict
+from epmscan.settings import DumpSettings
+
+_DUMP = DumpSettings(target="")
+"""``dump``'s defaults."""
+
+
+def dump_command(
+    host: Annotated[str, typer.Argument(help="Address or name of the host to ask.")],
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="EPM port.")] = (
+        _DUMP.network.port
+    ),
+    timeout: Annotated[
+        float, typer.Option("--timeout", "-t", min=0.01, help="Seconds per connect and per read.")
+    ] = _DUMP.network.timeouts.connect,
+    host_timeout: Annotated[
+        float, typer.Option("--host-timeout", min=0.01, help="Seconds for the whole host.")
+    ] = _DUMP.network.timeouts.host,
+    max_ents: Annotated[
+        int, typer.Option("--max-ents", min=1, max=100000, help="Entries asked per ept_lookup.")
+    ] = _DUMP.network.max_ents,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    decoder: Annotated[
+        str, typer.Option("--decoder", help="fast (default) or impacket (reference, slow).")
+    ] = _DUMP.network.decoder.value,
+) -> None:
+    """Dump every endpoint registered with HOST's endpoint mapper."""
+    try:
+        network = replace(
+            _DUMP.network,
+            port=port,
+            timeouts=replace(
+                _DUMP.network.timeouts, connect=timeout, read=timeout, host=host_timeout
+            ),
+            max_ents=max_ents,
+            decoder=parse_decoder(decoder),
+        )
+        result = dump_one(DumpSettings(target=host, network=network))
+    except UsageError as exc:
+        exit_with_usage_error(str(exc))
+    except EpmscanError as exc:
+        stderr_console().print(f"epmscan: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        sys.stdout.write(json.dumps(host_to_dict(result), indent=2) + "\n")
+    else:
+        print_dump(result, output_console())
+    if not result.ok:
+        error = result.error or ""
+        detail = error.removeprefix(f"{result.target}: ")
+        stderr_console().print(f"epmscan: {result.target}: {result.status.value}: {detail}")
+        raise typer.Exit(1)

@@ -1,0 +1,197 @@
+"""The settings of every use case, each default defined once, here.
+
+A command builds one of these from its options (``cli/``) and hands it to the program
+layer (``app/``), which hands the parts each layer needs further down: the engine gets
+:class:`NetworkSettings` and the scanner knobs, the target parser :class:`TargetSettings`,
+the writers :class:`OutputSettings`. Like sslyze's ``ServerNetworkConfiguration``, the
+network settings travel unchanged from the option to the socket, so following a timeout
+from ``--connect-timeout`` to ``connect()`` only ever goes down the layers.
+
+Defaults that differ between commands on purpose are named as such
+(:data:`CHECK_CONCURRENCY`, :data:`DUMP_TIMEOUTS`, ...).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from enum import Enum
+
+from epmscan.facts.exchange import RPC_HTTP_PORTS
+from epmscan.models import Policy, Severity
+from epmscan.protocol.constants import DEFAULT_MAX_ENTS, EPM_PORT
+
+DEFAULT_MAX_HOSTS = 1 << 20
+"""A scan of more targets than this needs ``--max-hosts`` (a typo such as /8 for /24)."""
+
+
+class ScanMode(str, Enum):
+    """What a scan asks each endpoint mapper."""
+
+    DUMP = "dump"
+    """The whole ``ept_lookup`` walk: every registered endpoint."""
+    MAP = "map"
+    """Only ``ept_map`` for the Exchange interfaces: cheaper, Exchange ports only."""
+
+
+class Decoder(str, Enum):
+    """Which decoder reads ``ept_lookup`` answers."""
+
+    FAST = "fast"
+    """Ours (struct-based)."""
+    IMPACKET = "impacket"
+    """impacket's NDR decoding: the reference, slow; for debugging."""
+
+
+class FirewallFormat(str, Enum):
+    """The languages ``firewall`` writes rules in."""
+
+    NETSH = "netsh"
+    POWERSHELL = "powershell"
+    NFTABLES = "nftables"
+    IPTABLES = "iptables"
+    CSV = "csv"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Deadlines in seconds, each measuring one wait on the network."""
+
+    connect: float = 2.0
+    """One TCP connect attempt (no answer: ``filtered``)."""
+    read: float = 5.0
+    """Each wait for an answer on an open connection (silence: ``timeout``)."""
+    host: float = 30.0
+    """Everything for one host (a peer that drips bytes cannot hold a worker longer)."""
+    resolve: float = 5.0
+    """Resolving one host name."""
+
+
+DUMP_TIMEOUTS = Timeouts(connect=5.0, read=5.0, host=60.0)
+"""``dump`` asks one host by hand: it waits longer than a scan of many does."""
+CHECK_HOST_TIMEOUT = 60.0
+"""``check`` probes several ports per host after its lookup: a longer host deadline."""
+SCAN_CONCURRENCY = 2000
+"""Hosts in flight in ``scan`` (chosen by the benchmark, docs/performance.md)."""
+CHECK_CONCURRENCY = 200
+"""Hosts in flight in ``check``: each opens up to ``per_host`` connections."""
+DEFAULT_PER_HOST = 4
+"""Connections to one host at once (``check``'s probes)."""
+DEFAULT_GRACE = 1.5
+"""Seconds hosts in flight get to finish after SIGINT/SIGTERM."""
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSettings:
+    """How to talk to each host, from the command line down to the socket."""
+
+    port: int = EPM_PORT
+    """The endpoint mapper's TCP port."""
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    max_ents: int = DEFAULT_MAX_ENTS
+    """Entries asked for per ``ept_lookup`` page."""
+    decoder: Decoder = Decoder.FAST
+    per_host: int = DEFAULT_PER_HOST
+    reset_on_close: bool = True
+    """End connections with a RST (no TIME_WAIT piles up in a scan)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSettings:
+    """What to scan, as the user wrote it; :mod:`epmscan.targets` parses it."""
+
+    specs: tuple[str, ...] = ()
+    input_files: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    exclude_files: tuple[str, ...] = ()
+    max_hosts: int = DEFAULT_MAX_HOSTS
+    seed: int | None = None
+    """The order's seed; None: a fresh one, reported so the run can be repeated."""
+    shard: tuple[int, int] = (1, 1)
+    """``(K, N)``: scan the K-th of N disjoint parts (needs a seed)."""
+
+    @property
+    def given(self) -> bool:
+        return bool(self.specs or self.input_files)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSettings:
+    """Where results go as they come (``-`` is standard output)."""
+
+    jsonl: str | None = None
+    json_document: str | None = None
+    csv: str | None = None
+    save: str | None = None
+    only_answered: bool = False
+    """Leave hosts that did not answer (closed, filtered, ...) out of the files."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    """One ``scan``: targets, how to talk to them, how many at once, where results go."""
+
+    targets: TargetSettings = field(default_factory=TargetSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    mode: ScanMode = ScanMode.DUMP
+    concurrency: int = SCAN_CONCURRENCY
+    max_rate: float | None = None
+    """New connections per second at most (None: unlimited)."""
+    retries: int = 0
+    """Extra attempts for a host whose connect got no answer."""
+    outputs: OutputSettings = field(default_factory=OutputSettings)
+    grace: float = DEFAULT_GRACE
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSettings:
+    """One ``check``: a scan whose per-host job is the Exchange check, and the policy."""
+
+    scan: ScanSettings = field(
+        default_factory=lambda: ScanSettings(
+            network=NetworkSettings(timeouts=Timeouts(host=CHECK_HOST_TIMEOUT)),
+            concurrency=CHECK_CONCURRENCY,
+        )
+    )
+    policy: Policy = field(default_factory=lambda: Policy.from_expectations())
+    fail_on: Severity = Severity.ERROR
+    """Findings at this severity or worse make the run fail (exit 1)."""
+    http_ports: tuple[int, ...] = tuple(RPC_HTTP_PORTS)
+    """RPC-over-HTTP ports probed on Exchange hosts when the policy names none."""
+    use_map: bool = True
+    """Ask ``ept_map`` too after the lookup walk (some servers only answer one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DumpSettings:
+    """One ``dump``: one host, every endpoint."""
+
+    target: str
+    network: NetworkSettings = field(
+        default_factory=lambda: NetworkSettings(timeouts=DUMP_TIMEOUTS, reset_on_close=False)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FirewallSettings:
+    """One ``firewall``: a saved result in, rules in one language out."""
+
+    result: str
+    """The saved result (``check``/``scan`` ``--save``, ``--json`` or ``--jsonl``)."""
+    format: FirewallFormat = FirewallFormat.NETSH
+    source: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+    """Clients allowed in (None: any)."""
+    allow_dynamic: bool = False
+    """Open the whole dynamic range where a port is dynamic, instead of refusing."""
+
+
+@dataclass(frozen=True, slots=True)
+class DiffSettings:
+    """One ``diff``: an earlier result against a later one, or against a live check."""
+
+    before: str
+    after: str | None = None
+    live: CheckSettings | None = None
+    """Check these targets now instead of reading AFTER."""
+    policy: Policy | None = None
+    """Decides which RPC-over-HTTP ports matter (None: every change counts)."""
