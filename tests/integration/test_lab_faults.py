@@ -41,7 +41,9 @@ pytestmark = pytest.mark.slow
 
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 2.0
-HOST_TIMEOUT = 8.0
+HOST_TIMEOUT = 15.0
+"""Well above the slowest honest-but-long walk (4,096 pages of ``endless_pages``: about 5 s
+while every other host is scanned too)."""
 DEADLINE_SLACK = 4.0
 """A host's elapsed time may pass the host deadline by this much (loop latency, load)."""
 MAX_ENTS = 50

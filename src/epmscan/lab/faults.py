@@ -106,7 +106,8 @@ class FaultSpec:
     places: tuple[Place, ...]
     """Allowed values of ``on``; the first is the default."""
     stages: tuple[Stage, ...] = ()
-    """Allowed values of ``at`` (the first is the default); empty: no ``at``."""
+    """Allowed values of ``at`` (the first is the default, ``bind`` where ``call`` cannot
+    be); empty: the kind takes no ``at``."""
     options: tuple[str, ...] = ()
     """Option keys of the kind, besides ``kind``, ``on``, ``at`` and ``call``."""
 
@@ -371,7 +372,10 @@ def parse_fault(value: Any, key: str, fail: Fail) -> HostFault:
     options = _Options(table, key, fail)
     fault = HostFault(kind, on=_places(options, spec, kind))
     if spec.stages:
-        at = table.get("at", spec.stages[0])
+        default: Stage = spec.stages[0]
+        if default == "call" and fault.on != {"epm"} and "bind" in spec.stages:
+            default = "bind"  # only the endpoint mapper is called: elsewhere, the bind
+        at = table.get("at", default)
         if at not in spec.stages:
             fail(options.at("at"), f"{at!r} is not one of {', '.join(spec.stages)}")
         if at == "call" and fault.on != {"epm"}:
