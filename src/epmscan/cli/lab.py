@@ -60,6 +60,8 @@ def host_lines(lab: Lab) -> list[str]:
         if host.plan.http_banners:
             parts.append("http_banner=" + ",".join(map(str, sorted(host.plan.http_banners))))
         parts.append(f"paging={host.config.paging}")
+        if host.fault is not None:
+            parts.append(f"fault={host.fault.describe()}")
         if host.config.zero_address_towers:
             parts.append("towers=0.0.0.0")
         others = sorted(set(host.plan.tcp_listeners) - {endpoints.get(k) for k in _SHOWN_KEYS})

@@ -106,9 +106,7 @@ def parse_firewall_format(text: str) -> FirewallFormat:
         return FirewallFormat(text.strip().lower())
     except ValueError:
         allowed = ", ".join(f.value for f in FirewallFormat)
-        raise UsageError(
-            f"unknown firewall format {text!r} (expected one of: {allowed})"
-        ) from None
+        raise UsageError(f"unknown firewall format {text!r} (expected one of: {allowed})") from None
 
 
 def parse_source(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any, Literal, NoReturn
 
 from epmscan.errors import LabConfigError
+from epmscan.lab.faults import HostFault, parse_fault
 from epmscan.lab.profiles import PAGING_STYLES, PagingStyle, Profile, get_profile
 from epmscan.protocol.constants import EPM_PORT
 
@@ -56,6 +57,8 @@ class HostConfig:
     ports: Mapping[str, PortOverride] = field(default_factory=lambda: MappingProxyType({}))
     """Interface key → nominal TCP port (or ``"dynamic"``) for the process serving it."""
     seed: int = 0
+    fault: HostFault | None = None
+    """A hostile behaviour on the host's ports (``lab.faults``), or None for an honest host."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ _HOST_KEYS = {
     "filtered_epm",
     "foreign_ports",
     "http_banners",
+    "fault",
 }
 _WILDCARD_KEYS = {"hosts", "live", "profiles", "profile", "seed", "bind", "dynamic_pool", "paging"}
 _TOP_KEYS = {"lab", "hosts", "wildcard"}
@@ -283,7 +287,25 @@ def _parse_host(source: str, index: int, table: Any, lab_seed: int) -> HostConfi
         http_banners=_parse_http_banners(reader, profile),
         ports=_parse_ports(reader, profile),
         seed=reader.integer("seed", lab_seed + index, 0, 2**63 - 1),
+        fault=_parse_host_fault(reader, profile),
     )
+
+
+def _parse_host_fault(reader: _Reader, profile: Profile) -> HostFault | None:
+    if "fault" not in reader.table:
+        return None
+    key = reader.key("fault")
+    fault = parse_fault(reader.table["fault"], key, reader.fail)
+    on_key = key if isinstance(reader.table["fault"], str) else f"{key}.on"
+    if reader.table.get("down", False):
+        reader.fail(key, "a down host answers nothing: it cannot show a fault")
+    if fault.applies_to("epm"):
+        for hidden in ("silent_epm", "filtered_epm"):
+            if reader.table.get(hidden, False):
+                reader.fail(on_key, f"the endpoint mapper is {hidden}: a fault there never shows")
+    if fault.applies_to("http") and not profile.http_ports:
+        reader.fail(on_key, f"profile {profile.name} has no ncacn_http ports")
+    return fault
 
 
 def _parse_wildcard(source: str, table: Any) -> WildcardConfig:

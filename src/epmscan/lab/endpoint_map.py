@@ -12,6 +12,11 @@ lookup context handles and how far each has got. Paging follows the host's style
   then one batch of 0 entries with 0x16c9a0d6 and a NULL handle.
 
 No match at all is 0 entries, 0x16c9a0d6 and a NULL handle in every style.
+
+A host with a lookup fault (:mod:`epmscan.lab.faults`) lies here: its encoded entries
+carry lying towers, unterminated annotations or thousands of filler entries, and its
+sessions page wrongly (a handle that never advances, pages without end) or claim more
+entries than a page holds.
 """
 
 from __future__ import annotations
@@ -21,6 +26,15 @@ import struct
 from dataclasses import dataclass
 
 from epmscan.errors import ProtocolError
+from epmscan.lab.faults import (
+    LOOKUP_KINDS,
+    FaultKind,
+    HostFault,
+    faulty_towers,
+    filler_entries,
+    lie_num_ents,
+    unterminated_annotation,
+)
 from epmscan.lab.plan import HostPlan, RegisteredEndpoint
 from epmscan.models import InterfaceId
 from epmscan.protocol.constants import (
@@ -96,6 +110,11 @@ class HostEndpointMap:
 
     def __init__(self, plan: HostPlan) -> None:
         self.plan = plan
+        fault = plan.config.fault
+        self.fault: HostFault | None = (
+            fault if fault is not None and fault.kind in LOOKUP_KINDS else None
+        )
+        """The host's lookup fault, if it has one."""
         self._towers: tuple[bytes, ...] | None = None
         self._encoded: tuple[EncodedEntry, ...] | None = None
         self._selections: dict[
@@ -109,18 +128,40 @@ class HostEndpointMap:
         return self._towers
 
     @property
+    def lookup_towers(self) -> tuple[bytes, ...]:
+        """The towers as ``ept_lookup`` sends them (a tower fault's lies included)."""
+        if self.fault is None:
+            return self.towers
+        return faulty_towers(self.fault, self.plan.entries, self.towers)
+
+    @property
     def encoded(self) -> tuple[EncodedEntry, ...]:
-        """Every entry, encoded once."""
+        """Every entry, encoded once (filler entries of ``many_entries`` not included)."""
         if self._encoded is None:
-            self._encoded = tuple(
+            encoded = tuple(
                 encode_lookup_entry(entry.object_uuid, tower, entry.annotation)
-                for entry, tower in zip(self.plan.entries, self.towers, strict=True)
+                for entry, tower in zip(self.plan.entries, self.lookup_towers, strict=True)
             )
+            if self.fault is not None and self.fault.kind is FaultKind.ANNOTATION_UNTERMINATED:
+                encoded = tuple(unterminated_annotation(entry) for entry in encoded)
+            self._encoded = encoded
         return self._encoded
 
     def select(self, request: LookupRequest) -> tuple[EncodedEntry, ...]:
         """The entries a lookup asks for (cached per inquiry)."""
         if request.inquiry_type == RPC_C_EP_ALL_ELTS:
+            fault = self.fault
+            if fault is not None and fault.kind is FaultKind.MANY_ENTRIES:
+                key: tuple[int, str | None, InterfaceId | None, int] = (
+                    RPC_C_EP_ALL_ELTS,
+                    None,
+                    None,
+                    -1,
+                )
+                if key not in self._selections:
+                    fillers = filler_entries(max(0, fault.count - len(self.encoded)), 1)
+                    self._selections[key] = self.encoded + fillers
+                return self._selections[key]
             return self.encoded
         key = (request.inquiry_type, request.object_uuid, request.interface, request.vers_option)
         cached = self._selections.get(key)
@@ -172,6 +213,9 @@ class EndpointMapSession:
     def __init__(self, endpoint_map: HostEndpointMap) -> None:
         self.endpoint_map = endpoint_map
         self.paging = endpoint_map.plan.config.paging
+        self.fault = endpoint_map.fault
+        self.pages = 0
+        """``ept_lookup`` calls answered on this connection."""
         self._walks: dict[bytes, _Walk] = {}
 
     def lookup(self, stub: bytes) -> bytes:
@@ -180,6 +224,44 @@ class EndpointMapSession:
             request = decode_lookup_request(stub)
         except ProtocolError:
             raise CallFault(0x000006F7) from None
+        self.pages += 1
+        fault = self.fault
+        if fault is None:
+            return self._lookup(request)
+        if fault.kind in (FaultKind.STUCK_HANDLE, FaultKind.ENDLESS_PAGES):
+            return self._faulty_paging(request, fault)
+        answer = self._lookup(request)
+        if fault.kind is FaultKind.NUM_ENTS_LIE and self.pages == fault.page:
+            return lie_num_ents(answer, fault.extra, fault.array)
+        return answer
+
+    def _faulty_paging(self, request: LookupRequest, fault: HostFault) -> bytes:
+        """``stuck_handle``: the same handle and the first batch (or, ``empty``, nothing
+        after it) for ever; ``endless_pages``: a new handle and ``per_page`` entries (at
+        most the client's ``max_ents``) on every page, round and round the map, no end."""
+        selected = self.endpoint_map.select(request)
+        if fault.kind is FaultKind.STUCK_HANDLE:
+            handle = bytes(4) + b"\x5a" * 16
+            first_page = request.handle == NULL_HANDLE
+            batch = selected[: request.max_ents] if first_page or not fault.empty else ()
+        else:
+            handle = bytes(4) + os.urandom(16)
+            per_page = min(fault.per_page, request.max_ents)
+            start = (self.pages - 1) * per_page
+            batch = (
+                tuple(selected[(start + i) % len(selected)] for i in range(per_page))
+                if selected
+                else ()
+            )
+        return encode_lookup_response(
+            handle,
+            batch,
+            0,
+            max_count=request.max_ents,
+            first_referent=request.last_referent + 1,
+        )
+
+    def _lookup(self, request: LookupRequest) -> bytes:
         if request.handle == NULL_HANDLE:
             selected = self.endpoint_map.select(request)
             if not selected:

@@ -14,6 +14,13 @@ served on that port, provider-reject others) and requests (the endpoint mapper's
 on the EPM port, a fault elsewhere). ncacn_http ports send ``ncacn_http/1.0`` first.
 Silent ports accept and never send a byte, as a port behind a dropping firewall would
 look once the handshake got through.
+
+A host's fault (:mod:`epmscan.lab.faults`) shows on the ports of its places: a
+connection fault replaces the conversation (silence, an endless stream, TLS or HTTP, a
+wrong or endless greeting), ``drip`` sends every byte on its own, a PDU or bind fault
+replaces one answer and then keeps answering, falls silent, closes, or streams
+fragments without end; ``alloc_hint`` rewrites every response's hint. Lookup faults
+live in the endpoint map.
 """
 
 from __future__ import annotations
@@ -32,6 +39,20 @@ from functools import cached_property
 from epmscan.errors import LabConfigError, ProtocolError
 from epmscan.lab.config import HostConfig, LabConfig, WildcardConfig, default_host_name
 from epmscan.lab.endpoint_map import CallFault, EndpointMapSession, HostEndpointMap
+from epmscan.lab.faults import (
+    CONNECTION_KINDS,
+    HTTP_REPLY,
+    TLS_ALERT,
+    FaultKind,
+    HostFault,
+    Stage,
+    Strike,
+    chargen_chunk,
+    greeting_bytes,
+    strike,
+    strikes_at,
+    with_alloc_hint,
+)
 from epmscan.lab.plan import (
     DynamicPortChooser,
     HostPlan,
@@ -139,6 +160,18 @@ class LabHost:
     def listening_ports(self) -> tuple[int, ...]:
         return self.plan.listening_ports
 
+    @property
+    def fault(self) -> HostFault | None:
+        """The host's hostile behaviour, if it has one."""
+        return self.config.fault
+
+    def fault_on(self, kind: str) -> HostFault | None:
+        """The fault a port whose role is ``kind`` (``epm``, ``rpc``, ``http``) shows."""
+        fault = self.config.fault
+        if fault is None or not fault.applies_to(kind):
+            return None
+        return fault
+
     def port_role(self, port: int) -> tuple[str, frozenset[InterfaceId]] | None:
         """What answers on ``port``: ``("silent"|"epm"|"rpc"|"http", interfaces)`` or None."""
         plan = self.plan
@@ -224,6 +257,7 @@ class Lab:
         self.listen_addresses: list[tuple[str, int]] = []
         self._servers: list[asyncio.Server] = []
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self._reserved: dict[tuple[str, int], socket.socket] = {}
         self._blackholes: list[socket.socket] = []
         self._wildcard_network: ipaddress.IPv4Network | None = None
@@ -351,7 +385,15 @@ class Lab:
 
     async def _serve(self, sock: socket.socket, port: int) -> None:
         async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._handle(reader, writer, port)
+            task = asyncio.current_task()
+            if task is not None:
+                self._handlers.add(task)
+            try:
+                await self._handle(reader, writer, port)
+            except asyncio.CancelledError:
+                pass  # stop() ended a handler that sleeps (drip); asyncio would log it
+            finally:
+                self._handlers.discard(task)
 
         server = await asyncio.start_server(
             on_connection, sock=sock, limit=_READ_SIZE, backlog=LISTEN_BACKLOG
@@ -382,14 +424,20 @@ class Lab:
                 writer.write(host.plan.http_banners[port])  # type: ignore[index]
                 await writer.drain()
             if kind in ("silent", "banner"):
-                while await reader.read(_READ_SIZE):
-                    pass
-            else:
-                if kind == "http":
-                    writer.write(NCACN_HTTP_GREETING)
-                    await writer.drain()
-                session = EndpointMapSession(host.endpoint_map) if kind == "epm" else None
-                await self._converse(reader, writer, port, served, session)
+                await _discard(reader)
+                return
+            fault = host.fault_on(kind)
+            if fault is not None and fault.kind in CONNECTION_KINDS:
+                await _connection_fault(reader, writer, fault)
+                return
+            drip = fault is not None and fault.kind is FaultKind.DRIP
+            send = _Sender(writer, fault.interval if fault is not None and drip else None)
+            if kind == "http":
+                await send(NCACN_HTTP_GREETING)
+            session = EndpointMapSession(host.endpoint_map) if kind == "epm" else None
+            await self._converse(
+                reader, send, port, served, session, fault, f"{host.address}:{port}"
+            )
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -401,14 +449,20 @@ class Lab:
     async def _converse(
         self,
         reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        send: _Sender,
         port: int,
         served: frozenset[InterfaceId],
         session: EndpointMapSession | None,
+        fault: HostFault | None = None,
+        seed: str = "",
     ) -> None:
         connection = ServerConnection()
         accept = _accepts(served)
         bound: set[int] = set()
+        calls = 0
+        alloc_hint = None
+        if fault is not None and fault.kind is FaultKind.ALLOC_HINT:
+            alloc_hint, fault = fault.alloc_hint, None
         while data := await reader.read(_READ_SIZE):
             try:
                 events = connection.feed(data)
@@ -416,14 +470,29 @@ class Lab:
                 return
             out: list[bytes] = []
             for event in events:
+                stage: Stage
                 if isinstance(event, BindRequest):
-                    out.append(connection.bind_ack(event, accept, str(port)))
-                    bound.update(c.context_id for c in event.contexts if accept(c))
+                    stage, answer = "bind", connection.bind_ack(event, accept, str(port))
                 elif isinstance(event, Request):
-                    out.append(self._answer(connection, event, bound, session))
+                    calls += 1
+                    stage, answer = "call", self._answer(connection, event, bound, session)
+                    if alloc_hint is not None:
+                        answer = with_alloc_hint(answer, alloc_hint)
+                else:
+                    continue
+                if fault is not None and strikes_at(fault, stage, calls):
+                    hit = strike(fault, answer, event, connection, seed=seed)
+                    out.append(hit.data)
+                    if hit.then != "continue":
+                        await send(b"".join(out))
+                        await _after_strike(reader, send.writer, hit)
+                        return
+                    continue
+                if isinstance(event, BindRequest):
+                    bound.update(c.context_id for c in event.contexts if accept(c))
+                out.append(answer)
             if out:
-                writer.write(b"".join(out))
-                await writer.drain()
+                await send(b"".join(out))
 
     @staticmethod
     def _answer(
@@ -460,6 +529,11 @@ class Lab:
             server.close()
         for writer in list(self._writers):
             writer.transport.abort()
+        handlers = list(self._handlers)
+        for task in handlers:
+            task.cancel()
+        if handlers:
+            await asyncio.wait(handlers, timeout=5)
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 5)
@@ -484,6 +558,74 @@ class Lab:
     @property
     def live_hosts(self) -> list[LabHost]:
         return [host for host in self.hosts.values() if not host.down]
+
+
+class _Sender:
+    """Writes a connection's answers: at once, or (``drip``) one byte per ``interval``."""
+
+    __slots__ = ("interval", "writer")
+
+    def __init__(self, writer: asyncio.StreamWriter, interval: float | None) -> None:
+        self.writer = writer
+        self.interval = interval
+
+    async def __call__(self, data: bytes) -> None:
+        writer = self.writer
+        if self.interval is None:
+            writer.write(data)
+            await writer.drain()
+            return
+        for index in range(len(data)):
+            writer.write(data[index : index + 1])
+            await writer.drain()
+            await asyncio.sleep(self.interval)
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    """Read and drop whatever comes until the peer closes."""
+    while await reader.read(_READ_SIZE):
+        pass
+
+
+async def _endless(writer: asyncio.StreamWriter, chunk: bytes) -> None:
+    """Send ``chunk`` over and over until the peer goes away (or the lab stops)."""
+    while True:
+        writer.write(chunk)
+        await writer.drain()
+        await asyncio.sleep(0)  # drain() does not yield while the socket takes everything
+
+
+async def _connection_fault(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, fault: HostFault
+) -> None:
+    """Run a fault that replaces the whole conversation (returning closes with a FIN)."""
+    kind = fault.kind
+    if kind is FaultKind.SILENT:
+        await _discard(reader)
+    elif kind is FaultKind.ENDLESS_STREAM:
+        await _endless(writer, chargen_chunk())
+    elif kind in (FaultKind.SPEAKS_TLS, FaultKind.SPEAKS_HTTP):
+        if await reader.read(_READ_SIZE):
+            writer.write(TLS_ALERT if kind is FaultKind.SPEAKS_TLS else HTTP_REPLY)
+            await writer.drain()
+    else:
+        first, chunk = greeting_bytes(fault)
+        writer.write(first)
+        await writer.drain()
+        if chunk:
+            await _endless(writer, chunk)
+        else:
+            await _discard(reader)
+
+
+async def _after_strike(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hit: Strike
+) -> None:
+    """What a connection does once a PDU fault has sent its lie (``close``: just return)."""
+    if hit.then == "silent":
+        await _discard(reader)
+    elif hit.then == "endless":
+        await _endless(writer, hit.endless)
 
 
 @contextlib.asynccontextmanager
