@@ -22,9 +22,10 @@ from epmscan.models import (
 )
 from epmscan.settings import CheckSettings, NetworkSettings, ScanSettings, TargetSettings, Timeouts
 from tests.support.app import check_hosts
-from tests.support.cli import run_cli
+from tests.support.cli import CliRun, run_cli
+from tests.support.loopback import free_port
 
-EPM_PORT = 15135
+EPM_PORT = free_port(["127.0.0.1"])
 CAS = "exchange2010-cas-static"
 SCENARIOS: dict[str, dict[str, object]] = {
     "static_ok": {"profile": CAS},
@@ -180,15 +181,24 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         {"address": "127.65.0.1", "profile": CAS},
         {"address": "127.65.0.2", "profile": CAS},
     ]
-    config = parse_lab({"lab": {"epm_port": EPM_PORT + 1}, "hosts": hosts}, "site")
+    config = parse_lab({"lab": {"epm_port": EPM_PORT}, "hosts": hosts}, "site")
     with LabThread(config):
         yield folder
 
 
-def test_check_exit_codes_and_outputs(site: Path) -> None:
-    good = ["--expect", "mapi=60001", "--expect", "nspi=60002", "--expect", "rfr=60002"]
-    base = ["check", "127.65.0.1-2", "--port", str(EPM_PORT + 1)]
-    ok = run_cli(*base, *good, "--save", str(site / "ok.json"), "--csv", str(site / "ok.csv"))
+GOOD = ["--expect", "mapi=60001", "--expect", "nspi=60002", "--expect", "rfr=60002"]
+
+
+@pytest.fixture(scope="module")
+def saved_check(site: Path) -> CliRun:
+    """One ``check --save ok.json --csv ok.csv`` of the site, shared by the tests that read it."""
+    base = ["check", "127.65.0.1-2", "--port", str(EPM_PORT)]
+    return run_cli(*base, *GOOD, "--save", str(site / "ok.json"), "--csv", str(site / "ok.csv"))
+
+
+def test_check_exit_codes_and_outputs(site: Path, saved_check: CliRun) -> None:
+    base = ["check", "127.65.0.1-2", "--port", str(EPM_PORT)]
+    ok = saved_check
     assert ok.returncode == 0, ok.describe()
     assert "No findings" in ok.stdout
     saved = json.loads((site / "ok.json").read_text())
@@ -218,7 +228,7 @@ def test_check_exit_codes_and_outputs(site: Path) -> None:
     ],
 )
 def test_check_usage_errors_are_one_line_exit_2(args: list[str], needle: str) -> None:
-    run = run_cli("check", "127.65.0.1", "--port", str(EPM_PORT + 1), *args)
+    run = run_cli("check", "127.65.0.1", "--port", str(EPM_PORT), *args)
     assert run.returncode == 2, run.describe()
     assert needle in run.stderr
     assert run.stderr.strip().count("\n") == 0, run.stderr
@@ -230,15 +240,14 @@ def test_check_policy_file_with_a_mistake_names_file_and_line(tmp_path: Path) ->
         '[[group]]\nname = "cas"\nservers = ["127.65.0.1"]\n'
         "[group.ports]\nmapi = 60001\nnspi = 99999\n"
     )
-    run = run_cli("check", "--policy", str(policy), "--port", str(EPM_PORT + 1))
+    run = run_cli("check", "--policy", str(policy), "--port", str(EPM_PORT))
     assert run.returncode == 2, run.describe()
     assert f"{policy}:6" in run.stderr and "99999" in run.stderr
 
 
-def test_diff_before_and_after_a_change(site: Path, tmp_path: Path) -> None:
+def test_diff_before_and_after_a_change(site: Path, saved_check: CliRun, tmp_path: Path) -> None:
     before = site / "ok.json"
-    if not before.exists():
-        pytest.skip("needs test_check_exit_codes_and_outputs' saved result")
+    assert saved_check.returncode == 0, saved_check.describe()
     data = json.loads(before.read_text())
     # The known change: on 127.65.0.2 the MAPI port (and AsyncEMSMDB with it) moved.
     (moved,) = [h for h in data["hosts"] if h["address"] == "127.65.0.2"]
@@ -261,10 +270,9 @@ def test_diff_before_and_after_a_change(site: Path, tmp_path: Path) -> None:
     assert "1 changed" in changed.stdout
 
 
-def test_firewall_rules_from_a_saved_check(site: Path) -> None:
+def test_firewall_rules_from_a_saved_check(site: Path, saved_check: CliRun) -> None:
     saved = site / "ok.json"
-    if not saved.exists():
-        pytest.skip("needs test_check_exit_codes_and_outputs' saved result")
+    assert saved_check.returncode == 0, saved_check.describe()
     run = run_cli("firewall", str(saved), "--format", "iptables")
     assert run.returncode == 0, run.describe()
     for port in ("135", "6001", "6002", "6004", "60001", "60002"):
@@ -273,7 +281,7 @@ def test_firewall_rules_from_a_saved_check(site: Path) -> None:
 
 
 def test_map_mode_resolves_the_same_ports_without_a_dump(site: Path) -> None:
-    base = ["check", "127.65.0.1", "--port", str(EPM_PORT + 1), "--expect", "mapi=60001"]
+    base = ["check", "127.65.0.1", "--port", str(EPM_PORT), "--expect", "mapi=60001"]
     run = run_cli(*base, "--mode", "map", "--jsonl", "-")
     assert run.returncode == 0, run.describe()
     host = json.loads(run.stdout.splitlines()[0])
@@ -287,12 +295,11 @@ def test_map_mode_resolves_the_same_ports_without_a_dump(site: Path) -> None:
     assert ("mapi", "ncacn_http", 6001, "map", "not_probed") in ports
 
 
-def test_diff_against_a_live_check(site: Path) -> None:
+def test_diff_against_a_live_check(site: Path, saved_check: CliRun) -> None:
     before = site / "ok.json"
-    if not before.exists():
-        pytest.skip("needs test_check_exit_codes_and_outputs' saved result")
+    assert saved_check.returncode == 0, saved_check.describe()
     run = run_cli(
-        "diff", str(before), "--live", "127.65.0.1-2", "--port", str(EPM_PORT + 1), timeout=60
+        "diff", str(before), "--live", "127.65.0.1-2", "--port", str(EPM_PORT), timeout=60
     )
     assert run.returncode == 0, run.describe()
     assert "0 changed, 0 appeared, 0 disappeared, 2 unchanged" in run.stdout
@@ -303,15 +310,15 @@ def test_diff_against_a_live_check(site: Path) -> None:
 @pytest.mark.parametrize("per_host", [1, 3])
 def test_per_host_bound_holds_for_the_probes(per_host: int) -> None:
     hosts = [{"address": "127.67.0.1", "profile": CAS}]
-    config = parse_lab({"lab": {"epm_port": EPM_PORT + 2}, "hosts": hosts}, "per-host lab")
-    network = replace(NETWORK, port=EPM_PORT + 2, per_host=per_host)
+    config = parse_lab({"lab": {"epm_port": EPM_PORT}, "hosts": hosts}, "per-host lab")
+    network = replace(NETWORK, port=EPM_PORT, per_host=per_host)
     with LabThread(config) as lab:
         (report,), _ = check_hosts(check_settings(["127.67.0.1"], network))
         stats = lab.host("127.67.0.1").stats
     assert serious(report) == {}
     # 1 EPM, a bind per interface on its port (MAPI and AsyncEMSMDB on 60001, NSPI and
     # RFR on 60002) and the 3 HTTP ports: never more than per_host at once.
-    assert stats.by_port == {EPM_PORT + 2: 1, 60001: 2, 60002: 2, 6001: 1, 6002: 1, 6004: 1}
+    assert stats.by_port == {EPM_PORT: 1, 60001: 2, 60002: 2, 6001: 1, 6002: 1, 6004: 1}
     assert stats.peak_in_flight == per_host
 
 
@@ -319,12 +326,12 @@ def test_dynamic_ranges_are_configurable_on_the_command_line() -> None:
     # 20123 is in the Exchange range by default; with that range narrowed to
     # 6005-19999 it is neither dynamic range's: a wrong static port instead.
     hosts = [{"address": "127.68.0.1", "profile": CAS, "ports": {"mapi": 20123}}]
-    config = parse_lab({"lab": {"epm_port": EPM_PORT + 3}, "hosts": hosts}, "ranges lab")
+    config = parse_lab({"lab": {"epm_port": EPM_PORT}, "hosts": hosts}, "ranges lab")
     base = [
         "check",
         "127.68.0.1",
         "--port",
-        str(EPM_PORT + 3),
+        str(EPM_PORT),
         "--expect",
         "mapi=60001",
         "--jsonl",

@@ -6,10 +6,11 @@ from epmscan.app.demo import PLAN, demo_lab, demo_policy, missed_plan
 from epmscan.lab import LabThread
 from epmscan.models import ExchangeHostReport, HostResult, HostStatus
 from tests.support.cli import run_cli
+from tests.support.loopback import free_port
 
 
 def test_demo_runs_as_planned_and_says_check_would_fail() -> None:
-    run = run_cli("demo", "--epm-port", "16135", timeout=60)
+    run = run_cli("demo", "--epm-port", str(free_port(["127.0.10.1"])), timeout=60)
     assert run.returncode == 0, run.describe()
     for planned in PLAN:
         assert planned.address in run.stdout
@@ -21,7 +22,7 @@ def test_demo_runs_as_planned_and_says_check_would_fail() -> None:
 
 def test_demo_policy_covers_every_demo_host() -> None:
     policy = demo_policy()
-    config = demo_lab(16136)
+    config = demo_lab(free_port(["127.0.10.1"]))
     assert {h.address for h in config.hosts} == {p.address for p in PLAN}
     assert all(policy.expectation_for(h.address) is not None for h in config.hosts)
     with LabThread(config) as lab:

@@ -10,8 +10,9 @@ from epmscan.lab import LabThread
 from epmscan.lab.config import parse_lab
 from epmscan.lab.server import Lab
 from tests.support.cli import run_cli
+from tests.support.loopback import free_port
 
-EPM_PORT = 17135
+EPM_PORT = free_port(["127.0.0.1"])
 PROFILES = (
     "exchange2010-cas-dynamic",
     "exchange2010-cas-static",

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import cli_env, run_cli
-from tests.support.loopback import wait_for_listener
+from tests.support.loopback import free_port, wait_for_listener
+
+EPM_PORT = free_port(["127.0.0.1"])
 
 
 def start(*args: str, output: Path) -> subprocess.Popen[bytes]:
@@ -34,11 +36,11 @@ def test_lab_runs_until_signalled_and_exits_zero(tmp_path: Path, signum: int) ->
         "--bind",
         address,
         "--epm-port",
-        "13135",
+        str(EPM_PORT),
         output=output,
     )
     try:
-        assert wait_for_listener(address, 13135, timeout=20), output.read_text()
+        assert wait_for_listener(address, EPM_PORT, timeout=20), output.read_text()
         assert wait_for_listener(address, 6004, timeout=5)
         assert wait_for_listener(address, 60001, timeout=5)
     finally:
@@ -57,9 +59,9 @@ def test_lab_with_a_config_file(tmp_path: Path) -> None:
         '[[hosts]]\naddress = "127.61.3.4"\nprofile = "windows-member"\ndown = true\n'
     )
     output = tmp_path / "lab.out"
-    process = start("--config", str(lab_file), "--epm-port", "13135", output=output)
+    process = start("--config", str(lab_file), "--epm-port", str(EPM_PORT), output=output)
     try:
-        assert wait_for_listener("127.61.3.3", 13135, timeout=20), output.read_text()
+        assert wait_for_listener("127.61.3.3", EPM_PORT, timeout=20), output.read_text()
     finally:
         process.send_signal(signal.SIGTERM)
         returncode = process.wait(timeout=20)

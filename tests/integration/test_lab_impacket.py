@@ -10,8 +10,9 @@ from impacket.uuid import uuidtup_to_bin
 from epmscan.lab import LabThread, single_host_lab
 from epmscan.lab.catalog import CATALOG
 from epmscan.protocol.constants import EPT_S_NOT_REGISTERED
+from tests.support.loopback import free_port
 
-EPM_PORT = 13135
+EPM_PORT = free_port(["127.0.0.1"])
 
 
 def connect(address: str, port: int) -> transport.DCERPC_v5:

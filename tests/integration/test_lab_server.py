@@ -25,8 +25,9 @@ from epmscan.protocol.epm_client import build_map_request, decode_map_response
 from epmscan.protocol.events import BindAck, ClientEvent, Fault, Response
 from epmscan.protocol.lookup_walk import LookupWalk
 from epmscan.protocol.ncacn_http import NCACN_HTTP_GREETING
+from tests.support.loopback import free_port
 
-EPM_PORT = 13135
+EPM_PORT = free_port(["127.0.0.1"])
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "labs"
 MAPI = CATALOG["mapi"].interface
 NSPI = CATALOG["nspi"].interface

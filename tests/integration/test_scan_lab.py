@@ -23,8 +23,9 @@ from epmscan.models import HostResult, HostStatus
 from epmscan.settings import NetworkSettings, ScanSettings, Timeouts
 from epmscan.targets import TargetSpace
 from tests.support.cli import cli_env, run_cli
+from tests.support.loopback import free_port
 
-EPM_PORT = 14135
+EPM_PORT = free_port(["127.0.0.1"])
 NET = "127.61.0.0/26"
 PROFILES = ("windows-member", "exchange2010-cas-static", "exchange2010-cas-dynamic")
 

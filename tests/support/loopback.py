@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import random
 import socket
 import time
 from collections.abc import Iterable, Iterator
@@ -48,6 +49,21 @@ def free_address(preferred: str, ports: Iterable[int]) -> str:
         if all(can_bind(address, port) for port in wanted):
             return address
     raise RuntimeError(f"no free loopback address for ports {wanted}")
+
+
+def free_port(addresses: Iterable[str], *, low: int = 20000, high: int = 32000) -> int:
+    """A port, below the kernel's ephemeral range, that every one of ``addresses`` can bind.
+
+    Tests pick their listening ports with this instead of fixed numbers, so two test runs
+    (or two developers) on one machine do not collide.
+    """
+    wanted = [require_loopback(a) for a in addresses] or ["127.0.0.1"]
+    rng = random.Random()
+    for _ in range(500):
+        port = rng.randint(low, high)
+        if all(can_bind(address, port) for address in wanted):
+            return port
+    raise RuntimeError(f"no port free on {wanted}")
 
 
 def wait_for_listener(address: str, port: int, *, timeout: float = 10.0) -> bool:

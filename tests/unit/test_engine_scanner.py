@@ -20,7 +20,7 @@ from epmscan.errors import (
 from epmscan.models import HostResult, HostStatus
 from epmscan.settings import ScanSettings
 from epmscan.targets import Target
-from tests.unit.offline import run_offline
+from tests.support.offline import run_offline
 
 
 def targets(n: int) -> list[Target]:

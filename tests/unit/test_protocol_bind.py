@@ -18,7 +18,7 @@ from epmscan.protocol.events import (
 )
 from epmscan.protocol.server_connection import ServerConnection
 from epmscan.protocol.status_codes import bind_nak_reason_text, provider_reason_text
-from tests.unit.conftest import CapturedConnection, replay, split_pdus
+from tests.support.samba_capture import CapturedConnection, replay, split_pdus
 
 LSARPC = InterfaceId("12345778-1234-abcd-ef00-0123456789ab", 0, 0)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.conftest import CapturedConnection, full_lookups, split_pdus
+from tests.support.samba_capture import CapturedConnection, full_lookups, split_pdus
 
 
 def test_capture_has_three_full_lookups_and_one_paging(

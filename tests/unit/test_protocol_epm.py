@@ -38,7 +38,7 @@ from epmscan.protocol.impacket_reference import (
     reference_decode_map_response,
 )
 from epmscan.protocol.towers import encode_tower
-from tests.unit.conftest import CapturedConnection, split_pdus
+from tests.support.samba_capture import CapturedConnection, split_pdus
 
 HANDLE = struct.pack("<I", 0) + bytes(range(1, 17))
 

@@ -13,7 +13,7 @@ from epmscan.protocol.epm_client import build_lookup_request
 from epmscan.protocol.events import BindAck, BindRequest, Request, Response
 from epmscan.protocol.pdu_stream import PduBuffer, parse_header
 from epmscan.protocol.server_connection import ServerConnection
-from tests.unit.conftest import CapturedConnection, split_pdus
+from tests.support.samba_capture import CapturedConnection, split_pdus
 
 
 def _client_for(connection: CapturedConnection, **kwargs: int) -> ClientConnection:

@@ -27,7 +27,7 @@ from epmscan.protocol.epm_server import MapRequest, decode_map_request, encode_m
 from epmscan.protocol.events import BindAck, Response
 from epmscan.protocol.impacket_reference import reference_decode_map_response
 from epmscan.protocol.towers import encode_tower
-from tests.unit.conftest import CapturedConnection, load_capture, replay, split_pdus
+from tests.support.samba_capture import CapturedConnection, load_capture, replay, split_pdus
 
 CAPTURE = (
     Path(__file__).resolve().parents[2] / "fixtures" / "captures" / "samba-4.17-ept-map.pcapng"

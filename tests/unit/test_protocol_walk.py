@@ -23,7 +23,7 @@ from epmscan.protocol.events import Response
 from epmscan.protocol.impacket_reference import reference_decode_lookup_response
 from epmscan.protocol.lookup_walk import LookupWalk
 from epmscan.protocol.towers import encode_tower
-from tests.unit.conftest import CapturedConnection, split_pdus
+from tests.support.samba_capture import CapturedConnection, split_pdus
 
 HANDLE_A = bytes(4) + b"A" * 16
 HANDLE_B = bytes(4) + b"B" * 16

@@ -12,7 +12,7 @@ import ipaddress
 import socket
 
 from epmscan.targets import Resolution, Target, TargetSpace, resolve_names, resolve_target
-from tests.unit.offline import HangingLoop, run_offline
+from tests.support.offline import HangingLoop, run_offline
 
 
 def name_target(name: str) -> Target:

@@ -11,7 +11,7 @@ impacket's floor fields rather than from our offsets.
 
 from __future__ import annotations
 
-import socket
+import ipaddress
 from typing import Any
 
 from epmscan.errors import ProtocolError
@@ -81,7 +81,7 @@ def reference_decode_tower(data: bytes) -> Tower:
             address_kind = address_kind or ident
         elif ident == b"\x09":
             if len(rhs) == 4:
-                address = socket.inet_ntoa(rhs)
+                address = str(ipaddress.IPv4Address(rhs))
         elif ident == b"\x11":
             address = _string(rhs)
     transport = "unknown"
