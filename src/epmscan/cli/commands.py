@@ -6,13 +6,14 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from epmscan.cli import check, demo, diff, firewall, scan
+    from epmscan.cli import check, demo, diff, firewall, pcap, scan
 
     app.command(name="scan")(scan.scan_command)
     app.command(name="check")(check.check_command)
     app.command(name="diff")(diff.diff_command)
     app.command(name="firewall")(firewall.firewall_command)
     app.command(name="demo")(demo.demo_command)
+    app.command(name="pcap")(pcap.pcap_command)
     try:
         from epmscan.cli import lab
     except ImportError:

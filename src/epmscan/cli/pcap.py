@@ -1,0 +1,39 @@
+"""``epmscan pcap``: what a capture shows of endpoint mapper conversations and what followed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from epmscan.cli.common import exit_with_usage_error, output_console
+from epmscan.errors import UsageError
+
+
+def pcap_command(
+    file: Annotated[str, typer.Argument(help="A pcap or pcapng file (gzip-compressed or not).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Reconstruct ept_map/ept_lookup answers and the connections to the resolved ports.
+
+    Per client, server and interface: which port the endpoint mapper gave, whether the
+    connection to it was answered, reset (by the server or a device on the path),
+    dropped or refused by ICMP, and whether the bind was accepted. Exit 0 whenever the
+    file could be read as a capture, 2 when it cannot.
+    """
+    from epmscan.capture.run import analyze_file
+
+    try:
+        report = analyze_file(file)
+    except UsageError as exc:
+        exit_with_usage_error(str(exc))
+    if as_json:
+        from epmscan.capture.serialize import report_to_dict
+
+        sys.stdout.write(json.dumps(report_to_dict(report), indent=2) + "\n")
+        return
+    from epmscan.capture.console import print_capture
+
+    print_capture(report, output_console())
