@@ -31,7 +31,13 @@ from epmscan.protocol.epm import (
     encode_map_response,
 )
 from epmscan.protocol.http import NCACN_HTTP_GREETING
-from epmscan.protocol.pdu import ClientConnection, ContextResult, ServerConnection
+from epmscan.protocol.pdu import (
+    BindRequest,
+    ClientConnection,
+    ContextResult,
+    Request,
+    ServerConnection,
+)
 from epmscan.protocol.towers import encode_tower
 
 MAPI = InterfaceId("a4f1db00-ca47-1067-b31f-00dd010662da", 0, 81)
@@ -220,15 +226,29 @@ class Tcp:
         )
 
 
+def feed_bind(server: ServerConnection, data: bytes) -> BindRequest:
+    """The one bind ``data`` carries, as ``server`` reads it."""
+    (event,) = server.feed(data)
+    assert isinstance(event, BindRequest)
+    return event
+
+
+def feed_request(server: ServerConnection, data: bytes) -> Request:
+    """The one request ``data`` carries, as ``server`` reads it."""
+    (event,) = server.feed(data)
+    assert isinstance(event, Request)
+    return event
+
+
 def bind_exchange(tcp: Tcp, interface: InterfaceId, *, accept: bool = True) -> ClientConnection:
     """Bind ``interface`` on ``tcp`` (already connected); the server accepts or rejects it."""
     client = ClientConnection()
     server = ServerConnection()
     bind = client.bind(interface)
     tcp.client_sends(bind)
-    (request,) = server.feed(bind)
+    request = feed_bind(server, bind)
     results = [ContextResult.accepted() if accept else ContextResult.rejected()]
-    tcp.server_sends(server.bind_ack(request, results, secondary_address=str(tcp.port)))  # type: ignore[arg-type]
+    tcp.server_sends(server.bind_ack(request, results, secondary_address=str(tcp.port)))
     return client
 
 
@@ -245,14 +265,14 @@ def epm_map_exchange(
     server = ServerConnection()
     bind = client.bind(EPM_INTERFACE)
     tcp.client_sends(bind)
-    (bind_request,) = server.feed(bind)
+    bind_request = feed_bind(server, bind)
     tcp.server_sends(server.bind_ack(bind_request, lambda _context: True))
     request = client.request(OP_EPT_MAP, build_map_request(interface, transport))
     tcp.client_sends(request)
-    (call,) = server.feed(request)
+    call = feed_request(server, request)
     handle = bytes(range(1, 21)) if towers else NULL_HANDLE
     stub = encode_map_response(handle, list(towers), status, max_count=4)
-    tcp.server_sends(server.response(call.call_id, stub))  # type: ignore[union-attr]
+    tcp.server_sends(server.response(call.call_id, stub))
 
 
 def epm_lookup_exchange(
@@ -263,17 +283,17 @@ def epm_lookup_exchange(
     server = ServerConnection()
     bind = client.bind(EPM_INTERFACE)
     tcp.client_sends(bind)
-    (bind_request,) = server.feed(bind)
+    bind_request = feed_bind(server, bind)
     tcp.server_sends(server.bind_ack(bind_request, lambda _context: True))
     request = client.request(OP_EPT_LOOKUP, build_lookup_request())
     tcp.client_sends(request)
-    (call,) = server.feed(request)
+    call = feed_request(server, request)
     encoded = [
         encode_lookup_entry("00000000-0000-0000-0000-000000000000", tower, note)
         for tower, note in entries
     ]
     stub = encode_lookup_response(NULL_HANDLE, encoded, status, max_count=500)
-    tcp.server_sends(server.response(call.call_id, stub))  # type: ignore[union-attr]
+    tcp.server_sends(server.response(call.call_id, stub))
 
 
 def greeting_exchange(tcp: Tcp, interface: InterfaceId) -> None:
@@ -384,3 +404,97 @@ class RawPcap:
 
     def close(self) -> None:
         self.file.close()
+
+
+@dataclass(frozen=True)
+class BulkCapture:
+    """What :func:`write_bulk_capture` put in its file."""
+
+    path: Path
+    size: int
+    frames: int
+    syn_only_flows: int
+
+
+def write_bulk_capture(path: Path, target_size: int) -> BulkCapture:
+    """A pcap of about ``target_size`` bytes that a streaming reader must not hold.
+
+    An ``ept_map`` of MAPI to 60001 and a bound connection there, then interleaved until
+    the size is reached: bulk data both ways on that connection, unrelated HTTPS traffic,
+    endpoint mapper connections whose stream has a hole that never fills (their later
+    segments pile up until the reassembly's bound), and now and then a SYN to 135 from a
+    new address and port that gets no answer.
+    """
+    client, server = "192.0.2.10", "198.51.100.20"
+    trace = Trace()
+    epm = Tcp(trace, client, 49700, server, 135)
+    epm.handshake()
+    epm_map_exchange(epm, MAPI, [tcp_tower(MAPI, 60001)])
+    epm.close()
+    mapi = Tcp(trace, client, 49800, server, 60001)
+    mapi.handshake()
+    bind_exchange(mapi, MAPI)
+    out = RawPcap(path)
+    out.write_records(trace.records)
+    frames = len(trace.records)
+    now = trace.now
+    payload = (bytes(range(256)) * 6)[:1400]
+    c_seq, s_seq = mapi.c_next, mapi.s_next
+    hole_port, hole_seq = 49900, 0
+    syn_only = 0
+    step = 0
+    mod = 1 << 32
+    while out.size < target_size:
+        step += 1
+        now += 0.0001
+        for seg in (
+            Segment(0, now, client, server, 49800, 60001, PSH | ACK, 128, c_seq, payload),
+            Segment(0, now, server, client, 60001, 49800, PSH | ACK, 125, s_seq, payload),
+            Segment(
+                0,
+                now,
+                f"203.0.113.{step % 200}",
+                server,
+                40000 + step % 5000,
+                443,
+                PSH | ACK,
+                60,
+                step * 1400 % mod,
+                payload,
+            ),
+        ):
+            out.write(now, raw_frame(seg))
+        frames += 3
+        c_seq, s_seq = (c_seq + 1400) % mod, (s_seq + 1400) % mod
+        if step % 1000 == 1:
+            hole_port += 1
+            out.write(
+                now, raw_frame(Segment(0, now, client, server, hole_port, 135, SYN, 128, 0, b""))
+            )
+            frames += 1
+            hole_seq = 1 + 1400
+        elif step % 2 == 0:
+            hole = Segment(
+                0, now, client, server, hole_port, 135, PSH | ACK, 128, hole_seq, payload
+            )
+            out.write(now, raw_frame(hole))
+            frames += 1
+            hole_seq += 1400
+        if step % 50 == 0:
+            syn_only += 1
+            syn = Segment(
+                0,
+                now,
+                f"192.0.2.{syn_only % 250}",
+                server,
+                1024 + syn_only,
+                135,
+                SYN,
+                128,
+                step,
+                b"",
+            )
+            out.write(now, raw_frame(syn))
+            frames += 1
+    out.close()
+    return BulkCapture(path, out.size, frames, syn_only)

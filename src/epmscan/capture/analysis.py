@@ -87,9 +87,9 @@ class Limits:
     """Capture seconds without a segment after which a connection is closed."""
     max_records: int = 100_000
     """Endpoint mapper calls, mappings and connections kept each; beyond, only counted."""
-    max_held: int = 1024 * 1024
+    max_held: int = 512 * 1024
     """Out-of-order bytes held per direction."""
-    hold_budget: int = 64 * 1024 * 1024
+    hold_budget: int = 32 * 1024 * 1024
     """Out-of-order bytes held by all directions together."""
     max_read: int = 64 * 1024
     """Bytes read per direction of a connection that is not to an endpoint mapper."""
@@ -249,6 +249,7 @@ class CaptureAnalyzer:
         self._note_count = 0
         self._segments = 0
         self._now = 0.0
+        self._frame = 0
         self._evicted = 0
 
     # --- input ---------------------------------------------------------------------------
@@ -278,6 +279,7 @@ class CaptureAnalyzer:
     def _segment(self, seg: Segment) -> None:
         self._segments += 1
         self._now = seg.time
+        self._frame = seg.frame
         if self._segments % self.limits.sweep_every == 0:
             self._sweep()
         flow = self._flows.get((seg.src, seg.sport, seg.dst, seg.dport))
@@ -368,7 +370,7 @@ class CaptureAnalyzer:
         if flags & RST:
             if flow.established and flow.ended is None:
                 flow.ended = "reset by client"
-            self._stop_reading(flow)
+            self._flush(flow)
             return
         if flow.syn_count and not flow.established and flow.reset_ttl is None:
             flow.established = True
@@ -397,7 +399,7 @@ class CaptureAnalyzer:
                     flow.ended = "reset by server"
             elif flow.reset_ttl is None:
                 flow.reset_ttl = seg.ttl
-            self._stop_reading(flow)
+            self._flush(flow)
             return
         if seg.payload:
             flow.established = True
@@ -422,6 +424,21 @@ class CaptureAnalyzer:
         if flow.sides is None:
             flow.sides = (_Side(self._budget, self.limits), _Side(self._budget, self.limits))
         return flow.sides
+
+    def _flush(self, flow: _Flow) -> None:
+        """No more data will come: read past any hole still open, then stop reading."""
+        if flow.sides is not None and flow.reading:
+            for from_client, side in zip((True, False), flow.sides, strict=True):
+                for chunk in side.stream.skip_gap():
+                    if not flow.reading or side.stopped:
+                        break
+                    self._chunk(flow, from_client, side, chunk, self._frame)
+                if flow.reading and not side.stopped and side.reader.pending:
+                    side.reader.fail(
+                        f"the capture ends inside a PDU ({side.reader.pending} bytes of it seen)"
+                    )
+                    self._reader_failed(flow, from_client, side, self._frame)
+        self._stop_reading(flow)
 
     def _stop_reading(self, flow: _Flow) -> None:
         if flow.sides is not None:
@@ -725,7 +742,7 @@ class CaptureAnalyzer:
     def _finalize(self, flow: _Flow) -> None:
         self._flows.pop((flow.client, flow.cport, flow.server, flow.port), None)
         if flow.reading:
-            self._stop_reading(flow)
+            self._flush(flow)
         for pending in flow.pending.values():
             self._calls.add(pending.call)
         flow.pending.clear()

@@ -71,42 +71,70 @@ def _day(time: float | None) -> str:
     return datetime.fromtimestamp(time, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _call_text(call: EpmCall, towers: list[Mapping]) -> Text:
-    asked = interface_label(call.interface, call.uuid, call.exchange)
-    text = Text(call.operation, style="bold")
-    if call.operation == "ept_map" or call.uuid is not None:
-        text.append(f" {safe(asked)}")
-        if call.uuid:
-            text.append(f" {call.uuid} v{call.version}", style="dim")
-    if call.transport:
-        text.append(f" {call.transport}")
-    if call.detail:
-        text.append(f": {safe(call.detail)}", style="yellow")
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _status(call: EpmCall) -> str:
+    return f"0x{call.status or 0:08x} {call.status_name}"
+
+
+def _calls_text(calls: list[EpmCall], towers: list[Mapping]) -> Text:
+    """One ``ept_map`` call, or one ``ept_lookup`` walk (its pages), as a timeline entry."""
+    last = calls[-1]
+    text = Text(last.operation, style="bold")
+    if last.uuid is not None:
+        text.append(f" {safe(interface_label(last.interface, last.uuid, last.exchange))}")
+        text.append(f" {last.uuid} v{last.version}", style="dim")
+    if last.transport:
+        text.append(f" {last.transport}")
+    if len(calls) > 1:
+        text.append(f", {len(calls)} pages")
+    if last.detail:
+        text.append(f": {safe(last.detail)}", style="yellow")
         return text
-    if call.response_frame is None:
+    if last.response_frame is None:
         text.append(": no answer in the capture", style="yellow")
         return text
-    status = f"0x{call.status or 0:08x} {call.status_name}"
-    if call.fault:
-        text.append(f": fault {status}", style="red")
+    if last.fault:
+        text.append(f": fault {_status(last)}", style="red")
         return text
-    if call.operation == "ept_map":
+    if last.operation == "ept_map":
         if not towers:
-            text.append(f": no tower ({status})", style="red")
+            text.append(f": no tower ({_status(last)})", style="red")
         for mapping in towers:
             where = mapping.port if mapping.port is not None else mapping.endpoint
             text.append(f" -> {mapping.transport} {safe(str(where))}", style="bold green")
         return text
-    text.append(f": {call.towers} towers ({status})")
-    seen: set[tuple[str, str, int | None]] = set()
+    total = sum(call.towers for call in calls)
+    text.append(f": {_plural(total, 'tower')} (last status {_status(last)})")
+    seen: set[tuple[str, str, int | None, str]] = set()
     for mapping in towers:
-        key = (mapping.uuid, mapping.transport, mapping.port)
+        key = (mapping.uuid, mapping.transport, mapping.port, mapping.annotation)
         if mapping.transport not in _WATCHED or key in seen:
             continue
         seen.add(key)
-        label = interface_label(mapping.interface, mapping.uuid, mapping.exchange)
-        text.append(f"\n  {safe(label)} -> {mapping.transport} {mapping.port}")
+        label = safe(interface_label(mapping.interface, mapping.uuid, mapping.exchange))
+        note = f' "{safe(mapping.annotation)}"' if mapping.annotation else ""
+        text.append(f"\n  {label}{note} -> {mapping.transport} {mapping.port}")
     return text
+
+
+def _walks(calls: list[EpmCall]) -> list[list[EpmCall]]:
+    """Calls grouped: the pages of one ``ept_lookup`` walk together, each ``ept_map`` alone."""
+    groups: list[list[EpmCall]] = []
+    for call in calls:
+        previous = groups[-1][-1] if groups else None
+        if (
+            previous is not None
+            and call.operation == previous.operation == "ept_lookup"
+            and call.client_port == previous.client_port
+            and call.uuid == previous.uuid
+        ):
+            groups[-1].append(call)
+        else:
+            groups.append([call])
+    return groups
 
 
 def _connection_text(connection: Connection) -> Text:
@@ -142,10 +170,11 @@ def _timeline(report: CaptureReport, client: str, server: str) -> Table:
     for mapping in report.mappings:
         if mapping.client == client and mapping.server == server:
             towers.setdefault(mapping.request_frame, []).append(mapping)
-    for call in report.epm_calls:
-        if call.client == client and call.server == server:
-            frame = call.response_frame or call.frame
-            rows.append((frame, call.time, _call_text(call, towers.get(call.frame, []))))
+    calls = [c for c in report.epm_calls if c.client == client and c.server == server]
+    for walk in _walks(calls):
+        frame = walk[0].response_frame or walk[0].frame
+        answered = [m for call in walk for m in towers.get(call.frame, [])]
+        rows.append((frame, walk[0].time, _calls_text(walk, answered)))
     for connection in report.connections:
         if connection.client == client and connection.server == server:
             rows.append((connection.frame, connection.time, _connection_text(connection)))
@@ -155,11 +184,18 @@ def _timeline(report: CaptureReport, client: str, server: str) -> Table:
     return table
 
 
-def _verdict_line(verdict: Verdict) -> Text:
-    text = Text("  verdict ")
-    text.append(f"{verdict.status:<14}", style=STATUS_STYLE.get(verdict.status, "bold"))
-    text.append(safe(verdict.text))
-    return text
+def _verdict_table(verdicts: list[Verdict]) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False, expand=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("verdict")
+    for verdict in verdicts:
+        table.add_row(
+            "verdict",
+            Text(verdict.status, style=STATUS_STYLE.get(verdict.status, "bold")),
+            Text(safe(verdict.text)),
+        )
+    return table
 
 
 def print_capture(report: CaptureReport, console: Console) -> None:
@@ -174,8 +210,9 @@ def print_capture(report: CaptureReport, console: Console) -> None:
         header.append(" - incomplete, see the notes", style="yellow")
     console.print(header)
     console.print(
-        f"{len(report.epm_calls)} endpoint mapper calls, {len(report.mappings)} towers, "
-        f"{len(report.connections)} connections of interest"
+        f"{_plural(len(report.epm_calls), 'endpoint mapper call')}, "
+        f"{_plural(len(report.mappings), 'tower')}, "
+        f"{_plural(len(report.connections), 'connection')} of interest"
     )
     pairs: dict[tuple[str, str], None] = {}
     for call in report.epm_calls:
@@ -194,8 +231,9 @@ def print_capture(report: CaptureReport, console: Console) -> None:
         console.print()
         console.print(Text(f"client {client} -> server {server}", style="bold"))
         console.print(_timeline(report, client, server))
-        for verdict in verdicts.get((client, server), []):
-            console.print(_verdict_line(verdict))
+        pair_verdicts = verdicts.get((client, server), [])
+        if pair_verdicts:
+            console.print(_verdict_table(pair_verdicts))
     if report.notes:
         console.print()
         for note in report.notes:

@@ -56,14 +56,36 @@ def _open_reader(path: str) -> Any:
     try:
         return RawPcapReader(path)
     except Scapy_Exception as exc:
-        message = str(exc)
-        if "No data" in message:
+        if "No data" in str(exc):
             raise CaptureFileError(f"{path}: empty file, not a pcap or pcapng capture") from None
-        raise CaptureFileError(f"{path}: not a pcap or pcapng capture ({message})") from None
+        kind = _capture_kind(path)
+        if kind is not None:
+            raise CaptureFileError(
+                f"{path}: a {kind} file whose header is cut short or damaged: nothing can be read"
+            ) from None
+        raise CaptureFileError(f"{path}: not a pcap or pcapng capture") from None
     except OSError as exc:
         raise CaptureFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (EOFError, ValueError, MemoryError) as exc:
         raise CaptureFileError(f"{path}: not a pcap or pcapng capture ({exc})") from None
+
+
+_MAGICS = {
+    b"\xa1\xb2\xc3\xd4": "pcap",
+    b"\xd4\xc3\xb2\xa1": "pcap",
+    b"\xa1\xb2\x3c\x4d": "pcap",
+    b"\x4d\x3c\xb2\xa1": "pcap",
+    b"\x0a\x0d\x0d\x0a": "pcapng",
+}
+
+
+def _capture_kind(path: str) -> str | None:
+    """``pcap``/``pcapng`` when the file starts like one (uncompressed), else None."""
+    try:
+        with open(path, "rb") as file:
+            return _MAGICS.get(file.read(4))
+    except OSError:
+        return None
 
 
 class CaptureSource:
