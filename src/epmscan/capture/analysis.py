@@ -27,6 +27,7 @@ out-of-order data; what is kept for the report is capped by ``max_records``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -235,8 +236,12 @@ class _Kept:
 class CaptureAnalyzer:
     """Feed records with :meth:`add`, then :meth:`finish` gives the report."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, *, epm_ports: Iterable[int] = ()) -> None:
+        """``epm_ports``: TCP ports to read as endpoint mappers besides 135 and 593."""
         self.limits = limits or Limits()
+        self._epm_ports = dict(EPM_PORTS)
+        for port in epm_ports:
+            self._epm_ports.setdefault(port, "ncacn_ip_tcp")
         self._budget = HoldBudget(self.limits.hold_budget)
         self._flows: dict[FlowKey, _Flow] = {}
         self._watched: dict[tuple[str, int], dict[tuple[str, str], Mapping]] = {}
@@ -268,7 +273,7 @@ class CaptureAnalyzer:
             self._notes.append(text)
 
     def _interesting(self, address: str, port: int) -> ConnectionRole | None:
-        if port in EPM_PORTS:
+        if port in self._epm_ports:
             return ConnectionRole.EPM
         if port in RPC_HTTP_PORTS:
             return ConnectionRole.RPC_HTTP
@@ -328,7 +333,7 @@ class CaptureAnalyzer:
         if flow.midstream:
             flow.established = True
         port = flow.port
-        if role is ConnectionRole.RPC_HTTP or EPM_PORTS.get(port) == "ncacn_http":
+        if role is ConnectionRole.RPC_HTTP or self._epm_ports.get(port) == "ncacn_http":
             flow.greeting_expected = True
         if role is ConnectionRole.RESOLVED:
             flow.mapping = self._mapping_for(flow.client, flow.server, port)
@@ -818,7 +823,7 @@ class CaptureAnalyzer:
         by_port = self._synack_ttls.get(server)
         if not by_port:
             return None, set()
-        for port in EPM_PORTS:
+        for port in self._epm_ports:
             if port in by_port:
                 ttls = by_port[port]
                 return min(ttls), ttls

@@ -15,18 +15,27 @@ from epmscan.errors import UsageError
 def pcap_command(
     file: Annotated[str, typer.Argument(help="A pcap or pcapng file (gzip-compressed or not).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    epm_ports: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--epm-port",
+            min=1,
+            max=65535,
+            help="Also read this TCP port as an endpoint mapper (a lab, a NAT); repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Reconstruct ept_map/ept_lookup answers and the connections to the resolved ports.
+    """Reconstruct ept_map/ept_lookup answers and the connections after them.
 
-    Per client, server and interface: which port the endpoint mapper gave, whether the
-    connection to it was answered, reset (by the server or a device on the path),
-    dropped or refused by ICMP, and whether the bind was accepted. Exit 0 whenever the
-    file could be read as a capture, 2 when it cannot.
+    Per client, server and interface: the port the endpoint mapper gave, and
+    whether the connection to it was answered, reset (by the server or by a
+    device on the path), dropped, or refused by ICMP, and the bind accepted.
+    Exit 0 when the file could be read as a capture, 2 when it cannot.
     """
     from epmscan.capture.run import analyze_file
 
     try:
-        report = analyze_file(file)
+        report = analyze_file(file, epm_ports=epm_ports or ())
     except UsageError as exc:
         exit_with_usage_error(str(exc))
     if as_json:
