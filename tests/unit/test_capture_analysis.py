@@ -626,3 +626,34 @@ def test_records_beyond_the_cap_are_counted() -> None:
     report = analyze(trace.records, Limits(max_records=3))
     assert len(report.connections) == 3
     assert any(re.match(r"4 more connections were seen than the 3 kept", n) for n in report.notes)
+
+
+def test_icmp_from_the_server_itself_names_its_firewall() -> None:
+    trace = Trace()
+    mapped(trace)
+    conn = Tcp(trace, CLIENT, 49800, SERVER, 60001)
+    trace.icmp_unreachable(SERVER, 3, conn.syn())
+    report = analyze(trace.records)
+    verdict = verdict_for(report, 60001)
+    assert verdict.status == "unreachable"
+    assert "from the server itself: its own firewall rejects it" in verdict.text
+
+
+def test_endpoint_mapper_refusing_the_bind() -> None:
+    trace = Trace()
+    epm = Tcp(trace, CLIENT, 49700, SERVER, 135)
+    epm.handshake()
+    bind_exchange(epm, EPM_INTERFACE, accept=False)
+    report = analyze(trace.records)
+    verdict = verdict_for(report, 135, EPM_INTERFACE.uuid)
+    assert verdict.status == "bind_rejected"
+    assert "provider_rejection: abstract_syntax_not_supported" in verdict.text
+
+
+def test_ipv6_endpoints_are_written_with_brackets() -> None:
+    trace = Trace()
+    conn = Tcp(trace, "2001:db8::10", 49700, "2001:db8::20", 135)
+    conn.syn()
+    report = analyze(trace.records)
+    (verdict,) = report.verdicts
+    assert verdict.text.startswith("client 2001:db8::10 -> endpoint mapper [2001:db8::20]:135:")

@@ -48,6 +48,11 @@ INITIAL_TTLS = (64, 128, 255)
 _FRAMES_SHOWN = 10
 
 
+def host_port(address: str, port: int) -> str:
+    """``192.0.2.5:135``, ``[2001:db8::5]:135``."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def interface_label(name: str | None, uuid: str | None, exchange: str | None) -> str:
     """A short human name: ``MAPI``, the protocol's title, or the UUID."""
     if exchange in _EXCHANGE_LABELS:
@@ -114,10 +119,13 @@ def connection_phrase(connection: Connection) -> str:
         return f"{_syns(connection)} {phrase}"
     if outcome is ConnectionOutcome.UNREACHABLE:
         sender = connection.icmp_from
-        who = "the server itself" if sender == connection.server else sender
+        if sender == connection.server:
+            where = "the server itself: its own firewall rejects it"
+        else:
+            where = f"{sender}: a router or firewall there rejects it"
         return (
             f"{_syns(connection)} got ICMP {connection.icmp_text} (type {connection.icmp_type} "
-            f"code {connection.icmp_code}) from {who}: blocked there"
+            f"code {connection.icmp_code}) from {where}"
         )
     status = connection_status(connection)
     detail = connection.bind_detail
@@ -169,6 +177,45 @@ def _status_text(call: EpmCall) -> str:
     return f"0x{call.status:08x} {call.status_name}"
 
 
+def _epm_status(
+    subject: str, connections: Sequence[Connection], calls: Sequence[EpmCall]
+) -> tuple[str, str, tuple[int, ...]]:
+    """(status, text, frames) of one client's connections to one endpoint mapper."""
+    established = [c for c in connections if c.outcome is ConnectionOutcome.ESTABLISHED]
+    if not established:
+        status, phrase, frames = _summary(connections)
+        return status, f"{subject}: {phrase}; nothing can be resolved", frames
+    frames = _frames(c.frame for c in connections)
+    unanswered = [c for c in calls if c.response_frame is None]
+    kinds = Counter(c.operation for c in calls)
+    listed = ", ".join(f"{n} {op}" for op, n in sorted(kinds.items()))
+    refused = [c for c in established if c.bind in ("wrong_service", "protocol_error")]
+    if unanswered:
+        status = "timeout"
+        text = (
+            f"{subject}: {len(unanswered)} of its {len(calls)} calls ({listed}) "
+            "got no answer in the capture"
+        )
+    elif calls:
+        status = "ok"
+        calls_word = "call" if len(calls) == 1 else "calls"
+        text = f"{subject}: connected, {len(calls)} {calls_word} answered ({listed})"
+    elif refused:
+        first = refused[0]
+        if first.bind == "wrong_service":
+            status, what = "bind_rejected", "the bind was refused"
+        else:
+            status, what = "protocol_error", "the answer to the bind is not DCE/RPC"
+        text = f"{subject}: connected, but {what} ({first.bind_detail})"
+    else:
+        status = "established"
+        text = f"{subject}: connected (no ept_map or ept_lookup seen)"
+    undecoded = [c for c in calls if c.detail]
+    if undecoded:
+        text += f"; {len(undecoded)} not decoded ({undecoded[0].detail})"
+    return status, text, frames
+
+
 class _Builder:
     def __init__(
         self,
@@ -200,32 +247,8 @@ class _Builder:
         for (client, server), connections in groups.items():
             calls = calls_by.get((client, server), [])
             port = connections[-1].port
-            subject = f"client {client} -> endpoint mapper {server}:{port}"
-            established = [c for c in connections if c.outcome is ConnectionOutcome.ESTABLISHED]
-            frames = _frames(c.frame for c in connections)
-            if not established:
-                status, phrase, frames = _summary(connections)
-                text = f"{subject}: {phrase}; nothing can be resolved"
-            else:
-                unanswered = [c for c in calls if c.response_frame is None]
-                kinds = Counter(c.operation for c in calls)
-                listed = ", ".join(f"{n} {op}" for op, n in sorted(kinds.items()))
-                if unanswered:
-                    status = "timeout"
-                    text = (
-                        f"{subject}: {len(unanswered)} of its {len(calls)} calls ({listed}) "
-                        "got no answer in the capture"
-                    )
-                elif calls:
-                    status = "ok"
-                    calls_word = "call" if len(calls) == 1 else "calls"
-                    text = f"{subject}: connected, {len(calls)} {calls_word} answered ({listed})"
-                else:
-                    status = "established"
-                    text = f"{subject}: connected (no ept_map or ept_lookup seen)"
-                undecoded = [c for c in calls if c.detail]
-                if undecoded:
-                    text += f"; {len(undecoded)} not decoded ({undecoded[0].detail})"
+            subject = f"client {client} -> endpoint mapper {host_port(server, port)}"
+            status, text, frames = _epm_status(subject, connections, calls)
             self.add(
                 (client, server, 0, frames[0]),
                 Verdict(
@@ -379,16 +402,17 @@ class _Builder:
             if first.role is ConnectionRole.RPC_HTTP and not candidates:
                 exchange = RPC_HTTP_PORTS[port].value
                 label = interface_label(None, None, exchange)
-                text = f"client {client} -> {server}:{port} (RPC over HTTP, {label}): {phrase}"
+                target = host_port(server, port)
+                text = f"client {client} -> {target} (RPC over HTTP, {label}): {phrase}"
             elif bound is not None:
                 label = interface_label(first.interface, bound, first.exchange)
-                text = f"client {client} -> {server}:{port} ({label}): {phrase}"
+                text = f"client {client} -> {host_port(server, port)} ({label}): {phrase}"
             else:
                 names = sorted(
                     {interface_label(m.interface, m.uuid, m.exchange) for m in candidates.values()}
                 )
                 known = f" (resolved for {', '.join(names)})" if names else ""
-                text = f"client {client} -> {server}:{port}{known}: {phrase}"
+                text = f"client {client} -> {host_port(server, port)}{known}: {phrase}"
             self.add(
                 (client, server, 2, first.frame),
                 Verdict(
