@@ -15,6 +15,7 @@ from tests.support.synthetic import (
     bind_exchange,
     epm_lookup_exchange,
     epm_map_exchange,
+    outlook_example,
     tcp_tower,
     write_capture,
 )
@@ -146,3 +147,31 @@ def test_the_samba_lookup_capture_on_the_console() -> None:
     assert run.stdout.count("ept_lookup: 38 towers") == 3, run.describe()
     assert "ept_lookup, 38 pages: 38 towers" in run.stdout, run.describe()
     assert "wrong_service" in run.stdout
+
+
+def _verdict_lines(output: str) -> list[str]:
+    """The verdict lines of console output, each with its wrapped continuation joined."""
+    verdicts: list[str] = []
+    for line in output.splitlines():
+        if line.startswith("verdict"):
+            verdicts.append(line)
+        elif verdicts and line.startswith(" "):
+            verdicts[-1] += " " + line.strip()
+        elif verdicts:
+            break
+    return [" ".join(v.split()) for v in verdicts]
+
+
+def test_the_troubleshooting_example_is_what_the_command_prints(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md").read_text()
+    example = doc.split("$ epmscan pcap outlook.pcapng\n", 1)[1].split("```", 1)[0]
+    expected = _verdict_lines(example)
+    assert len(expected) == 4
+    path = write_capture(tmp_path / "outlook.pcapng", outlook_example().records, pcapng=True)
+    run = run_cli("pcap", str(path))
+    assert run.returncode == 0, run.describe()
+    assert _verdict_lines(run.stdout) == expected, run.describe()
+    document = run_cli("pcap", str(path), "--json").json()
+    (connection,) = [c for c in document["connections"] if c["port"] == 60002]
+    fields = ("outcome", "syn_count", "reset_ttl", "reset_source", "server_ttl")
+    assert [connection[k] for k in fields] == ["closed", 1, 254, "path", 126]

@@ -306,6 +306,34 @@ def tcp_tower(interface: InterfaceId, port: int, address: str = "0.0.0.0") -> by
     return encode_tower(interface, "ncacn_ip_tcp", port=port, address=address)
 
 
+def outlook_example() -> Trace:
+    """The capture of docs/troubleshooting.md: an Outlook client resolves MAPI and NSPI;
+    its SYNs to MAPI's port get no answer, NSPI's port is reset by a device on the path
+    (another TTL than the server's), RPC over HTTP on 6001 works. Taken on the client."""
+    client, server = "10.1.2.3", "10.1.2.10"
+    trace = Trace(start=1732867200.0)
+    epm = Tcp(trace, client, 52110, server, 135, server_ttl=126)
+    epm.handshake()
+    epm_map_exchange(epm, MAPI, [tcp_tower(MAPI, 60001)])
+    epm_map_exchange(epm, NSPI, [tcp_tower(NSPI, 60002)])
+    epm.close()
+    mapi = Tcp(trace, client, 52111, server, 60001, server_ttl=126)
+    mapi.syn()
+    trace.wait(3)
+    mapi.syn()
+    trace.wait(6)
+    mapi.syn()
+    trace.wait(12)
+    nspi = Tcp(trace, client, 52112, server, 60002, server_ttl=126)
+    nspi.syn()
+    nspi.reset_by_server(ttl=254)
+    http = Tcp(trace, client, 52113, server, 6001, server_ttl=126)
+    http.handshake()
+    greeting_exchange(http, MAPI)
+    http.close()
+    return trace
+
+
 # --- files ----------------------------------------------------------------------------------
 
 

@@ -52,7 +52,9 @@ def _open_reader(path: str) -> Any:
         from scapy.error import Scapy_Exception
         from scapy.utils import RawPcapReader
     except ImportError as exc:  # pragma: no cover - scapy comes with the test extra
-        raise CaptureFileError(f"{path}: reading captures needs scapy ({exc})") from None
+        raise CaptureFileError(
+            f"{path}: reading captures needs scapy (pip install 'epmscan[pcap]'): {exc}"
+        ) from None
     try:
         return RawPcapReader(path)
     except Scapy_Exception as exc:
