@@ -12,7 +12,8 @@ import re
 
 import pytest
 
-from epmscan.capture.analysis import CaptureAnalyzer, Limits
+from epmscan.capture.analysis import CaptureAnalyzer
+from epmscan.capture.flows import Limits
 from epmscan.capture.models import (
     CaptureInfo,
     CaptureReport,
@@ -31,7 +32,13 @@ from epmscan.protocol.constants import (
     NULL_HANDLE,
     OP_EPT_MAP,
 )
-from epmscan.protocol.epm import build_map_request, encode_map_response
+from epmscan.protocol.epm import (
+    build_lookup_request,
+    build_map_request,
+    encode_lookup_entry,
+    encode_lookup_response,
+    encode_map_response,
+)
 from epmscan.protocol.pdu import ClientConnection, ContextResult, ServerConnection
 from epmscan.protocol.towers import encode_tower
 from tests.support.synthetic import (
@@ -219,12 +226,6 @@ def test_a_big_answer_in_segments_out_of_order_with_retransmissions() -> None:
     epm.client_sends(bind)
     bind_request = feed_bind(server, bind)
     epm.server_sends(server.bind_ack(bind_request, lambda _c: True))
-    from epmscan.protocol.epm import (
-        build_lookup_request,
-        encode_lookup_entry,
-        encode_lookup_response,
-    )
-
     request = client.request(2, build_lookup_request())
     epm.client_sends(request)
     call = feed_request(server, request)

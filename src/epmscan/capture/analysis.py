@@ -2,7 +2,7 @@
 
 :class:`CaptureAnalyzer` is fed :class:`~epmscan.capture.records.Segment` and
 ``IcmpUnreachable`` records in capture order (from a file, or built by a test) and knows
-nothing about files. It keeps one :class:`_Flow` per TCP connection *of interest*:
+nothing about files. It keeps one :class:`Flow` per TCP connection *of interest*:
 
 - to an endpoint mapper (TCP 135; 593 for ncacn_http, greeting first);
 - to an RPC-over-HTTP port (6001, 6002, 6004): the ``ncacn_http/1.0`` greeting, the bind;
@@ -28,21 +28,21 @@ out-of-order data; what is kept for the report is capped by ``max_records``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Final
 
-from epmscan.capture.dcerpc import Bind, PduReader, RequestCall, ResponseCall, RpcEvent
+from epmscan.capture.dcerpc import Bind, RequestCall, ResponseCall, RpcEvent
+from epmscan.capture.flows import Flow, FlowKey, Kept, Limits, Side, interface_names
 from epmscan.capture.models import (
     CaptureInfo,
     CaptureReport,
     Connection,
-    ConnectionOutcome,
     ConnectionRole,
     EpmCall,
     Mapping,
     ResetSource,
 )
-from epmscan.capture.reassembly import Chunk, HoldBudget, StreamReassembler
+from epmscan.capture.reassembly import Chunk, HoldBudget
 from epmscan.capture.records import (
     ACK,
     FIN,
@@ -51,12 +51,10 @@ from epmscan.capture.records import (
     IcmpUnreachable,
     Record,
     Segment,
-    icmp_text,
 )
 from epmscan.errors import ProtocolError
 from epmscan.models import BindOutcome, InterfaceId, PortProbeStatus, Tower
 from epmscan.protocol.constants import (
-    EPM_INTERFACE,
     NDR64_SYNTAX,
     OP_EPT_LOOKUP,
     OP_EPT_MAP,
@@ -68,7 +66,7 @@ from epmscan.protocol.epm import (
     decode_map_response,
 )
 from epmscan.protocol.http import NCACN_HTTP_GREETING, classify_greeting
-from epmscan.protocol.names import EXCHANGE_BY_UUID, RPC_HTTP_PORTS, interface_name
+from epmscan.protocol.names import RPC_HTTP_PORTS
 from epmscan.protocol.pdu import BindAck, BindNak, Fault, fault_status_name
 
 EPM_PORTS: Final[dict[int, str]] = {135: "ncacn_ip_tcp", 593: "ncacn_http"}
@@ -76,161 +74,6 @@ EPM_PORTS: Final[dict[int, str]] = {135: "ncacn_ip_tcp", 593: "ncacn_http"}
 _WATCHED_TRANSPORTS = ("ncacn_ip_tcp", "ncacn_http")
 _UNSPECIFIED = "0.0.0.0"
 _GREETING_WAIT = 80
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Bounds that keep memory independent of the capture's size."""
-
-    max_flows: int = 16384
-    """Connections of interest followed at once; beyond, the quietest are closed."""
-    idle_timeout: float = 300.0
-    """Capture seconds without a segment after which a connection is closed."""
-    max_records: int = 100_000
-    """Endpoint mapper calls, mappings and connections kept each; beyond, only counted."""
-    max_held: int = 512 * 1024
-    """Out-of-order bytes held per direction."""
-    hold_budget: int = 32 * 1024 * 1024
-    """Out-of-order bytes held by all directions together."""
-    max_read: int = 64 * 1024
-    """Bytes read per direction of a connection that is not to an endpoint mapper."""
-    max_watched: int = 65536
-    """Resolved (address, port) pairs watched for connections."""
-    sweep_every: int = 8192
-    """Segments between two looks for idle connections."""
-
-
-def interface_names(uuid: str, major: int, minor: int) -> tuple[str | None, str | None]:
-    """(name, Exchange role word) of an interface; either may be None."""
-    known = interface_name(uuid, major, minor)
-    exchange = EXCHANGE_BY_UUID.get(uuid)
-    return (known[0] if known else None), (exchange.value if exchange else None)
-
-
-class _Side:
-    """One direction of a flow: reassembly and PDU reading."""
-
-    __slots__ = ("noted", "read", "reader", "stopped", "stream")
-
-    def __init__(self, budget: HoldBudget, limits: Limits) -> None:
-        self.stream = StreamReassembler(budget, max_held=limits.max_held)
-        self.reader = PduReader()
-        self.read = 0
-        self.noted = False
-        self.stopped = False
-
-
-class _Pending:
-    __slots__ = ("call",)
-
-    def __init__(self, call: EpmCall) -> None:
-        self.call = call
-
-
-class _Flow:
-    """Everything followed about one TCP connection."""
-
-    __slots__ = (
-        "banner",
-        "bind_call",
-        "bind_contexts",
-        "bind_detail",
-        "bind_interface",
-        "bind_result",
-        "client",
-        "client_ended",
-        "cport",
-        "ended",
-        "established",
-        "first_frame",
-        "first_syn",
-        "first_time",
-        "greeting",
-        "greeting_buffer",
-        "greeting_expected",
-        "icmp",
-        "isn",
-        "last_time",
-        "mapping",
-        "midstream",
-        "ndr64",
-        "pending",
-        "port",
-        "reading",
-        "reset_ttl",
-        "role",
-        "server",
-        "server_ended",
-        "sides",
-        "syn_count",
-        "syn_ttl",
-        "synack_ttl",
-    )
-
-    def __init__(
-        self,
-        client: str,
-        cport: int,
-        server: str,
-        port: int,
-        role: ConnectionRole,
-        frame: int,
-        time: float,
-    ) -> None:
-        self.client = client
-        self.cport = cport
-        self.server = server
-        self.port = port
-        self.role = role
-        self.first_frame = frame
-        self.first_time = time
-        self.last_time = time
-        self.first_syn: float | None = None
-        self.syn_count = 0
-        self.isn: int | None = None
-        self.syn_ttl: int | None = None
-        self.synack_ttl: int | None = None
-        self.established = False
-        self.reset_ttl: int | None = None
-        self.icmp: IcmpUnreachable | None = None
-        self.ended: str | None = None
-        self.client_ended = False
-        self.server_ended = False
-        self.midstream = False
-        self.sides: tuple[_Side, _Side] | None = None
-        self.reading = True
-        self.greeting_expected = False
-        self.greeting: str | None = None
-        self.greeting_buffer = b""
-        self.banner: str | None = None
-        self.mapping: Mapping | None = None
-        self.bind_call: int | None = None
-        self.bind_contexts: dict[int, InterfaceId] = {}
-        self.bind_result: str | None = None
-        self.bind_detail: str | None = None
-        self.bind_interface: InterfaceId | None = None
-        self.ndr64: set[int] = set()
-        self.pending: dict[int, _Pending] = {}
-
-
-FlowKey = tuple[str, int, str, int]
-
-
-class _Kept:
-    """A list capped at ``limit`` items; the rest are only counted."""
-
-    __slots__ = ("dropped", "items", "limit")
-
-    def __init__(self, limit: int) -> None:
-        self.items: list[object] = []
-        self.limit = limit
-        self.dropped = 0
-
-    def add(self, item: object) -> None:
-        if len(self.items) < self.limit:
-            self.items.append(item)
-        else:
-            self.dropped += 1
 
 
 class CaptureAnalyzer:
@@ -243,13 +86,13 @@ class CaptureAnalyzer:
         for port in epm_ports:
             self._epm_ports.setdefault(port, "ncacn_ip_tcp")
         self._budget = HoldBudget(self.limits.hold_budget)
-        self._flows: dict[FlowKey, _Flow] = {}
+        self._flows: dict[FlowKey, Flow] = {}
         self._watched: dict[tuple[str, int], dict[tuple[str, str], Mapping]] = {}
         self._watch_full = False
         self._synack_ttls: dict[str, dict[int, set[int]]] = {}
-        self._calls = _Kept(self.limits.max_records)
-        self._mappings = _Kept(self.limits.max_records)
-        self._connections = _Kept(self.limits.max_records)
+        self._calls = Kept(self.limits.max_records)
+        self._mappings = Kept(self.limits.max_records)
+        self._connections = Kept(self.limits.max_records)
         self._notes: list[str] = []
         self._note_count = 0
         self._segments = 0
@@ -308,7 +151,7 @@ class CaptureAnalyzer:
         else:
             self._from_server(flow, seg)
 
-    def _new_flow(self, seg: Segment) -> tuple[_Flow | None, bool]:
+    def _new_flow(self, seg: Segment) -> tuple[Flow | None, bool]:
         flags = seg.flags
         if flags & RST:
             return None, False
@@ -328,7 +171,7 @@ class CaptureAnalyzer:
             key = (seg.dst, seg.dport, seg.src, seg.sport)
         if len(self._flows) >= self.limits.max_flows:
             self._evict()
-        flow = _Flow(key[0], key[1], key[2], key[3], role, seg.frame, seg.time)
+        flow = Flow(key[0], key[1], key[2], key[3], role, seg.frame, seg.time)
         flow.midstream = not flags & SYN
         if flow.midstream:
             flow.established = True
@@ -343,7 +186,7 @@ class CaptureAnalyzer:
         return flow, from_client
 
     @staticmethod
-    def _is_new_attempt(flow: _Flow, seg: Segment) -> bool:
+    def _is_new_attempt(flow: Flow, seg: Segment) -> bool:
         """A SYN on a known 4-tuple: a retransmission, or a new connection reusing it."""
         if flow.isn is None or flow.midstream:
             return flow.established or flow.ended is not None
@@ -360,7 +203,7 @@ class CaptureAnalyzer:
         chosen = own or list(by_client.values())
         return max(chosen, key=lambda m: m.frame)
 
-    def _from_client(self, flow: _Flow, seg: Segment) -> None:
+    def _from_client(self, flow: Flow, seg: Segment) -> None:
         flags = seg.flags
         if flags & SYN:
             if not flags & ACK:
@@ -370,7 +213,8 @@ class CaptureAnalyzer:
                     flow.syn_ttl = seg.ttl
                 if flow.isn is None:
                     flow.isn = seg.seq
-                self._sides(flow)[0].stream.start(seg.seq)
+                if flow.sides is not None:
+                    flow.sides[0].stream.start(seg.seq)
             return
         if flags & RST:
             if flow.established and flow.ended is None:
@@ -386,7 +230,7 @@ class CaptureAnalyzer:
             if flow.server_ended and flow.ended is None:
                 flow.ended = "fin"
 
-    def _from_server(self, flow: _Flow, seg: Segment) -> None:
+    def _from_server(self, flow: Flow, seg: Segment) -> None:
         flags = seg.flags
         if flags & SYN:
             if flags & ACK:
@@ -396,7 +240,10 @@ class CaptureAnalyzer:
                 by_port = self._synack_ttls.setdefault(flow.server, {})
                 if len(by_port) < 64 or flow.port in by_port:
                     by_port.setdefault(flow.port, set()).add(seg.ttl)
-                self._sides(flow)[1].stream.start(seg.seq)
+                if flow.server_isn is None:
+                    flow.server_isn = seg.seq
+                if flow.sides is not None:
+                    flow.sides[1].stream.start(seg.seq)
             return
         if flags & RST:
             if flow.established:
@@ -425,12 +272,19 @@ class CaptureAnalyzer:
 
     # --- payload -------------------------------------------------------------------------
 
-    def _sides(self, flow: _Flow) -> tuple[_Side, _Side]:
+    def _sides(self, flow: Flow) -> tuple[Side, Side]:
+        """The flow's two directions, made at its first payload (SYN-only flows stay small)."""
         if flow.sides is None:
-            flow.sides = (_Side(self._budget, self.limits), _Side(self._budget, self.limits))
+            client = Side(self._budget, self.limits)
+            server = Side(self._budget, self.limits)
+            if flow.isn is not None:
+                client.stream.start(flow.isn)
+            if flow.server_isn is not None:
+                server.stream.start(flow.server_isn)
+            flow.sides = (client, server)
         return flow.sides
 
-    def _flush(self, flow: _Flow) -> None:
+    def _flush(self, flow: Flow) -> None:
         """No more data will come: read past any hole still open, then stop reading."""
         if flow.sides is not None and flow.reading:
             for from_client, side in zip((True, False), flow.sides, strict=True):
@@ -445,13 +299,13 @@ class CaptureAnalyzer:
                     self._reader_failed(flow, from_client, side, self._frame)
         self._stop_reading(flow)
 
-    def _stop_reading(self, flow: _Flow) -> None:
+    def _stop_reading(self, flow: Flow) -> None:
         if flow.sides is not None:
             for side in flow.sides:
                 side.stream.discard()
         flow.reading = False
 
-    def _payload(self, flow: _Flow, from_client: bool, seg: Segment) -> None:
+    def _payload(self, flow: Flow, from_client: bool, seg: Segment) -> None:
         sides = self._sides(flow)
         side = sides[0] if from_client else sides[1]
         if side.stopped:
@@ -465,7 +319,7 @@ class CaptureAnalyzer:
             side.reader.fail(f"frame {seg.frame} was cut short by the capture")
             self._reader_failed(flow, from_client, side, seg.frame)
 
-    def _chunk(self, flow: _Flow, from_client: bool, side: _Side, chunk: Chunk, frame: int) -> None:
+    def _chunk(self, flow: Flow, from_client: bool, side: Side, chunk: Chunk, frame: int) -> None:
         data, lost = chunk
         side.read += len(data)
         if flow.role is not ConnectionRole.EPM and side.read > self.limits.max_read:
@@ -490,7 +344,7 @@ class CaptureAnalyzer:
         if self._done_reading(flow):
             self._stop_reading(flow)
 
-    def _reader_failed(self, flow: _Flow, from_client: bool, side: _Side, frame: int) -> None:
+    def _reader_failed(self, flow: Flow, from_client: bool, side: Side, frame: int) -> None:
         """Once per direction: say why it is not read further; a bind's answer is broken."""
         if side.noted:
             return
@@ -508,7 +362,7 @@ class CaptureAnalyzer:
             direction = f"{flow.server}:{flow.port} -> {flow.client}:{flow.cport}"
         self.note(f"frame {frame}: {direction} not read further: {side.reader.error}")
 
-    def _greeting(self, flow: _Flow, data: bytes) -> bytes:
+    def _greeting(self, flow: Flow, data: bytes) -> bytes:
         """Collect the server's first bytes; classify them once they decide."""
         buffer = flow.greeting_buffer + data
         size = len(NCACN_HTTP_GREETING)
@@ -522,7 +376,7 @@ class CaptureAnalyzer:
         return buffer[size:] if is_http else b""
 
     @staticmethod
-    def _done_reading(flow: _Flow) -> bool:
+    def _done_reading(flow: Flow) -> bool:
         if flow.role is ConnectionRole.EPM:
             return False
         if flow.greeting_expected and flow.greeting is None:
@@ -531,7 +385,7 @@ class CaptureAnalyzer:
             return True
         return flow.bind_result is not None
 
-    def _event(self, flow: _Flow, from_client: bool, event: RpcEvent, frame: int) -> None:
+    def _event(self, flow: Flow, from_client: bool, event: RpcEvent, frame: int) -> None:
         if from_client:
             if isinstance(event, Bind):
                 self._bind(flow, event)
@@ -557,14 +411,14 @@ class CaptureAnalyzer:
             elif flow.role is ConnectionRole.EPM:
                 self._epm_fault(flow, event, frame)
 
-    def _bind(self, flow: _Flow, event: Bind) -> None:
+    def _bind(self, flow: Flow, event: Bind) -> None:
         request = event.request
         flow.bind_call = request.call_id
         flow.bind_contexts = {c.context_id: c.abstract_syntax for c in request.contexts}
         if request.contexts and (flow.bind_interface is None or not event.alter):
             flow.bind_interface = request.contexts[0].abstract_syntax
 
-    def _bind_ack(self, flow: _Flow, ack: BindAck) -> None:
+    def _bind_ack(self, flow: Flow, ack: BindAck) -> None:
         if flow.bind_call is None:
             return
         order = list(flow.bind_contexts)
@@ -594,7 +448,7 @@ class CaptureAnalyzer:
 
     # --- endpoint mapper -------------------------------------------------------------------
 
-    def _epm_request(self, flow: _Flow, call: RequestCall, frame: int) -> None:
+    def _epm_request(self, flow: Flow, call: RequestCall, frame: int) -> None:
         if call.opnum not in (OP_EPT_MAP, OP_EPT_LOOKUP):
             return
         operation = "ept_map" if call.opnum == OP_EPT_MAP else "ept_lookup"
@@ -633,13 +487,13 @@ class CaptureAnalyzer:
         )
         if len(flow.pending) >= 256:
             flow.pending.clear()
-        flow.pending[call.call_id] = _Pending(epm_call)
+        flow.pending[call.call_id] = epm_call
 
-    def _epm_response(self, flow: _Flow, call: ResponseCall, frame: int) -> None:
+    def _epm_response(self, flow: Flow, call: ResponseCall, frame: int) -> None:
         pending = flow.pending.pop(call.call_id, None)
         if pending is None:
             return
-        asked = pending.call
+        asked = pending
         if asked.detail is not None:
             self._calls.add(replace(asked, response_frame=frame))
             return
@@ -674,7 +528,7 @@ class CaptureAnalyzer:
             self._mapping(flow, asked, tower, annotation, frame)
 
     def _mapping(
-        self, flow: _Flow, asked: EpmCall, tower: Tower, annotation: str, frame: int
+        self, flow: Flow, asked: EpmCall, tower: Tower, annotation: str, frame: int
     ) -> None:
         interface = tower.interface
         if interface is None:
@@ -717,13 +571,13 @@ class CaptureAnalyzer:
             if len(watched) < 256 or (flow.client, interface.uuid) in watched:
                 watched[(flow.client, interface.uuid)] = mapping
 
-    def _epm_fault(self, flow: _Flow, fault: Fault, frame: int) -> None:
+    def _epm_fault(self, flow: Flow, fault: Fault, frame: int) -> None:
         pending = flow.pending.pop(fault.call_id, None)
         if pending is None:
             return
         self._calls.add(
             replace(
-                pending.call,
+                pending,
                 response_frame=frame,
                 status=fault.status,
                 status_name=fault.status_name,
@@ -744,77 +598,14 @@ class CaptureAnalyzer:
             self._finalize(flow)
             self._evicted += 1
 
-    def _finalize(self, flow: _Flow) -> None:
+    def _finalize(self, flow: Flow) -> None:
         self._flows.pop((flow.client, flow.cport, flow.server, flow.port), None)
         if flow.reading:
             self._flush(flow)
         for pending in flow.pending.values():
-            self._calls.add(pending.call)
+            self._calls.add(pending)
         flow.pending.clear()
-        self._connections.add(self._connection(flow))
-
-    def _connection(self, flow: _Flow) -> Connection:
-        if flow.established:
-            outcome = ConnectionOutcome.ESTABLISHED
-        elif flow.reset_ttl is not None:
-            outcome = ConnectionOutcome.CLOSED
-        elif flow.icmp is not None:
-            outcome = ConnectionOutcome.UNREACHABLE
-        else:
-            outcome = ConnectionOutcome.FILTERED
-        name = uuid = exchange = None
-        if flow.role is ConnectionRole.EPM:
-            uuid = EPM_INTERFACE.uuid
-            name, exchange = interface_names(uuid, EPM_INTERFACE.major, EPM_INTERFACE.minor)
-        elif flow.bind_interface is not None:
-            bound = flow.bind_interface
-            uuid = bound.uuid
-            name, exchange = interface_names(uuid, bound.major, bound.minor)
-        elif flow.mapping is not None:
-            uuid, name, exchange = flow.mapping.uuid, flow.mapping.interface, flow.mapping.exchange
-        elif flow.role is ConnectionRole.RPC_HTTP:
-            exchange = RPC_HTTP_PORTS[flow.port].value
-        bind = flow.bind_result
-        if bind is None and flow.bind_call is not None:
-            bind = PortProbeStatus.TIMEOUT.value
-            flow.bind_detail = "no answer to the bind in the capture"
-        greeting = flow.greeting
-        if greeting is None and flow.greeting_expected and outcome is ConnectionOutcome.ESTABLISHED:
-            greeting = "silent" if not flow.midstream else None
-        icmp = flow.icmp
-        waited = None
-        if flow.first_syn is not None:
-            end = flow.last_time if outcome is not ConnectionOutcome.FILTERED else self._now
-            waited = round(max(0.0, end - flow.first_syn), 6)
-        return Connection(
-            client=flow.client,
-            server=flow.server,
-            client_port=flow.cport,
-            port=flow.port,
-            role=flow.role,
-            frame=flow.first_frame,
-            time=flow.first_time,
-            outcome=outcome,
-            syn_count=flow.syn_count,
-            syn_ttl=flow.syn_ttl,
-            interface=name,
-            uuid=uuid,
-            exchange=exchange,
-            synack_ttl=flow.synack_ttl,
-            reset_ttl=flow.reset_ttl,
-            icmp_type=icmp.icmp_type if icmp else None,
-            icmp_code=icmp.icmp_code if icmp else None,
-            icmp_from=icmp.sender if icmp else None,
-            icmp_text=icmp_text(icmp.icmp_type, icmp.icmp_code, icmp.ipv6) if icmp else None,
-            waited=waited,
-            bind=bind,
-            bind_detail=flow.bind_detail if bind is not None else None,
-            bind_uuid=flow.bind_interface.uuid if flow.bind_interface else None,
-            greeting=greeting,
-            banner=flow.banner,
-            ended=flow.ended,
-            midstream=flow.midstream,
-        )
+        self._connections.add(flow.connection(self._now))
 
     # --- the report ------------------------------------------------------------------------
 

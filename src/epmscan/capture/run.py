@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from epmscan.capture.analysis import CaptureAnalyzer, Limits
+from epmscan.capture.analysis import CaptureAnalyzer
+from epmscan.capture.flows import Limits
 from epmscan.capture.models import CaptureInfo, CaptureReport
 from epmscan.capture.source import CaptureSource
 
