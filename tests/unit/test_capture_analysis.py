@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+import struct
 
 import pytest
 
@@ -24,13 +25,14 @@ from epmscan.capture.models import (
     Verdict,
 )
 from epmscan.capture.records import Record
-from epmscan.models import InterfaceId
+from epmscan.models import BindOutcome, InterfaceId
 from epmscan.protocol.constants import (
     EPM_INTERFACE,
     EPT_S_NOT_REGISTERED,
     NDR64_SYNTAX,
     NULL_HANDLE,
     OP_EPT_MAP,
+    PROVIDER_REASON_TRANSFER_SYNTAXES_NOT_SUPPORTED,
 )
 from epmscan.protocol.epm import (
     build_lookup_request,
@@ -288,22 +290,6 @@ def test_a_capture_ending_inside_an_answer_is_a_note() -> None:
     report = analyze(trace.records)
     assert report.mappings == ()
     assert any(f"ends inside a PDU ({len(pieces[0][1])} bytes" in n for n in report.notes)
-
-
-def test_ndr64_calls_are_reported_not_misread() -> None:
-    trace = Trace()
-    epm = Tcp(trace, CLIENT, 49700, SERVER, 135)
-    epm.handshake()
-    client, server = ClientConnection(), ServerConnection()
-    bind = client.bind(EPM_INTERFACE)
-    epm.client_sends(bind)
-    bind_request = feed_bind(server, bind)
-    epm.server_sends(server.bind_ack(bind_request, [ContextResult.accepted(NDR64_SYNTAX)]))
-    epm.client_sends(client.request(OP_EPT_MAP, bytes(96)))
-    report = analyze(trace.records)
-    (call,) = report.epm_calls
-    assert call.detail is not None and "NDR64" in call.detail
-    assert call.uuid is None and report.mappings == ()
 
 
 # --- the connection to the resolved port ---------------------------------------------------
@@ -658,3 +644,56 @@ def test_ipv6_endpoints_are_written_with_brackets() -> None:
     report = analyze(trace.records)
     (verdict,) = report.verdicts
     assert verdict.text.startswith("client 2001:db8::10 -> endpoint mapper [2001:db8::20]:135:")
+
+
+BIND_TIME_FEATURES = InterfaceId("6cb71c2c-9812-4540-0300-000000000000", 1, 0)
+
+
+def _windows_bind(interface: InterfaceId, call_id: int = 1) -> bytes:
+    """A bind as Windows sends it: the interface over NDR, over NDR64, and the bind-time
+    feature negotiation, contexts 0, 1 and 2."""
+    from epmscan.protocol.constants import NDR_SYNTAX
+    from epmscan.protocol.wire import syntax_bytes
+
+    body = struct.pack("<HHIB3x", 4280, 4280, 0, 3)
+    for context_id, transfer in enumerate((NDR_SYNTAX, NDR64_SYNTAX, BIND_TIME_FEATURES)):
+        body += struct.pack("<HBx", context_id, 1) + syntax_bytes(interface)
+        body += syntax_bytes(transfer)
+    return struct.pack("<BBBB4sHHI", 5, 0, 11, 3, b"\x10\0\0\0", 16 + len(body), 0, call_id) + body
+
+
+@pytest.mark.parametrize("ndr64", [False, True], ids=["ndr", "ndr64"])
+def test_windows_style_bind_with_three_contexts(ndr64: bool) -> None:
+    trace = Trace()
+    epm = Tcp(trace, CLIENT, 49700, SERVER, 135)
+    epm.handshake()
+    server = ServerConnection()
+    bind = _windows_bind(EPM_INTERFACE)
+    epm.client_sends(bind)
+    request = feed_bind(server, bind)
+    assert len(request.contexts) == 3
+    rejected = ContextResult.rejected(PROVIDER_REASON_TRANSFER_SYNTAXES_NOT_SUPPORTED)
+    negotiated = ContextResult(BindOutcome.NEGOTIATE_ACK, 3, "negotiate_ack", None)
+    results = (
+        [rejected, ContextResult.accepted(NDR64_SYNTAX), negotiated]
+        if ndr64
+        else [ContextResult.accepted(), rejected, negotiated]
+    )
+    epm.server_sends(server.bind_ack(request, results))
+    client = ClientConnection()
+    client.bound = True
+    context = 1 if ndr64 else 0
+    call = client.request(OP_EPT_MAP, build_map_request(MAPI), context_id=context, call_id=2)
+    epm.client_sends(call)
+    stub = encode_map_response(bytes(range(1, 21)), [tcp_tower(MAPI, 60001)], 0)
+    epm.server_sends(server.response(2, stub, context_id=context))
+    report = analyze(trace.records)
+    (connection,) = report.connections
+    assert connection.bind == "bound"
+    (epm_call,) = report.epm_calls
+    if ndr64:
+        assert epm_call.detail is not None and "NDR64" in epm_call.detail
+        assert report.mappings == ()
+    else:
+        assert epm_call.detail is None
+        assert [(m.uuid, m.port) for m in report.mappings] == [(MAPI.uuid, 60001)]
