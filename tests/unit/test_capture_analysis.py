@@ -149,6 +149,22 @@ def test_tower_with_another_address_is_watched_there() -> None:
     assert "got 198.51.100.99 port 60001" in verdict.text
 
 
+def test_client_keeping_the_mappers_address_for_a_tower_with_another() -> None:
+    trace = Trace()
+    epm = Tcp(trace, CLIENT, 49700, SERVER, 135)
+    epm.handshake()
+    epm_map_exchange(epm, MAPI, [tcp_tower(MAPI, 60001, "10.20.30.40")])
+    conn = Tcp(trace, CLIENT, 49701, SERVER, 60001)
+    conn.syn()
+    conn.syn()
+    report = analyze(trace.records)
+    connection = only(report.connections, 60001)
+    assert (connection.server, connection.outcome) == (SERVER, ConnectionOutcome.FILTERED)
+    verdict = verdict_for(report, 60001)
+    assert verdict.status == "filtered"
+    assert "got 10.20.30.40 port 60001" in verdict.text
+
+
 def test_not_registered_answer() -> None:
     trace = Trace()
     epm = Tcp(trace, CLIENT, 49700, SERVER, 135)
@@ -697,3 +713,23 @@ def test_windows_style_bind_with_three_contexts(ndr64: bool) -> None:
     else:
         assert epm_call.detail is None
         assert [(m.uuid, m.port) for m in report.mappings] == [(MAPI.uuid, 60001)]
+
+
+def test_a_refused_alter_context_does_not_undo_the_bind() -> None:
+    trace = Trace()
+    conn = Tcp(trace, CLIENT, 49700, SERVER, 135)
+    conn.handshake()
+    client, server = ClientConnection(), ServerConnection()
+    bind = client.bind(EPM_INTERFACE)
+    conn.client_sends(bind)
+    request = feed_bind(server, bind)
+    conn.server_sends(server.bind_ack(request, [ContextResult.accepted()]))
+    alter = bytearray(client.bind(NSPI))
+    alter[2] = 14
+    conn.client_sends(bytes(alter))
+    refused = bytearray(server.bind_ack(request, [ContextResult.rejected()]))
+    refused[2] = 15
+    conn.server_sends(bytes(refused))
+    report = analyze(trace.records)
+    (connection,) = report.connections
+    assert (connection.bind, connection.bind_uuid) == ("bound", EPM_INTERFACE.uuid)

@@ -432,7 +432,7 @@ class CaptureAnalyzer:
                 if accepted is None:
                     accepted = context_id
         flow.bind_call = None
-        if flow.bind_result is not None and flow.bind_result != PortProbeStatus.BOUND.value:
+        if flow.bind_result is not None:
             return
         if accepted is not None:
             flow.bind_result = PortProbeStatus.BOUND.value
@@ -556,20 +556,31 @@ class CaptureAnalyzer:
         )
         self._mappings.add(mapping)
         if tower.transport in _WATCHED_TRANSPORTS and tower.port and address:
-            key = (address, tower.port)
-            watched = self._watched.get(key)
-            if watched is None:
-                if len(self._watched) >= self.limits.max_watched:
-                    if not self._watch_full:
-                        self._watch_full = True
-                        self.note(
-                            f"more than {self.limits.max_watched} resolved ports: "
-                            "connections to later ones are not followed"
-                        )
-                    return
-                watched = self._watched[key] = {}
-            if len(watched) < 256 or (flow.client, interface.uuid) in watched:
-                watched[(flow.client, interface.uuid)] = mapping
+            self._watch(address, tower.port, mapping)
+            if address != flow.server:
+                self._watch(flow.server, tower.port, mapping)
+
+    def _watch(self, address: str, port: int, mapping: Mapping) -> None:
+        """Follow connections to (address, port) from now on, as resolved by ``mapping``.
+
+        A tower's own address is watched, and the endpoint mapper's too when it differs:
+        the Windows RPC runtime takes only the endpoint from the answer and keeps the
+        address it asked (a NAT, a server with several addresses).
+        """
+        key = (address, port)
+        watched = self._watched.get(key)
+        if watched is None:
+            if len(self._watched) >= self.limits.max_watched:
+                if not self._watch_full:
+                    self._watch_full = True
+                    self.note(
+                        f"more than {self.limits.max_watched} resolved ports: "
+                        "connections to later ones are not followed"
+                    )
+                return
+            watched = self._watched[key] = {}
+        if len(watched) < 256 or (mapping.client, mapping.uuid) in watched:
+            watched[(mapping.client, mapping.uuid)] = mapping
 
     def _epm_fault(self, flow: Flow, fault: Fault, frame: int) -> None:
         pending = flow.pending.pop(fault.call_id, None)

@@ -266,8 +266,13 @@ class _Builder:
             )
 
     def _connections_for(self, client: str, mapping: Mapping, uuid: str) -> list[Connection]:
-        assert mapping.port is not None and mapping.address is not None
-        found = self.by_target.get((client, mapping.address, mapping.port), [])
+        """The client's connections to the mapped port, at the tower's address or the
+        endpoint mapper's, that bound this interface or nothing."""
+        assert mapping.port is not None
+        found = list(self.by_target.get((client, mapping.server, mapping.port), []))
+        if mapping.address not in (None, mapping.server):
+            found += self.by_target.get((client, mapping.address, mapping.port), [])
+            found.sort(key=lambda c: c.frame)
         return [
             c for c in found if c.bind_uuid in (None, uuid) and c.role is not ConnectionRole.EPM
         ]
