@@ -26,6 +26,9 @@ from epmscan.models import InterfaceId, PortProbeStatus
 from epmscan.protocol.constants import EPM_INTERFACE
 from epmscan.protocol.names import EXCHANGE_BY_UUID, RPC_HTTP_PORTS, interface_name
 
+ENDPOINT_MAPPER = "endpoint mapper"
+"""The name connections to an endpoint mapper and its verdicts go by."""
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -169,8 +172,7 @@ class Flow:
             outcome = ConnectionOutcome.FILTERED
         name = uuid = exchange = None
         if flow.role is ConnectionRole.EPM:
-            uuid = EPM_INTERFACE.uuid
-            name, exchange = interface_names(uuid, EPM_INTERFACE.major, EPM_INTERFACE.minor)
+            uuid, name = EPM_INTERFACE.uuid, ENDPOINT_MAPPER
         elif flow.bind_interface is not None:
             bound = flow.bind_interface
             uuid = bound.uuid

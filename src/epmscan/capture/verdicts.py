@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from epmscan.capture.flows import ENDPOINT_MAPPER
 from epmscan.capture.models import (
     Connection,
     ConnectionOutcome,
@@ -254,7 +255,7 @@ class _Builder:
                 Verdict(
                     client=client,
                     server=server,
-                    interface="endpoint mapper",
+                    interface=ENDPOINT_MAPPER,
                     uuid=connections[0].uuid,
                     exchange=None,
                     port=port,
