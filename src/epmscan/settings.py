@@ -195,3 +195,12 @@ class DiffSettings:
     """Check these targets now instead of reading AFTER."""
     policy: Policy | None = None
     """Decides which RPC-over-HTTP ports matter (None: every change counts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PcapSettings:
+    """One ``pcap``: a capture file, and the ports to read as endpoint mappers."""
+
+    file: str
+    epm_ports: tuple[int, ...] = ()
+    """TCP ports read as endpoint mappers besides 135 and 593 (a lab, a NAT)."""

@@ -1,13 +1,14 @@
 """Registers the commands that live in their own modules on the typer app.
 
-``lab`` and ``demo`` import the lab only when they run, so ``scan`` does not pay for it.
+``lab`` and ``demo`` import the lab only when they run, and ``pcap`` scapy, so ``scan``
+does not pay for either.
 """
 
 from __future__ import annotations
 
 import typer
 
-from epmscan.cli import check, demo, diff, dump, firewall, lab, scan
+from epmscan.cli import check, demo, diff, dump, firewall, lab, pcap, scan
 
 
 def register(app: typer.Typer) -> None:
@@ -17,4 +18,5 @@ def register(app: typer.Typer) -> None:
     app.command(name="diff")(diff.diff_command)
     app.command(name="firewall")(firewall.firewall_command)
     app.command(name="demo")(demo.demo_command)
+    app.command(name="pcap")(pcap.pcap_command)
     app.command(name="lab")(lab.lab_command)
