@@ -22,7 +22,7 @@ from epmscan.models import (
 )
 from epmscan.settings import CheckSettings, NetworkSettings, ScanSettings, TargetSettings, Timeouts
 from tests.support.app import check_hosts
-from tests.support.cli import CliRun, run_cli
+from tests.support.cli import CliRun, jsonl_hosts, run_cli
 from tests.support.loopback import free_port
 
 EPM_PORT = free_port(["127.0.0.1"])
@@ -200,7 +200,7 @@ def test_check_exit_codes_and_outputs(site: Path, saved_check: CliRun) -> None:
     base = ["check", "127.65.0.1-2", "--port", str(EPM_PORT)]
     ok = saved_check
     assert ok.returncode == 0, ok.describe()
-    assert "No findings" in ok.stdout
+    assert "findings: none" in ok.stdout
     saved = json.loads((site / "ok.json").read_text())
     assert [h["exchange"]["ports"][0]["port_class"] for h in saved["hosts"]] == [
         "static_expected",
@@ -284,7 +284,7 @@ def test_map_mode_resolves_the_same_ports_without_a_dump(site: Path) -> None:
     base = ["check", "127.65.0.1", "--port", str(EPM_PORT), "--expect", "mapi=60001"]
     run = run_cli(*base, "--mode", "map", "--jsonl", "-")
     assert run.returncode == 0, run.describe()
-    host = json.loads(run.stdout.splitlines()[0])
+    (host,) = jsonl_hosts(run.stdout)
     assert host["endpoints"] == []  # no lookup walk in map mode
     ports = {
         (p["interface"], p["transport"], p["port"], p["source"], p["probe"])
@@ -341,7 +341,7 @@ def test_dynamic_ranges_are_configurable_on_the_command_line() -> None:
         default = run_cli(*base)
         narrowed = run_cli(*base, "--exchange-range", "6005-19999")
     codes = [
-        {f["code"] for f in json.loads(run.stdout.splitlines()[0])["exchange"]["findings"]}
+        {f["code"] for f in jsonl_hosts(run.stdout)[0]["exchange"]["findings"]}
         for run in (default, narrowed)
     ]
     assert "mapi.dynamic" in codes[0] and "mapi.wrong_static" not in codes[0]

@@ -77,7 +77,7 @@ def test_dump_json_lists_exactly_what_the_lab_registered(
 
 def test_dump_console_groups_by_interface(lab: Lab) -> None:
     address = HOSTS["exchange2010-cas-static"]
-    run = run_cli("dump", address, "--port", str(EPM_PORT))
+    run = run_cli("dump", address, "--port", str(EPM_PORT), "--table", "--width", "200")
     assert run.returncode == 0, run.describe()
     assert "a4f1db00-ca47-1067-b31f-00dd010662da" in run.stdout
     assert "v0.81" in run.stdout and "[MS-OXCRPC]" in run.stdout
@@ -130,3 +130,20 @@ def test_usage_errors_exit_2() -> None:
     assert run_cli("dump", "127.0.0.1", "--port", "70000").returncode == 2
     bad = run_cli("dump", "127.0.0.1", "--decoder", "fastest")
     assert bad.returncode == 2 and "--decoder" in bad.stderr
+
+
+def test_dump_piped_is_one_endpoint_per_line(lab: Lab) -> None:
+    address = HOSTS["exchange2010-cas-static"]
+    run = run_cli("dump", address, "--port", str(EPM_PORT))
+    assert run.returncode == 0, run.describe()
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith(f"# {address} port {EPM_PORT}: ok")
+    assert lines[1].split("\t") == ["binding", "uuid", "version", "name", "annotation", "provider"]
+    (emsmdb,) = [line for line in lines if "EMSMDB (MAPI)" in line and "ncacn_ip_tcp" in line]
+    assert emsmdb.split("\t")[:3] == [
+        f"ncacn_ip_tcp:{address}[60001]",
+        "a4f1db00-ca47-1067-b31f-00dd010662da",
+        "0.81",
+    ]
+    assert len(lines) - 2 == len(lab.host(address).plan.entries)
+    assert not any(ch in run.stdout for ch in "┃│┏━…")

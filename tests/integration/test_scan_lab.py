@@ -22,7 +22,7 @@ from epmscan.lab.server import Lab
 from epmscan.models import HostResult, HostStatus
 from epmscan.settings import NetworkSettings, ScanSettings, Timeouts
 from epmscan.targets import TargetSpace
-from tests.support.cli import cli_env, run_cli
+from tests.support.cli import cli_env, jsonl_hosts, run_cli
 from tests.support.loopback import free_port
 
 EPM_PORT = free_port(["127.0.0.1"])
@@ -213,7 +213,8 @@ def test_interrupted_scan_keeps_every_finished_host(
     stdout, stderr = scan_process.communicate(timeout=15)
     assert scan_process.returncode == code, stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    hosts, summary = lines[:-1], lines[-1]["summary"]
+    hosts, summary = jsonl_hosts(out.read_text()), lines[-1]["summary"]
+    assert lines[0]["epmscan"]["command"] == "scan"
     assert {h["address"] for h in hosts if h["status"] == "ok"} == {
         f"127.62.0.{i}" for i in range(1, 9)
     }
@@ -223,7 +224,8 @@ def test_interrupted_scan_keeps_every_finished_host(
     assert summary["done"] == len(hosts)
     assert "interrupted" in stdout.decode()
     document = json.loads((tmp_path / "scan.json").read_text())  # closed properly
-    assert document["hosts"] == hosts and document["summary"] == summary
+    by_address = sorted(hosts, key=lambda h: ipaddress.ip_address(h["address"]))
+    assert document["hosts"] == by_address and document["summary"] == summary
 
 
 def test_bad_target_is_a_one_line_usage_error() -> None:
@@ -243,10 +245,23 @@ def test_plain_output_without_a_terminal(lab_process: int) -> None:
     run = run_cli("scan", "127.62.0.1-3", "127.62.0.60", "--port", str(lab_process))
     assert run.returncode == 0, run.describe()
     assert "\x1b[" not in run.stdout + run.stderr  # no progress bar, no colour codes
-    assert "Hosts that answered" in run.stdout
+    lines = run.stdout.splitlines()
+    assert lines[0].split("\t") == [
+        "host",
+        "status",
+        "interfaces",
+        "endpoints",
+        "mapi",
+        "nspi",
+        "rfr",
+        "note",
+    ]
+    assert all("\t" in line for line in lines[1:-1]) and lines[-1].startswith("# done: 4 of 4")
+    assert not any(ch in run.stdout for ch in "┃│┏━")  # no box drawing off a terminal
     assert "127.62.0.60" not in run.stdout  # closed hosts are counted, not listed
     assert "closed 1" in run.stdout and "ok 3" in run.stdout
-    assert "[uvloop]" in run.stdout or "[asyncio]" in run.stdout
+    verbose = run_cli("scan", "127.62.0.1-3", "--port", str(lab_process), "-v")
+    assert "[uvloop]" in verbose.stdout or "[asyncio]" in verbose.stdout
 
 
 def test_progress_bar_on_a_terminal(lab_process: int) -> None:
@@ -334,5 +349,5 @@ def test_shards_with_one_seed_split_the_scan_exactly(lab_process: int, tmp_path:
             "0.3",
         )
         assert run.returncode == 0, run.describe()
-        seen += [json.loads(line)["address"] for line in out.read_text().splitlines()[:-1]]
+        seen += [host["address"] for host in jsonl_hosts(out.read_text())]
     assert sorted(seen) == sorted(f"127.62.0.{i}" for i in range(1, 13))

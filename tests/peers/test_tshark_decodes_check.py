@@ -10,7 +10,6 @@ with the 14-byte greeting it cannot place, so only our side of those streams is 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.capture import TsharkCapture, malformed_frames, read_fields
-from tests.support.cli import CliRun
+from tests.support.cli import CliRun, jsonl_hosts
 from tests.support.lab import RunningLab
 
 pytestmark = pytest.mark.peer
@@ -36,7 +35,7 @@ def test_tshark_decodes_check_against_the_lab(
     with TsharkCapture(tshark, capture, f"host {lab_epm.address}"):
         run = epmscan("check", lab_epm.address, "--port", str(lab_epm.epm_port), "--jsonl", "-")
     assert run.returncode in (0, 1), run.describe()
-    report = json.loads(run.stdout.splitlines()[0])
+    (report,) = jsonl_hosts(run.stdout)
     decode_as = [*rpc_ports, *HTTP_INTERFACES]
     assert malformed_frames(tshark, capture, dcerpc_ports=decode_as) == ""
 

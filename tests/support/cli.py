@@ -67,3 +67,9 @@ def dump_json(
     assert isinstance(result, dict), run.describe()
     assert result["status"] == "ok" and result["error"] is None, run.describe()
     return result
+
+
+def jsonl_hosts(text: str) -> list[dict[str, Any]]:
+    """The host objects of JSON lines (the ``epmscan`` header and the summary left out)."""
+    objects = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [o for o in objects if "epmscan" not in o and "summary" not in o]

@@ -95,4 +95,5 @@ def run_check(settings: CheckSettings, observer: RunObserver[ExchangeHostReport]
     outcome = execute_run(
         plan, ObserverGroup([files, worst, observer]), job=job, unresolved=unresolved
     )
+    files.raise_error()
     return CheckOutcome(outcome, worst.failed)

@@ -11,7 +11,7 @@ from epmscan.targets import Target, resolve_target
 
 async def _dump(settings: DumpSettings) -> HostResult:
     network = settings.network
-    target = Target.of(settings.target)
+    target = Target.parse_one(settings.target)
     resolution = await resolve_target(target, timeout=network.timeouts.resolve)
     if resolution.error is not None:
         return HostResult(
@@ -25,5 +25,10 @@ async def _dump(settings: DumpSettings) -> HostResult:
 
 
 def dump_one(settings: DumpSettings) -> HostResult:
-    """Ask one host for every registered endpoint; every failure is a status, not an error."""
+    """Ask one host for every registered endpoint; every failure is a status, not an error.
+
+    A target that is not one host (a range, a typo) is a :class:`~epmscan.errors.UsageError`
+    raised before anything is resolved or sent.
+    """
+    Target.parse_one(settings.target)
     return run(_dump(settings))

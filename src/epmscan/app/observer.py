@@ -9,7 +9,7 @@ All calls happen on the event loop's thread, so an observer must not block for l
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -28,6 +28,8 @@ class RunStart:
     """Targets the run will go through (host names count once)."""
     progress: ScanProgress
     """Live counters, updated as hosts start and end (read them; do not write)."""
+    stop: Callable[[], None]
+    """Stop the run as SIGINT would (an observer that cannot go on, e.g. a full disk)."""
 
 
 class RunObserver(Generic[R]):

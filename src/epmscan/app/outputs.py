@@ -1,8 +1,11 @@
 """The output files of a run as an observer: JSON lines, one JSON document, CSV, saves.
 
-Every path is opened before the first connection goes out (a path that cannot be
-written is a :class:`~epmscan.errors.UsageError`, nothing sent); each host is written
-as soon as it is done, the summary when the run ends, also when it was interrupted.
+Every path is checked before anything is opened and before the first connection goes
+out (a path that cannot be written, or two outputs on one path, is a
+:class:`~epmscan.errors.UsageError`: nothing sent, no existing file touched); each host
+is written as soon as it is done, the summary when the run ends, also when it was
+interrupted. A write error during the run (a full disk) is remembered and stops the run;
+the caller reports it (exit 2) and what was written stays.
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from epmscan.app.observer import RunObserver, RunStart
-from epmscan.errors import UsageError
 from epmscan.models import HostStatus, RunSummary
+from epmscan.report.order import address_key
 from epmscan.report.serialize import info_to_dict, summary_to_dict
 from epmscan.report.writers import (
     CheckCsvWriter,
     CsvWriter,
     JsonDocumentWriter,
     JsonlWriter,
+    OutputError,
     WriterSet,
+    check_paths,
 )
 from epmscan.settings import OutputSettings
 
@@ -38,6 +43,17 @@ def host_status(result: Any) -> HostStatus:
     return status
 
 
+def output_paths(outputs: OutputSettings) -> list[tuple[str, str]]:
+    """(option, path) of every output asked for."""
+    named = (
+        ("--jsonl", outputs.jsonl),
+        ("--json", outputs.json_document),
+        ("--save", outputs.save),
+        ("--csv", outputs.csv),
+    )
+    return [(option, path) for option, path in named if path]
+
+
 class OutputFiles(RunObserver[R], Generic[R]):
     """Writes every result to the files ``outputs`` names."""
 
@@ -49,28 +65,64 @@ class OutputFiles(RunObserver[R], Generic[R]):
         to_dict: Callable[[R], dict[str, Any]],
         csv_writer: type[CsvWriter | CheckCsvWriter] = CsvWriter,
     ) -> None:
+        check_paths(output_paths(outputs))
         self.outputs = outputs
         self.to_json = to_json
         self.to_dict = to_dict
+        self.error: OutputError | None = None
+        self._stop: Callable[[], None] | None = None
         self.writers = WriterSet()
         try:
-            if outputs.jsonl:
-                self.writers.add(JsonlWriter(outputs.jsonl))
+            # The sorted outputs open PATH.partial and touch no existing file; JSON lines
+            # open their path itself, so they come last: a path that fails to open before
+            # them costs nothing.
             if outputs.json_document:
                 self.writers.add(JsonDocumentWriter(outputs.json_document))
             if outputs.save:
                 self.writers.add(JsonDocumentWriter(outputs.save))
             if outputs.csv:
                 self.writers.add(csv_writer(outputs.csv))
-        except OSError as exc:
-            raise UsageError(f"cannot write {exc.filename}: {exc.strerror}") from None
+            if outputs.jsonl:
+                self.writers.add(JsonlWriter(outputs.jsonl))
+        except OutputError:
+            self.writers.discard()
+            raise
+
+    def _failed(self, exc: OutputError) -> None:
+        if self.error is None:
+            self.error = exc
+            self.writers.abandon()
+            if self._stop is not None:
+                self._stop()
 
     def run_started(self, start: RunStart) -> None:
-        self.writers.start(info_to_dict(start.info))
+        self._stop = start.stop
+        try:
+            self.writers.start(info_to_dict(start.info))
+        except OutputError as exc:
+            self._failed(exc)
 
     def host_done(self, result: R) -> None:
-        if not self.outputs.only_answered or host_status(result) not in SILENT_STATUSES:
-            self.writers.write_result(result, self.to_json, self.to_dict)
+        if self.error is not None:
+            return
+        if self.outputs.only_answered and host_status(result) in SILENT_STATUSES:
+            return
+        host: Any = getattr(result, "host", result)
+        key = address_key(host.address, host.target)
+        try:
+            self.writers.write_result(result, key, self.to_json, self.to_dict)
+        except OutputError as exc:
+            self._failed(exc)
 
     def run_finished(self, summary: RunSummary) -> None:
-        self.writers.finish(summary_to_dict(summary))
+        if self.error is not None:
+            return
+        try:
+            self.writers.finish(summary_to_dict(summary))
+        except OutputError as exc:
+            self._failed(exc)
+
+    def raise_error(self) -> None:
+        """Raise the write error that stopped the run, if one did."""
+        if self.error is not None:
+            raise self.error

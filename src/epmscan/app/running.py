@@ -128,7 +128,7 @@ def execute_run(
             plan.info.seed, shard=settings.targets.shard
         )
         started = loop.time()
-        observer.run_started(RunStart(plan.info, total, scanner.progress))
+        observer.run_started(RunStart(plan.info, total, scanner.progress, scanner.stop))
         try:
             await scanner.run(order)
         finally:

@@ -21,4 +21,6 @@ def run_scan(settings: ScanSettings, observer: RunObserver[HostResult]) -> RunOu
     files: OutputFiles[HostResult] = OutputFiles(
         settings.outputs, to_json=host_to_json, to_dict=host_to_dict, csv_writer=CsvWriter
     )
-    return execute_run(plan, ObserverGroup([files, observer]))
+    outcome = execute_run(plan, ObserverGroup([files, observer]))
+    files.raise_error()
+    return outcome

@@ -8,21 +8,38 @@ from typing import Annotated
 import typer
 
 from epmscan.app.check import run_check
-from epmscan.app.observer import ObserverGroup
+from epmscan.app.observer import ObserverGroup, RunObserver
 from epmscan.cli import options as opt
 from epmscan.cli.console import (
     EXIT_FINDINGS,
     EXIT_OK,
+    ConsoleArgs,
     exit_code_for_signal,
     exit_with_usage_error,
-    output_console,
+    with_console_options,
 )
 from epmscan.cli.parsing import build_policy, parse_severity
-from epmscan.cli.scan import ClosingTable, console_observers
+from epmscan.cli.scan import (
+    TABLE_LIMIT,
+    ClosingTable,
+    console_observers,
+    document_on_stdout,
+    output_files,
+)
 from epmscan.errors import UsageError
 from epmscan.models import ExchangeHostReport
-from epmscan.report.check_console import print_check
+from epmscan.report.check_console import SHOWN_SILENT, CheckTally, print_check
 from epmscan.settings import CheckSettings
+
+
+class Tally(RunObserver[ExchangeHostReport]):
+    """Counts every server's findings for the closing line."""
+
+    def __init__(self) -> None:
+        self.tally = CheckTally()
+
+    def host_done(self, result: ExchangeHostReport) -> None:
+        self.tally.add(result)
 
 
 def without_endpoints(report: ExchangeHostReport) -> ExchangeHostReport:
@@ -31,6 +48,7 @@ def without_endpoints(report: ExchangeHostReport) -> ExchangeHostReport:
 
 
 @opt.with_scan_options(CheckSettings().scan)
+@with_console_options
 def check_command(
     args: opt.ScanArgs,
     policy_file: Annotated[
@@ -61,14 +79,18 @@ def check_command(
             "--exchange-range", help="Range Exchange 2010 setup sets (default 6005-65534)."
         ),
     ] = None,
+    *,
+    console: ConsoleArgs,
 ) -> None:
     """Resolve MAPI/NSPI/RFR on every server, prove each port, check what is expected.
 
     Exit 0: every server as expected; 1: a finding at or above --fail-on; 2: usage error.
     """
+    silent_kept = TABLE_LIMIT if console.verbose else SHOWN_SILENT
     table: ClosingTable[ExchangeHostReport, ExchangeHostReport] = ClosingTable(
-        without_endpoints, answered_only=False
+        without_endpoints, silent_kept=silent_kept
     )
+    tally = Tally()
     try:
         settings = CheckSettings(
             scan=args.to_settings(),
@@ -82,14 +104,21 @@ def check_command(
             ),
             fail_on=parse_severity(fail_on),
         )
-        outcome = run_check(settings, ObserverGroup([*console_observers(args, "check"), table]))
+        observers = [*console_observers(args, console, "check"), table, tally]
+        outcome = run_check(settings, ObserverGroup(observers))
     except UsageError as exc:
         exit_with_usage_error(str(exc))
-    reports = sorted(table.kept, key=lambda r: r.host.target)
-    console = output_console(stderr=args.jsonl == "-")
-    print_check(reports, console)
-    if table.dropped:
-        console.print(f"... and {table.dropped} more servers (see the output files)")
+    summary = outcome.run.summary
+    print_check(
+        [*table.kept, *table.silent],
+        console.output(stderr=document_on_stdout(settings.scan.outputs)),
+        tally=tally.tally,
+        interrupted=summary.interrupted,
+        total=summary.targets,
+        dropped=table.dropped,
+        files=output_files(settings.scan.outputs),
+        verbose=console.verbose,
+    )
     signal_exit = exit_code_for_signal(outcome.run.signal)
     if signal_exit is not None:
         raise typer.Exit(signal_exit)

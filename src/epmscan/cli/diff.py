@@ -10,7 +10,13 @@ import typer
 from epmscan.app.diff import compare
 from epmscan.checks.policy_file import load_policy
 from epmscan.cli import options as opt
-from epmscan.cli.console import EXIT_FINDINGS, EXIT_OK, exit_with_usage_error, output_console
+from epmscan.cli.console import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    ConsoleArgs,
+    exit_with_usage_error,
+    with_console_options,
+)
 from epmscan.errors import UsageError
 from epmscan.models import Policy
 from epmscan.report.diff_console import print_diff
@@ -19,6 +25,7 @@ from epmscan.settings import CheckSettings, DiffSettings, TargetSettings
 _CHECK = CheckSettings()
 
 
+@with_console_options
 def diff_command(
     before: Annotated[str, typer.Argument(help="The earlier saved result.")],
     after: Annotated[
@@ -33,6 +40,8 @@ def diff_command(
     ] = None,
     port: opt.Port = _CHECK.scan.network.port,
     concurrency: opt.Concurrency = _CHECK.scan.concurrency,
+    *,
+    console: ConsoleArgs,
 ) -> None:
     """List per server the endpoints added and removed and the ports that moved.
 
@@ -56,5 +65,5 @@ def diff_command(
         outcome = compare(DiffSettings(before=before, after=after, live=live_check, policy=policy))
     except UsageError as exc:
         exit_with_usage_error(str(exc))
-    print_diff(outcome.diff, output_console())
+    print_diff(outcome.diff, console.output())
     raise typer.Exit(EXIT_FINDINGS if outcome.significant else EXIT_OK)

@@ -10,17 +10,24 @@ from typing import Annotated
 import typer
 
 from epmscan.app.dump import dump_one
-from epmscan.cli.console import exit_with_usage_error, output_console, stderr_console
+from epmscan.cli.console import (
+    ConsoleArgs,
+    exit_with_usage_error,
+    stderr_console,
+    with_console_options,
+)
 from epmscan.cli.parsing import parse_decoder
 from epmscan.errors import EpmscanError, UsageError
 from epmscan.report.console import print_dump
 from epmscan.report.serialize import host_to_dict
+from epmscan.report.text import printable
 from epmscan.settings import DumpSettings
 
 _DUMP = DumpSettings(target="")
 """``dump``'s defaults."""
 
 
+@with_console_options
 def dump_command(
     host: Annotated[str, typer.Argument(help="Address or name of the host to ask.")],
     port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="EPM port.")] = (
@@ -39,6 +46,8 @@ def dump_command(
     decoder: Annotated[
         str, typer.Option("--decoder", help="fast (default) or impacket (reference, slow).")
     ] = _DUMP.network.decoder.value,
+    *,
+    console: ConsoleArgs,
 ) -> None:
     """Dump every endpoint registered with HOST's endpoint mapper."""
     try:
@@ -60,9 +69,11 @@ def dump_command(
     if as_json:
         sys.stdout.write(json.dumps(host_to_dict(result), indent=2) + "\n")
     else:
-        print_dump(result, output_console())
+        print_dump(result, console.output())
     if not result.ok:
         error = result.error or ""
         detail = error.removeprefix(f"{result.target}: ")
-        stderr_console().print(f"epmscan: {result.target}: {result.status.value}: {detail}")
+        stderr_console().print(
+            f"epmscan: {printable(result.target)}: {result.status.value}: {printable(detail)}"
+        )
         raise typer.Exit(1)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from epmscan import __version__
 from epmscan.cli import commands
+from epmscan.cli.console import EXIT_SIGINT, EXIT_USAGE, exit_with_usage_error
 
 app = typer.Typer(
     name="epmscan",
@@ -39,8 +41,34 @@ commands.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: every usage error is one line on stderr and exit 2."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except _USAGE_ERRORS as caught:
+        exc: Any = caught
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        exit_with_usage_error(exc.format_message() + hint, exit=sys.exit)
+    except _ABORTS:
+        sys.exit(EXIT_SIGINT)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_SIGINT)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_exceptions(name: str) -> tuple[type[Exception], ...]:
+    """``name`` from click and from the click typer may carry inside itself."""
+    found: list[type[Exception]] = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+_USAGE_ERRORS = _click_exceptions("UsageError")
+_ABORTS = _click_exceptions("Abort")

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
-from epmscan.cli.console import exit_with_usage_error, output_console
+from epmscan.cli.console import ConsoleArgs, exit_with_usage_error, with_console_options
 from epmscan.errors import UsageError
 from epmscan.settings import PcapSettings
 
 
+@with_console_options
 def pcap_command(
     file: Annotated[str, typer.Argument(help="A pcap or pcapng file (gzip-compressed or not).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
@@ -25,6 +26,8 @@ def pcap_command(
             help="Also read this TCP port as an endpoint mapper (a lab, a NAT); repeatable.",
         ),
     ] = None,
+    *,
+    console: ConsoleArgs,
 ) -> None:
     """Reconstruct ept_map/ept_lookup answers and the connections after them.
 
@@ -46,4 +49,4 @@ def pcap_command(
         return
     from epmscan.report.capture_console import print_capture
 
-    print_capture(report, output_console())
+    print_capture(report, console.output().console)

@@ -14,18 +14,18 @@ from epmscan.app.scan import run_scan
 from epmscan.cli import options as opt
 from epmscan.cli.console import (
     EXIT_OK,
+    ConsoleArgs,
     exit_code_for_signal,
     exit_with_usage_error,
-    output_console,
     stderr_console,
+    with_console_options,
 )
 from epmscan.cli.progress import ProgressBar
 from epmscan.engine.loop import loop_name
 from epmscan.errors import UsageError
 from epmscan.models import HostResult
 from epmscan.report.console import ScanRow, print_scan_summary, scan_row
-from epmscan.report.serialize import summary_to_dict
-from epmscan.settings import ScanSettings
+from epmscan.settings import OutputSettings, ScanSettings
 
 R = TypeVar("R")
 K = TypeVar("K")
@@ -35,18 +35,25 @@ TABLE_LIMIT = 100
 
 
 class ClosingTable(RunObserver[R], Generic[R, K]):
-    """Keeps what the closing display shows of the first :data:`TABLE_LIMIT` hosts."""
+    """Keeps what the closing display shows: the first hosts that answered, and (when
+    asked) the first of those that did not; counts the rest."""
 
-    def __init__(self, keep: Callable[[R], K], *, answered_only: bool) -> None:
+    def __init__(
+        self, keep: Callable[[R], K], *, silent_kept: int = 0, limit: int = TABLE_LIMIT
+    ) -> None:
         self.keep = keep
-        self.answered_only = answered_only
+        self.limit = limit
+        self.silent_kept = silent_kept
         self.kept: list[K] = []
+        self.silent: list[K] = []
         self.dropped = 0
+        """Hosts that answered but were not kept (the files have them)."""
 
     def host_done(self, result: R) -> None:
-        if self.answered_only and host_status(result) in SILENT_STATUSES:
-            return
-        if len(self.kept) < TABLE_LIMIT:
+        if host_status(result) in SILENT_STATUSES:
+            if len(self.silent) < self.silent_kept:
+                self.silent.append(self.keep(result))
+        elif len(self.kept) < self.limit:
             self.kept.append(self.keep(result))
         else:
             self.dropped += 1
@@ -59,31 +66,45 @@ class StderrWarnings(RunObserver[R], Generic[R]):
         stderr_console().print(f"epmscan: warning: {message}", markup=False)
 
 
-def console_observers(args: opt.ScanArgs, label: str) -> list[RunObserver[R]]:
+def console_observers(args: opt.ScanArgs, console: ConsoleArgs, label: str) -> list[RunObserver[R]]:
     """The warnings line and, on a terminal, the progress bar."""
     observers: list[RunObserver[R]] = [StderrWarnings()]
-    if not args.no_progress and sys.stderr.isatty():
+    if not (args.no_progress or console.quiet) and sys.stderr.isatty():
         observers.append(ProgressBar(label))
     return observers
 
 
+def document_on_stdout(outputs: OutputSettings) -> bool:
+    """True when a file output is ``-``: stdout carries it, human lines go to stderr."""
+    return "-" in (outputs.jsonl, outputs.json_document, outputs.csv, outputs.save)
+
+
+def output_files(outputs: OutputSettings) -> list[str]:
+    """The files a run writes (named in the console's pointers)."""
+    paths = (outputs.save, outputs.json_document, outputs.jsonl, outputs.csv)
+    return [p for p in paths if p and p != "-"]
+
+
 @opt.with_scan_options(ScanSettings())
-def scan_command(args: opt.ScanArgs) -> None:
+@with_console_options
+def scan_command(args: opt.ScanArgs, *, console: ConsoleArgs) -> None:
     """Dump the endpoint mapper of every host in TARGETS, many at once."""
     if not (args.targets or args.input_lists):
         exit_with_usage_error("no targets given (TARGETS... or -iL FILE)")
-    table: ClosingTable[HostResult, ScanRow] = ClosingTable(scan_row, answered_only=True)
+    table: ClosingTable[HostResult, ScanRow] = ClosingTable(scan_row)
     try:
         settings = args.to_settings()
-        outcome = run_scan(settings, ObserverGroup([*console_observers(args, "scan"), table]))
+        observers = [*console_observers(args, console, "scan"), table]
+        outcome = run_scan(settings, ObserverGroup(observers))
     except UsageError as exc:
         exit_with_usage_error(str(exc))
-    console = output_console(stderr=args.jsonl == "-")
+    out = console.output(stderr=document_on_stdout(settings.outputs))
     print_scan_summary(
         table.kept,
-        summary_to_dict(outcome.summary),
-        console,
+        outcome.summary,
+        out,
         dropped=table.dropped,
-        loop=loop_name(),
+        seed=outcome.info.seed,
+        loop=loop_name() if console.verbose else "",
     )
     raise typer.Exit(exit_code_for_signal(outcome.signal) or EXIT_OK)

@@ -7,7 +7,6 @@ cannot move the cursor or reorder the text of the report.
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 
 from rich.console import Console
@@ -24,6 +23,7 @@ from epmscan.models.capture import (
     Mapping,
     Verdict,
 )
+from epmscan.report.text import printable
 
 STATUS_STYLE = {
     "ok": "green",
@@ -43,22 +43,6 @@ STATUS_STYLE = {
     "rpc_fault": "red",
 }
 _WATCHED = ("ncacn_ip_tcp", "ncacn_http")
-
-
-def safe(text: str) -> str:
-    """``text`` with control and format characters written as escapes."""
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        if ch.isprintable() or ch == " ":
-            out.append(ch)
-        elif unicodedata.category(ch) in ("Zs",):
-            out.append(" ")
-        else:
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    return "".join(out)
 
 
 def _clock(time: float) -> str:
@@ -84,14 +68,14 @@ def _calls_text(calls: list[EpmCall], towers: list[Mapping]) -> Text:
     last = calls[-1]
     text = Text(last.operation, style="bold")
     if last.uuid is not None:
-        text.append(f" {safe(interface_label(last.interface, last.uuid, last.exchange))}")
+        text.append(f" {printable(interface_label(last.interface, last.uuid, last.exchange))}")
         text.append(f" {last.uuid} v{last.version}", style="dim")
     if last.transport:
         text.append(f" {last.transport}")
     if len(calls) > 1:
         text.append(f", {len(calls)} pages")
     if last.detail:
-        text.append(f": {safe(last.detail)}", style="yellow")
+        text.append(f": {printable(last.detail)}", style="yellow")
         return text
     if last.response_frame is None:
         text.append(": no answer in the capture", style="yellow")
@@ -104,7 +88,7 @@ def _calls_text(calls: list[EpmCall], towers: list[Mapping]) -> Text:
             text.append(f": no tower ({_status(last)})", style="red")
         for mapping in towers:
             where = mapping.port if mapping.port is not None else mapping.endpoint
-            text.append(f" -> {mapping.transport} {safe(str(where))}", style="bold green")
+            text.append(f" -> {mapping.transport} {printable(str(where))}", style="bold green")
         return text
     total = sum(call.towers for call in calls)
     text.append(f": {_plural(total, 'tower')} (last status {_status(last)})")
@@ -114,8 +98,8 @@ def _calls_text(calls: list[EpmCall], towers: list[Mapping]) -> Text:
         if mapping.transport not in _WATCHED or key in seen:
             continue
         seen.add(key)
-        label = safe(interface_label(mapping.interface, mapping.uuid, mapping.exchange))
-        note = f' "{safe(mapping.annotation)}"' if mapping.annotation else ""
+        label = printable(interface_label(mapping.interface, mapping.uuid, mapping.exchange))
+        note = f' "{printable(mapping.annotation)}"' if mapping.annotation else ""
         text.append(f"\n  {label}{note} -> {mapping.transport} {mapping.port}")
     return text
 
@@ -149,10 +133,10 @@ def _connection_text(connection: Connection) -> Text:
     details = []
     if connection.outcome is ConnectionOutcome.ESTABLISHED and connection.synack_ttl is not None:
         details.append(f"SYN-ACK TTL {connection.synack_ttl}")
-    details.append(safe(connection_phrase(connection)))
+    details.append(printable(connection_phrase(connection)))
     if connection.interface and connection.role is not ConnectionRole.EPM:
         details.append(
-            safe(interface_label(connection.interface, connection.uuid, connection.exchange))
+            printable(interface_label(connection.interface, connection.uuid, connection.exchange))
         )
     if connection.ended:
         details.append(connection.ended)
@@ -193,7 +177,7 @@ def _verdict_table(verdicts: list[Verdict]) -> Table:
         table.add_row(
             "verdict",
             Text(verdict.status, style=STATUS_STYLE.get(verdict.status, "bold")),
-            Text(safe(verdict.text)),
+            Text(printable(verdict.text)),
         )
     return table
 
@@ -204,7 +188,7 @@ def print_capture(report: CaptureReport, console: Console) -> None:
     span = ""
     if info.first_time is not None and info.last_time is not None:
         span = f", {info.last_time - info.first_time:.1f} s from {_day(info.first_time)}"
-    header = Text(safe(info.file), style="bold")
+    header = Text(printable(info.file), style="bold")
     header.append(f": {info.format}, {info.frames} frames ({info.tcp_segments} TCP segments){span}")
     if not info.complete:
         header.append(" - incomplete, see the notes", style="yellow")
@@ -237,4 +221,4 @@ def print_capture(report: CaptureReport, console: Console) -> None:
     if report.notes:
         console.print()
         for note in report.notes:
-            console.print(Text(f"note: {safe(note)}", style="yellow"))
+            console.print(Text(f"note: {printable(note)}", style="yellow"))

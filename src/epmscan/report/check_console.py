@@ -1,10 +1,18 @@
-"""Console view of ``epmscan check``: a table per server, then findings with fixes."""
+"""Console view of ``epmscan check``: the servers that answered, then findings and fixes.
+
+Servers that answered come first, one table each (one record per interface in the
+plain form); servers whose endpoint mapper did not answer become one line with a count
+(every one of them is in the output files); then every finding on one line, pointing
+at its fix; then each distinct fix once, with how many servers need it; then a closing
+line with counts by severity, or how far an interrupted run got.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -13,6 +21,7 @@ from epmscan.models import (
     ExchangeHostReport,
     ExchangeInterface,
     Finding,
+    HostStatus,
     HttpPortProbe,
     HttpProbeStatus,
     PortClass,
@@ -20,7 +29,10 @@ from epmscan.models import (
     ResolvedPort,
     Severity,
 )
-from epmscan.report.console import host_heading
+from epmscan.report.console import host_heading, host_label
+from epmscan.report.order import address_key
+from epmscan.report.output import Output, keep_whole
+from epmscan.report.text import printable
 
 SEVERITY_STYLE = {
     Severity.INFO: "cyan",
@@ -102,52 +114,199 @@ def _http_cell(probe: HttpPortProbe | None) -> Text:
     return Text(f"{probe.port} {probe.status.value}", style="red")
 
 
-def server_table(report: ExchangeHostReport) -> Table:
-    """Interface, expected, what the EPM says, TCP bind, HTTP port, verdict."""
-    table = Table(title=host_heading(report.host), title_justify="left")
-    for column in ("Interface", "Expected", "EPM says", "TCP bind", "HTTP port", "Verdict"):
-        table.add_column(column)
+COLUMNS = ("Interface", "Expected", "EPM says", "TCP bind", "HTTP port", "Verdict")
+PLAIN_FIELDS = ("server", "interface", "expected", "epm_says", "tcp_bind", "http_port", "verdict")
+
+
+def _rows(report: ExchangeHostReport) -> list[tuple[Text, ...]]:
     http = {p.port: p for p in report.http}
+    rows: list[tuple[Text, ...]] = []
     for interface in ExchangeInterface:
         ports = [p for p in report.ports if p.interface is interface]
         expected = next((p.expected_port for p in ports if p.expected_port is not None), None)
         http_port = HTTP_PORT_FOR.get(interface)
-        table.add_row(
-            SHORT_LABELS[interface],
-            str(expected) if expected is not None else "-",
-            _epm_cell(ports),
-            _bind_cell(ports),
-            _http_cell(http.get(http_port) if http_port else None),
-            _verdict(report, interface),
+        rows.append(
+            (
+                Text(SHORT_LABELS[interface]),
+                Text(str(expected) if expected is not None else "-"),
+                _epm_cell(ports),
+                _bind_cell(ports),
+                _http_cell(http.get(http_port) if http_port else None),
+                _verdict(report, interface),
+            )
         )
+    return rows
+
+
+def server_table(report: ExchangeHostReport) -> Table:
+    """Interface, expected, what the EPM says, TCP bind, HTTP port, verdict."""
+    table = Table(title=host_heading(report.host), title_justify="left")
+    for column in COLUMNS:
+        table.add_column(column)
+    rows = _rows(report)
+    for row in rows:
+        table.add_row(*row)
+    for index in (1, 2, 4):
+        keep_whole(table, index, [row[index].plain for row in rows])
     return table
 
 
-def print_check(reports: Iterable[ExchangeHostReport], console: Console) -> None:
-    """Each server's table, then all findings with their fixes."""
-    reports = list(reports)
-    for report in reports:
+@dataclass
+class CheckTally:
+    """What the closing lines need, counted over every host (also those not kept)."""
+
+    servers: int = 0
+    answered: int = 0
+    silent: Counter[HostStatus] = field(default_factory=Counter)
+    """Servers whose endpoint mapper did not answer, by status."""
+    severities: Counter[Severity] = field(default_factory=Counter)
+
+    def add(self, report: ExchangeHostReport) -> None:
+        self.servers += 1
         if report.host.ok:
-            console.print(server_table(report))
+            self.answered += 1
         else:
-            console.print(host_heading(report.host))
-    findings = [f for r in reports for f in r.findings]
-    if not findings:
-        console.print(Text("No findings: every server is as expected.", style="green"))
-        return
-    console.print(Text(f"\nFindings ({len(findings)})", style="bold"))
-    fix_numbers: dict[str, int] = {}
-    for f in sorted(findings, key=lambda f: (-f.severity.rank, f.host, f.code)):
+            self.silent[report.host.status] += 1
+        for finding in report.findings:
+            self.severities[finding.severity] += 1
+
+
+_EPM_CODES = frozenset({"epm.unreachable", "epm.failed"})
+SHOWN_SILENT = 10
+"""Servers that did not answer, named on the console before "and N more"."""
+
+
+def _fix_numbers(findings: Sequence[Finding]) -> dict[str, tuple[int, set[str]]]:
+    """Each distinct fix text: its number (in order of appearance) and the servers needing it."""
+    numbers: dict[str, tuple[int, set[str]]] = {}
+    for finding in findings:
+        if finding.fix:
+            _, hosts = numbers.setdefault(finding.fix, (len(numbers) + 1, set()))
+            hosts.add(finding.host)
+    return numbers
+
+
+def _finding_order(finding: Finding) -> tuple[int, tuple[int, int, str], str]:
+    return (-finding.severity.rank, address_key(finding.host), finding.code)
+
+
+def _counts_text(counter: Counter[HostStatus] | Counter[Severity], order: Iterable[object]) -> str:
+    return ", ".join(f"{counter[k]} {k.value}" for k in order if counter[k])  # type: ignore[attr-defined, index]
+
+
+def closing_line(tally: CheckTally, *, interrupted: bool, total: int | None) -> str:
+    """``7 servers: 5 answered, 2 did not; findings: 1 critical, 12 error``."""
+    if interrupted:
+        head = (
+            f"interrupted after {tally.servers} of {total} servers"
+            if total
+            else (f"interrupted after {tally.servers} servers")
+        )
+    else:
+        head = f"{tally.servers} servers"
+    head += f": {tally.answered} answered, {tally.servers - tally.answered} did not"
+    severities = _counts_text(tally.severities, reversed(Severity))
+    return f"{head}; findings: {severities or 'none'}"
+
+
+def print_check(
+    reports: Iterable[ExchangeHostReport],
+    out: Output,
+    *,
+    tally: CheckTally | None = None,
+    interrupted: bool = False,
+    total: int | None = None,
+    dropped: int = 0,
+    files: Sequence[str] = (),
+    verbose: bool = False,
+) -> None:
+    """The servers that answered, the ones that did not, findings, fixes, a closing line.
+
+    ``reports`` are what the console kept (the first servers); ``tally`` counts every
+    server; ``files`` are where the run wrote every result (named in the pointers).
+    """
+    reports = sorted(reports, key=lambda r: address_key(r.host.address, r.host.target))
+    if tally is None:
+        tally = CheckTally()
+        for report in reports:
+            tally.add(report)
+    answered = [r for r in reports if r.host.ok]
+    silent = [r for r in reports if not r.host.ok]
+    where = f" (every one is in {', '.join(files)})" if files else ""
+    if out.plain:
+        if answered:
+            out.record(*PLAIN_FIELDS)
+        for report in answered:
+            for row in _rows(report):
+                out.record(report.host.address or report.host.target, *(c.plain for c in row))
+    else:
+        for report in answered:
+            out.render(server_table(report))
+    if dropped:
+        out.line(f"{'# ' if out.plain else ''}... and {dropped} more servers{where}")
+    if silent:
+        _print_silent(silent, out, tally, where=where, verbose=verbose)
+    findings = [
+        f for r in reports for f in r.findings if r.host.ok or out.plain or f.code not in _EPM_CODES
+    ]
+    findings.sort(key=_finding_order)
+    fixes = _fix_numbers(findings)
+    if findings and not out.plain:
+        out.line(Text(f"\nFindings ({len(findings)})", style="bold"))
+    for f in findings:
+        fix = f" (fix {fixes[f.fix][0]})" if f.fix else ""
+        if out.plain:
+            out.record("finding", f.host, f.severity.value, f.code, f.message, fix.strip(" ()"))
+            continue
         line = Text()
         line.append(f"[{f.severity.value}] ", style=SEVERITY_STYLE[f.severity])
-        line.append(f"{f.host} ", style="bold")
+        line.append(f"{printable(f.host)} ", style="bold")
         line.append(f"{f.code}: ", style="dim")
-        line.append(f.message)
-        console.print(line)
-        if not f.fix:
-            continue
-        if f.fix in fix_numbers:
-            console.print(Text(f"    fix: as fix {fix_numbers[f.fix]} above", style="italic dim"))
+        line.append(printable(f.message))
+        line.append(fix, style="italic dim")
+        out.line(line)
+    if fixes and not out.plain:
+        out.line(Text("\nFixes", style="bold"))
+    for text, (number, hosts) in fixes.items():
+        servers = f"{len(hosts)} server{'s' if len(hosts) != 1 else ''}"
+        if out.plain:
+            out.record("fix", number, servers, text)
         else:
-            fix_numbers[f.fix] = len(fix_numbers) + 1
-            console.print(Text(f"    fix {fix_numbers[f.fix]}: {f.fix}", style="italic"))
+            out.line(Text(f"fix {number} — {servers}: {printable(text)}", style="italic"))
+    closing = closing_line(tally, interrupted=interrupted, total=total)
+    if out.plain:
+        out.line(f"# {closing}")
+        return
+    if not interrupted and not sum(tally.severities.values()):
+        out.line(Text("No findings: every server is as expected.", style="green"))
+    out.line(closing)
+
+
+def _print_silent(
+    silent: list[ExchangeHostReport], out: Output, tally: CheckTally, *, where: str, verbose: bool
+) -> None:
+    count = sum(tally.silent.values())
+    statuses = _counts_text(tally.silent, HostStatus)
+    if out.plain:
+        for report in silent:
+            out.record(
+                "silent",
+                report.host.address or report.host.target,
+                report.host.status.value,
+                report.host.error,
+            )
+        return
+    if verbose:
+        for report in silent:
+            out.line(host_heading(report.host))
+        return
+    names = [host_label(r.host) for r in silent[:SHOWN_SILENT]]
+    more = count - len(names)
+    listed = ", ".join(names) + (f" and {more} more" if more > 0 else "")
+    noun = "server" if count == 1 else "servers"
+    out.line(
+        Text(
+            f"{count} {noun} did not answer the endpoint mapper ({statuses}): {listed}{where}",
+            style="yellow",
+        )
+    )

@@ -1,17 +1,22 @@
-"""Console renderers (rich) of the result models."""
+"""Console views of ``dump`` and ``scan``: a host's endpoints, and many hosts' summary.
+
+Each view has its rich form (a terminal) and its plain form (one tab-separated record
+per line); :class:`~epmscan.report.output.Output` says which.
+"""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from epmscan.facts.exchange import EXCHANGE_BY_UUID
-from epmscan.models import EndpointRecord, HostResult, HostStatus
+from epmscan.models import EndpointRecord, ExchangeInterface, HostResult, HostStatus, RunSummary
+from epmscan.report.order import address_key
+from epmscan.report.output import Output, keep_whole
+from epmscan.report.text import printable
 
 STATUS_STYLE = {
     HostStatus.OK: "green",
@@ -36,68 +41,109 @@ def group_by_interface(
     return list(groups.items())
 
 
+def host_label(host: HostResult) -> str:
+    """``target`` or ``target (address)`` when the target is a name."""
+    if host.address and host.address != host.target:
+        return f"{printable(host.target)} ({host.address})"
+    return printable(host.target)
+
+
 def host_heading(host: HostResult) -> Text:
     style = STATUS_STYLE.get(host.status, "")
-    text = Text(f"{host.target}", style="bold")
-    if host.address and host.address != host.target:
-        text.append(f" ({host.address})")
+    text = Text(host_label(host), style="bold")
     text.append(f" port {host.port}: ")
     text.append(host.status.value, style=style)
     if host.error:
-        text.append(f" — {host.error}")
+        text.append(f" — {printable(host.error)}")
     return text
 
 
+def _counts(host: HostResult) -> str:
+    return f"{len(group_by_interface(host.endpoints))} interfaces, {len(host.endpoints)} endpoints"
+
+
 def dump_table(host: HostResult) -> Table:
-    """The endpoints of one host, one row per interface with all its bindings."""
+    """The endpoints of one host, one row per interface with all its bindings.
+
+    The interface (UUID and version) and bindings columns are never cut; names and
+    annotations fold onto more lines when the terminal is narrow.
+    """
     groups = group_by_interface(host.endpoints)
-    towers = len(host.endpoints)
-    table = Table(
-        title=f"{len(groups)} interfaces, {towers} endpoints",
-        show_lines=True,
-        expand=False,
-    )
-    table.add_column("Interface", no_wrap=True)
-    table.add_column("Name")
-    table.add_column("Annotation")
-    table.add_column("Bindings", no_wrap=True)
+    table = Table(title=_counts(host), show_lines=True, expand=False)
+    table.add_column("Interface")
+    table.add_column("Name", overflow="fold", ratio=1)
+    table.add_column("Annotation", overflow="fold", ratio=1)
+    table.add_column("Bindings")
+    firsts: list[str] = []
+    bindings: list[str] = []
     for (uuid, version), endpoints in groups:
         first = endpoints[0]
-        name = Text(first.name or "")
+        name = Text(printable(first.name or ""))
         if first.provider and first.provider != first.name:
-            name.append(("\n" if first.name else "") + first.provider, style="dim")
-        annotations = sorted({e.annotation for e in endpoints if e.annotation})
-        table.add_row(
-            Text(f"{uuid}\nv{version}"),
-            name,
-            Text("\n".join(annotations)),
-            Text("\n".join(e.binding for e in endpoints)),
-        )
+            name.append(("\n" if first.name else "") + printable(first.provider), style="dim")
+        annotations = sorted({printable(e.annotation) for e in endpoints if e.annotation})
+        interface = f"{uuid}\nv{version}"
+        binding_text = "\n".join(printable(e.binding) for e in endpoints)
+        firsts.append(interface)
+        bindings.append(binding_text)
+        table.add_row(Text(interface), name, Text("\n".join(annotations)), Text(binding_text))
+    keep_whole(table, 0, firsts)
+    keep_whole(table, 3, bindings)
     return table
 
 
-def render_dump(host: HostResult) -> Group:
-    parts: list[Any] = [host_heading(host)]
-    if host.endpoints:
-        parts.append(dump_table(host))
-    return Group(*parts)
+TABLE_MIN_TEXT = 50
+"""Columns the dump table needs besides the UUID and the bindings (names, borders): on a
+narrower terminal each interface is a block of lines instead, so nothing is cut."""
+DUMP_FIELDS = ("binding", "uuid", "version", "name", "annotation", "provider")
 
 
-def print_dump(host: HostResult, console: Console) -> None:
-    console.print(render_dump(host))
+def print_dump(host: HostResult, out: Output) -> None:
+    """One host's endpoint map: a table on a terminal, one endpoint per line otherwise."""
+    if out.plain:
+        out.line(f"# {host_heading(host).plain}; {_counts(host)}")
+        if host.endpoints:
+            out.record(*DUMP_FIELDS)
+        for e in host.endpoints:
+            out.record(e.binding, e.uuid, e.version, e.name, e.annotation, e.provider)
+        return
+    out.render(host_heading(host))
+    if not host.endpoints:
+        return
+    widest = max(len(printable(e.binding)) for e in host.endpoints)
+    if out.console.width >= TABLE_MIN_TEXT + 38 + widest:
+        out.render(dump_table(host))
+        return
+    out.line(_counts(host))
+    for (uuid, version), endpoints in group_by_interface(host.endpoints):
+        first = endpoints[0]
+        line = Text(f"{uuid} v{version}", style="bold")
+        if first.name:
+            line.append(f"  {printable(first.name)}")
+        if first.provider and first.provider != first.name:
+            line.append(f" ({printable(first.provider)})", style="dim")
+        out.line(line)
+        annotations = sorted({printable(e.annotation) for e in endpoints if e.annotation})
+        for annotation in annotations:
+            out.line(Text(f"    {annotation!r}", style="dim"))
+        for e in endpoints:
+            out.line(f"    {printable(e.binding)}")
 
 
-EXCHANGE_COLUMNS = (("MAPI", "mapi"), ("NSPI", "nspi"), ("RFR", "rfr"))
+EXCHANGE_COLUMNS = (
+    ("MAPI", ExchangeInterface.MAPI),
+    ("NSPI", ExchangeInterface.NSPI),
+    ("RFR", ExchangeInterface.RFR),
+)
 
 
-def exchange_tcp_ports(host: HostResult) -> dict[str, list[int]]:
-    """The ncacn_ip_tcp ports of the Exchange interfaces in a dump, by short name."""
-    ports: dict[str, list[int]] = {}
+def exchange_tcp_ports(host: HostResult) -> dict[ExchangeInterface, list[int]]:
+    """The ncacn_ip_tcp ports of the Exchange interfaces in a dump."""
+    ports: dict[ExchangeInterface, list[int]] = {}
     for e in host.endpoints:
         interface = EXCHANGE_BY_UUID.get(e.uuid)
-        key = interface.value if interface else None
-        if key and e.transport == "ncacn_ip_tcp" and e.port is not None:
-            bucket = ports.setdefault(key, [])
+        if interface is not None and e.transport == "ncacn_ip_tcp" and e.port is not None:
+            bucket = ports.setdefault(interface, [])
             if e.port not in bucket:
                 bucket.append(e.port)
     return ports
@@ -128,58 +174,84 @@ def scan_row(host: HostResult) -> ScanRow:
     )
 
 
-def _address_key(row: ScanRow) -> tuple[int, str]:
-    try:
-        return (0, f"{int(ipaddress.ip_address(row.address)):040d}")
-    except ValueError:
-        return (1, row.target)
+def _row_label(row: ScanRow) -> str:
+    target = printable(row.target)
+    return row.address if row.address == row.target else f"{target} {row.address}"
 
 
-def scan_table(rows: Iterable[ScanRow]) -> Table:
+SCAN_FIELDS = ("host", "status", "interfaces", "endpoints", "mapi", "nspi", "rfr", "note")
+
+
+def scan_table(rows: list[ScanRow]) -> Table:
     """One row per host that answered, by address: status, counts, Exchange TCP ports."""
     table = Table(title="Hosts that answered")
     table.add_column("Host")
-    table.add_column("Status")
-    table.add_column("Interfaces", justify="right")
-    table.add_column("Endpoints", justify="right")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Interfaces", justify="right", no_wrap=True)
+    table.add_column("Endpoints", justify="right", no_wrap=True)
     for title, _ in EXCHANGE_COLUMNS:
         table.add_column(title, justify="right")
-    table.add_column("Note")
-    for row in sorted(rows, key=_address_key):
-        label = row.address if row.address == row.target else f"{row.target} {row.address}"
+    table.add_column("Note", overflow="fold")
+    for row in rows:
         table.add_row(
-            label,
+            _row_label(row),
             Text(row.status.value, style=STATUS_STYLE.get(row.status, "")),
             str(row.interfaces),
             str(row.endpoints),
             *row.exchange_ports,
-            row.error or "",
+            printable(row.error or ""),
         )
+    keep_whole(table, 0, [_row_label(r) for r in rows])
+    for index in range(4, 4 + len(EXCHANGE_COLUMNS)):
+        keep_whole(table, index, [r.exchange_ports[index - 4] for r in rows])
     return table
 
 
-def summary_line(summary: dict[str, Any]) -> str:
-    counts = ", ".join(f"{k} {v}" for k, v in summary["statuses"].items() if v)
-    state = "interrupted" if summary.get("interrupted") else "done"
-    return (
-        f"{state}: {summary['done']} of {summary['targets']} hosts in {summary['elapsed']:.1f} s "
-        f"({summary['hosts_per_second']:,.0f}/s)" + (f"; {counts}" if counts else "")
-    )
+def summary_line(summary: RunSummary, seed: int | None = None) -> str:
+    """``done: 7 of 7 hosts in 0.5 s (14/s); ok 6, closed 1`` (and the seed)."""
+    counts = ", ".join(f"{s.value} {n}" for s, n in summary.statuses if n)
+    if summary.interrupted:
+        state = f"interrupted after {summary.done} of {summary.targets} hosts"
+    else:
+        state = f"done: {summary.done} of {summary.targets} hosts"
+    line = f"{state} in {summary.elapsed:.1f} s ({summary.hosts_per_second:,.0f}/s)"
+    if counts:
+        line += f"; {counts}"
+    if seed is not None:
+        line += f"; seed {seed}"
+    return line
 
 
 def print_scan_summary(
-    hosts: list[ScanRow],
-    summary: dict[str, Any],
-    console: Console,
+    rows: list[ScanRow],
+    summary: RunSummary,
+    out: Output,
     *,
     dropped: int = 0,
+    seed: int | None = None,
     loop: str = "",
 ) -> None:
-    """The closing table of answering hosts, then one summary line."""
-    if hosts:
-        console.print(scan_table(hosts))
+    """The hosts that answered, by address, then one summary line."""
+    rows = sorted(rows, key=lambda r: address_key(r.address, r.target))
+    if out.plain:
+        if rows:
+            out.record(*SCAN_FIELDS)
+        for row in rows:
+            label = row.address if row.address == row.target else f"{row.target} {row.address}"
+            out.record(
+                label,
+                row.status.value,
+                row.interfaces,
+                row.endpoints,
+                *row.exchange_ports,
+                row.error,
+            )
+    elif rows:
+        out.render(scan_table(rows))
     if dropped:
-        console.print(
-            f"... and {dropped} more hosts answered: the --jsonl/--json/--csv files have them all"
+        out.line(
+            f"{'# ' if out.plain else ''}... and {dropped} more hosts answered: the "
+            "--jsonl/--json/--csv files have them all"
         )
-    console.print(summary_line(summary) + (f" [{loop}]" if loop else ""), highlight=False)
+    closing = summary_line(summary, seed) + (f" [{loop}]" if loop else "")
+    out.line(f"# {closing}" if out.plain else closing)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.text import Text
 
 from epmscan.facts.exchange import EXCHANGE_BY_UUID
 from epmscan.models import EndpointRecord, ExchangeHostReport, HostDiff, ResultDiff
+from epmscan.report.output import Output
+from epmscan.report.text import printable
 
 
 def endpoint_label(endpoint: EndpointRecord) -> str:
     """``NAME vVERSION TRANSPORT[PORT or ENDPOINT]``."""
     where = f"[{endpoint.port}]" if endpoint.port is not None else f"[{endpoint.endpoint or ''}]"
-    return f"{endpoint.name or endpoint.uuid} v{endpoint.version} {endpoint.transport}{where}"
+    text = f"{endpoint.name or endpoint.uuid} v{endpoint.version} {endpoint.transport}{where}"
+    return printable(text)
 
 
 def _endpoint_line(sign: str, endpoint: EndpointRecord, style: str) -> Text:
@@ -25,15 +27,13 @@ def _endpoint_line(sign: str, endpoint: EndpointRecord, style: str) -> Text:
 
 
 def _host_label(target: str, address: str) -> str:
-    return address if address == target else f"{target} ({address})"
+    return address if address == target else f"{printable(target)} ({address})"
 
 
-def _print_host(diff: HostDiff, console: Console) -> None:
-    console.print(Text(_host_label(diff.target, diff.address), style="bold"))
+def _print_host(diff: HostDiff, out: Output) -> None:
+    out.line(Text(_host_label(diff.target, diff.address), style="bold"))
     if diff.status_changed:
-        console.print(
-            f"  status: {diff.old_status.value} -> {diff.new_status.value}", style="yellow"
-        )
+        out.line(Text(f"  status: {diff.old_status.value} -> {diff.new_status.value}", "yellow"))
     for move in diff.moved:
         text = Text("  ~ ", style="yellow")
         text.append(
@@ -43,20 +43,22 @@ def _print_host(diff: HostDiff, console: Console) -> None:
         )
         if move.exchange_interface:
             text.append(f"  [Exchange {move.exchange_interface.value.upper()}]", "bold magenta")
-        console.print(text)
+        out.line(text)
     for endpoint in diff.added:
-        console.print(_endpoint_line("+", endpoint, "green"))
+        out.line(_endpoint_line("+", endpoint, "green"))
     for endpoint in diff.removed:
-        console.print(_endpoint_line("-", endpoint, "red"))
+        out.line(_endpoint_line("-", endpoint, "red"))
     for change in diff.http_changes:
         was = change.old.value if change.old else "not probed"
         now = change.new.value if change.new else "not probed"
-        console.print(f"  RPC over HTTP {change.port}: {was} -> {now}")
+        out.line(f"  RPC over HTTP {change.port}: {was} -> {now}")
     for port in diff.exchange_port_changes:
-        console.print(
-            f"  Exchange {port.interface.value} {port.transport}: "
-            f"{port.old_port or 'none'} -> {port.new_port or 'none'}",
-            style="bold magenta",
+        out.line(
+            Text(
+                f"  Exchange {port.interface.value} {port.transport}: "
+                f"{port.old_port or 'none'} -> {port.new_port or 'none'}",
+                style="bold magenta",
+            )
         )
 
 
@@ -64,20 +66,17 @@ def _appeared(host: ExchangeHostReport) -> str:
     return _host_label(host.host.target, host.host.address)
 
 
-def print_diff(diff: ResultDiff, console: Console) -> None:
+def print_diff(diff: ResultDiff, out: Output) -> None:
     """Every change, Exchange interfaces highlighted; one closing line."""
     for host in diff.appeared:
-        console.print(
-            Text(f"+ {_appeared(host)} appeared ({host.host.status.value})", style="green")
-        )
+        out.line(Text(f"+ {_appeared(host)} appeared ({host.host.status.value})", style="green"))
     for host in diff.disappeared:
-        console.print(
+        out.line(
             Text(f"- {_appeared(host)} disappeared (was {host.host.status.value})", style="red")
         )
     for host_diff in diff.changed:
-        _print_host(host_diff, console)
-    console.print(
+        _print_host(host_diff, out)
+    out.line(
         f"{len(diff.changed)} changed, {len(diff.appeared)} appeared, "
-        f"{len(diff.disappeared)} disappeared, {diff.unchanged} unchanged",
-        highlight=False,
+        f"{len(diff.disappeared)} disappeared, {diff.unchanged} unchanged"
     )

@@ -8,7 +8,6 @@ positions are visited. Host names are a separate short list, yielded first.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import secrets
@@ -27,6 +26,7 @@ from epmscan.targets.permutation import CyclicPermutation, check_shard, shard_si
 from epmscan.targets.sources import SpecSource, from_arguments, from_exclude_lists, from_files
 
 _T = TypeVar("_T")
+_pack_ipv4 = struct.Struct(">I").pack
 
 Shard = tuple[int, int]
 """``(K, N)``: the K-th (1-based) of N disjoint parts of one scan."""
@@ -50,14 +50,27 @@ class Target:
         return self.name is not None
 
     @classmethod
-    def of(cls, host: str) -> Target:
-        """One host as typed: an IP address (brackets allowed for IPv6) or a name."""
-        text = host.strip()
-        bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-        try:
-            return cls(spec=text, address=str(ipaddress.ip_address(bare)))
-        except ValueError:
-            return cls(spec=text, address=None, name=text)
+    def parse_one(cls, text: str) -> Target:
+        """Exactly one host, through the same parser as a scan's targets.
+
+        An IP address (brackets allowed for IPv6) or a syntactically valid host name;
+        ranges, CIDR blocks, typos such as ``1.2.3`` or ``300.1.1.1`` and the empty
+        string are a :class:`TargetSpecError`, before anything is resolved or sent.
+        """
+        parsed = parse_spec(text)
+        if parsed.name is not None:
+            return cls(spec=parsed.name, address=None, name=parsed.name)
+        if size(parsed.intervals) != 1:
+            raise TargetSpecError(
+                f"{text.strip()!r} covers {size(parsed.intervals):,} addresses; give one host "
+                "(epmscan scan takes ranges)"
+            )
+        value = parsed.intervals[0][0]
+        if parsed.family == IPV4:
+            address = socket.inet_ntoa(_pack_ipv4(value))
+        else:
+            address = socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
+        return cls(spec=address, address=address)
 
 
 def new_seed() -> int:
@@ -86,9 +99,6 @@ def _check_shard(shard: Shard) -> None:
 
 def _name_key(name: str) -> str:
     return name.rstrip(".").casefold()
-
-
-_pack_ipv4 = struct.Struct(">I").pack
 
 
 class TargetSpace:
