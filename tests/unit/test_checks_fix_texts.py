@@ -85,7 +85,13 @@ def by_code(findings: Iterable[Finding]) -> dict[str, Finding]:
 # Each scenario: (name, expectation, the ports of the first host, of the second host, http).
 # The two hosts have the same problem; where a port was handed out dynamically, each host
 # has its own.
-Scenario = tuple[str, Expectation | None, tuple[ResolvedPort, ...], tuple[ResolvedPort, ...], tuple]
+Scenario = tuple[
+    str,
+    Expectation | None,
+    tuple[ResolvedPort, ...],
+    tuple[ResolvedPort, ...],
+    tuple[HttpPortProbe, ...],
+]
 SCENARIOS: list[Scenario] = [
     (
         "filtered",

@@ -326,7 +326,7 @@ def _http_findings(
     for probe in probes:
         seen.add(probe.port)
         is_required = probe.port in required
-        if not is_required and probe.port not in role_ports:
+        if not is_required and probe.port in RPC_HTTP_PORTS and probe.port not in role_ports:
             continue  # the RPC proxy never reaches this port on a server of this role
         severity = Severity.ERROR if is_required else Severity.WARNING
         need = "required" if is_required else "probed"
