@@ -61,6 +61,11 @@ def codes(findings: tuple[Finding, ...]) -> dict[str, Severity]:
     return {f.code: f.severity for f in findings}
 
 
+def problems(findings: tuple[Finding, ...]) -> dict[str, Severity]:
+    """The codes without the ``in_dynamic_range`` notes of interfaces with no expected port."""
+    return {f.code: f.severity for f in findings if not f.code.endswith(".in_dynamic_range")}
+
+
 # --- classification ----------------------------------------------------------------------
 
 
@@ -77,7 +82,10 @@ def codes(findings: tuple[Finding, ...]) -> dict[str, Severity]:
         (6005, 60001, PortClass.DYNAMIC_EXCHANGE),
         (49151, None, PortClass.DYNAMIC_EXCHANGE),
         (6004, 60001, PortClass.STATIC_UNEXPECTED),
-        (5000, None, PortClass.STATIC_UNCHECKED),
+        (5000, None, PortClass.DYNAMIC_WINDOWS),  # the legacy range: no role, so it may apply
+        (1025, None, PortClass.DYNAMIC_WINDOWS),
+        (1024, None, PortClass.STATIC_UNCHECKED),
+        (5001, None, PortClass.STATIC_UNCHECKED),
     ],
 )
 def test_classify_port(port: int | None, expected: int | None, result: PortClass) -> None:
@@ -130,7 +138,8 @@ def test_dynamic_port_where_static_expected(port: int, which: str) -> None:
 def test_allow_dynamic_does_not_excuse_a_listed_static_port() -> None:
     relaxed = Expectation(static_ports=((MAPI, 60001),), allow_dynamic=True)
     assert codes(evaluate(HOST, (tcp(MAPI, 50000), tcp(NSPI, 50001)), (), relaxed)) == {
-        "mapi.dynamic": Severity.ERROR
+        "mapi.dynamic": Severity.ERROR,
+        "nspi.in_dynamic_range": Severity.INFO,  # nothing listed for NSPI: only a note
     }
 
 
@@ -147,7 +156,10 @@ def test_no_dynamic_allowed_without_listed_port() -> None:
 def test_async_mapi_dynamic_is_informational_when_mapi_is_not_pinned() -> None:
     unpinned = Expectation(static_ports=((NSPI, 60002), (RFR, 60002)), role=Role.CLIENT_ACCESS)
     findings = evaluate(HOST, (*GOOD_PORTS, tcp(ASYNC, 50123)), GOOD_HTTP, unpinned)
-    assert codes(findings) == {"async_mapi.dynamic": Severity.INFO}
+    assert codes(findings) == {
+        "mapi.in_dynamic_range": Severity.INFO,
+        "async_mapi.in_dynamic_range": Severity.INFO,
+    }
 
 
 def test_async_mapi_follows_the_pinned_mapi_port() -> None:
@@ -177,7 +189,7 @@ def test_legacy_fix_names_system_attendant_values() -> None:
     legacy = Expectation(
         role=Role.LEGACY, static_ports=((NSPI, 59532), (RFR, 59533), (MAPI, 59531))
     )
-    findings = evaluate(HOST, (tcp(NSPI, 1111), tcp(RFR, 1112), tcp(MAPI, 1113)), (), legacy)
+    findings = evaluate(HOST, (tcp(NSPI, 5111), tcp(RFR, 5112), tcp(MAPI, 5113)), (), legacy)
     fixes = {f.code: f.fix or "" for f in findings}
     assert r"MSExchangeSA\Parameters" in fixes["nspi.wrong_static"]
     assert '"TCP/IP NSPI Port"' in fixes["nspi.wrong_static"]
@@ -195,6 +207,7 @@ def test_not_registered_expected_interface_is_an_error() -> None:
 def test_not_registered_on_client_access_without_expectation_is_a_warning() -> None:
     cas = Expectation(role=Role.CLIENT_ACCESS)
     assert codes(evaluate(HOST, (tcp(MAPI, 60001),), (), cas)) == {
+        "mapi.in_dynamic_range": Severity.INFO,  # 60001 is in the Windows range, none expected
         "nspi.not_registered": Severity.WARNING,
         "rfr.not_registered": Severity.WARNING,
     }
@@ -203,16 +216,16 @@ def test_not_registered_on_client_access_without_expectation_is_a_warning() -> N
 @pytest.mark.parametrize(
     ("probe", "code", "fix_fragment"),
     [
-        (PortProbeStatus.FILTERED, "mapi.filtered", "Allow TCP 60001 inbound to 192.0.2.10"),
-        (PortProbeStatus.UNREACHABLE, "mapi.unreachable", "Allow TCP 60001 inbound"),
-        (PortProbeStatus.CLOSED, "mapi.closed", "refuses the connection"),
-        (PortProbeStatus.TIMEOUT, "mapi.timeout", "Allow TCP 60001"),
+        (PortProbeStatus.FILTERED, "mapi.filtered", "Allow TCP 60001 for MAPI (EMSMDB) inbound"),
+        (PortProbeStatus.UNREACHABLE, "mapi.unreachable", "Allow TCP 60001 for"),
+        (PortProbeStatus.CLOSED, "mapi.closed", "the server refuses connections to it"),
+        (PortProbeStatus.TIMEOUT, "mapi.timeout", "opening a firewall will not help"),
         (
             PortProbeStatus.WRONG_SERVICE,
             "mapi.wrong_service",
-            "Another service answers on TCP 60001",
+            "Another program listens on TCP 60001 and refused the MAPI (EMSMDB) bind",
         ),
-        (PortProbeStatus.PROTOCOL_ERROR, "mapi.protocol_error", "Another service"),
+        (PortProbeStatus.PROTOCOL_ERROR, "mapi.protocol_error", "is not DCE/RPC"),
     ],
 )
 def test_resolved_port_that_does_not_bind(
@@ -251,7 +264,7 @@ def test_http_port_failures(probe: HttpPortProbe, code: str) -> None:
     required = evaluate(HOST, GOOD_PORTS, probes, CAS)
     assert codes(required) == {code: Severity.ERROR}
     optional = evaluate(HOST, GOOD_PORTS, probes, Expectation())
-    assert codes(optional) == {code: Severity.WARNING}
+    assert problems(optional) == {code: Severity.WARNING}
 
 
 def test_http_other_banner_is_reported() -> None:
@@ -262,7 +275,9 @@ def test_http_other_banner_is_reported() -> None:
 
 
 def test_http_greeting_present_is_fine_and_missing_required_probe_is_flagged() -> None:
-    assert evaluate(HOST, GOOD_PORTS, GOOD_HTTP[:1], Expectation(require_http=(6001,))) == ()
+    assert (
+        problems(evaluate(HOST, GOOD_PORTS, GOOD_HTTP[:1], Expectation(require_http=(6001,)))) == {}
+    )
     assert codes(evaluate(HOST, GOOD_PORTS, GOOD_HTTP[:2], CAS)) == {
         "http6004.not_probed": Severity.WARNING
     }

@@ -266,3 +266,91 @@ def test_locate(path: tuple[str | int, ...], key: str | None, line: int | None) 
 def test_locate_value_finds_the_element_line() -> None:
     assert locate_value(LOCATOR_TEXT, ("group", 1), "servers", "y") == 12
     assert locate_value(LOCATOR_TEXT, ("group", 1), "servers", "absent") == 10
+
+
+# --- which interfaces share a port is the role's to say --------------------------------
+
+CAS_HEAD = '[[group]]\nname = "cas"\nrole = "client_access"\nservers = ["192.0.2.1"]\n'
+
+
+@pytest.mark.parametrize("role", ["client_access", "mailbox", "mailbox_public_folders"])
+def test_exchange_2010_nspi_and_rfr_on_different_ports_is_an_error(role: str) -> None:
+    text = (
+        f'[[group]]\nname = "ex"\nrole = "{role}"\nservers = ["192.0.2.1"]\n'
+        "[group.ports]\nmapi = 60001\nnspi = 60002\nrfr = 60003\n"
+    )
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, "site.toml")
+    message = str(info.value)
+    assert message.startswith("site.toml:8: group 'ex': "), message
+    assert "nspi = 60002 and rfr = 60003 differ" in message
+    assert "RpcTcpPort" in message and "MSExchangeAB" in message
+    assert "\n" not in message
+
+
+def test_nspi_rfr_error_in_an_inline_table_names_its_line() -> None:
+    text = CAS_HEAD + "\nports = { nspi = 60002, rfr = 60003 }\n"
+    with pytest.raises(PolicyError, match=r"^site\.toml:6: group 'cas': ports: nspi = 60002"):
+        parse_policy(text, "site.toml")
+
+
+def test_nspi_rfr_error_from_inherited_ports_names_the_role_line() -> None:
+    text = "[defaults.ports]\nnspi = 60002\nrfr = 60003\n\n" + CAS_HEAD
+    with pytest.raises(PolicyError, match=r"^site\.toml:7: group 'cas': .*differ"):
+        parse_policy(text, "site.toml")
+
+
+def test_exchange_2010_address_book_and_mapi_on_one_port_is_an_error() -> None:
+    text = CAS_HEAD + "[group.ports]\nmapi = 60001\nnspi = 60001\nrfr = 60001\n"
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, "site.toml")
+    message = str(info.value)
+    assert message.startswith("site.toml:7: group 'cas': ports: mapi and nspi are both 60001")
+    assert "MSExchangeRPC" in message
+
+
+def test_legacy_role_keeps_separate_values() -> None:
+    text = (
+        '[[group]]\nname = "ex2007"\nrole = "legacy"\nservers = ["192.0.2.9"]\n'
+        "ports = { mapi = 59531, nspi = 59532, rfr = 59533 }\n"
+    )
+    exp = parse_policy(text).groups[0].expectation
+    assert (exp.static_port(MAPI), exp.static_port(NSPI), exp.static_port(RFR)) == (
+        59531,
+        59532,
+        59533,
+    )
+
+
+def test_legacy_role_with_one_port_for_two_values_is_an_error() -> None:
+    text = (
+        '[[group]]\nname = "ex2003"\nrole = "legacy"\nservers = ["192.0.2.9"]\n'
+        "[group.ports]\nmapi = 5101\nnspi = 5102\nrfr = 5102\n"
+    )
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, "site.toml")
+    message = str(info.value)
+    assert message.startswith("site.toml:8: group 'ex2003': ports: nspi and rfr are both 5102")
+
+
+@pytest.mark.parametrize("role_line", ["", 'role = "windows"\n'])
+def test_without_an_exchange_role_any_ports_are_taken(role_line: str) -> None:
+    text = (
+        f'[[group]]\nname = "any"\n{role_line}servers = ["192.0.2.1"]\n'
+        "ports = { nspi = 60002, rfr = 60003 }\n"
+    )
+    exp = parse_policy(text).groups[0].expectation
+    assert (exp.static_port(NSPI), exp.static_port(RFR)) == (60002, 60003)
+
+
+def test_legacy_dynamic_range_defaults_and_overrides() -> None:
+    policy = parse_policy(
+        "[defaults]\nlegacy_dynamic = [1025, 65534]\n"
+        '[[group]]\nname = "a"\nrole = "legacy"\nservers = ["192.0.2.1"]\n'
+        '[[group]]\nname = "b"\nservers = ["192.0.2.2"]\nlegacy_dynamic = [1025, 5000]\n'
+    )
+    a, b = (g.expectation for g in policy.groups)
+    assert a.ranges.legacy == PortRange(1025, 65534)
+    assert b.ranges.legacy == PortRange(1025, 5000) == DynamicRanges().legacy
+    with pytest.raises(PolicyError, match=r"^site\.toml:7: .*legacy_dynamic = \[5000, 1025\]"):
+        parse_policy(GOOD_HEAD + "legacy_dynamic = [5000, 1025]\n", "site.toml")

@@ -3,13 +3,17 @@
 Codes are stable identifiers (``mapi.dynamic``, ``nspi.wrong_static``, ``rfr.filtered``,
 ``http6004.closed``, ``epm.unreachable``); ``[severity]`` in a policy overrides them by
 code or fnmatch pattern. The full list is in docs/policy.md.
+
+A finding says only what the check knows: a port inside a dynamic range with no expected
+port is ``<iface>.in_dynamic_range`` ("not verified as pinned"), never a fact that it is
+dynamic or pinned. Fix texts name no host (:mod:`epmscan.checks.fixes`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from epmscan.checks.classify import DYNAMIC_CLASSES, classify_ports
+from epmscan.checks.classify import DYNAMIC_CLASSES, classify_ports, dynamic_range_name
 from epmscan.checks.fixes import (
     closed_fix,
     epm_fix,
@@ -17,9 +21,16 @@ from epmscan.checks.fixes import (
     http_fix,
     label,
     pin_port_fix,
+    timeout_fix,
+    verify_pinned_fix,
     wrong_service_fix,
 )
-from epmscan.facts.exchange import MUST_REGISTER_ROLES, ROLE_INTERFACES, RPC_HTTP_PORTS
+from epmscan.facts.exchange import (
+    MUST_REGISTER_ROLES,
+    ROLE_HTTP_PORTS,
+    ROLE_INTERFACES,
+    RPC_HTTP_PORTS,
+)
 from epmscan.models import (
     ExchangeHostReport,
     ExchangeInterface,
@@ -32,6 +43,7 @@ from epmscan.models import (
     PortClass,
     PortProbeStatus,
     ResolvedPort,
+    Role,
     Severity,
 )
 
@@ -51,12 +63,15 @@ _HTTP_DOWN = frozenset(
 
 
 _PROBE_FAILURES: dict[PortProbeStatus, tuple[str, str]] = {
-    PortProbeStatus.WRONG_SERVICE: ("wrong_service", "answers but refused the bind"),
-    PortProbeStatus.CLOSED: ("closed", "refused the connection"),
-    PortProbeStatus.FILTERED: ("filtered", "did not answer the connection attempt (filtered)"),
-    PortProbeStatus.UNREACHABLE: ("unreachable", "is unreachable (no route)"),
-    PortProbeStatus.TIMEOUT: ("timeout", "accepted the connection but never answered the bind"),
-    PortProbeStatus.PROTOCOL_ERROR: ("protocol_error", "answered with bytes that are not DCE/RPC"),
+    PortProbeStatus.WRONG_SERVICE: ("wrong_service", "the port answers and refused the bind"),
+    PortProbeStatus.CLOSED: ("closed", "the port refused the connection"),
+    PortProbeStatus.FILTERED: ("filtered", "the connection attempt got no answer (filtered)"),
+    PortProbeStatus.UNREACHABLE: ("unreachable", "the port is unreachable (no route)"),
+    PortProbeStatus.TIMEOUT: (
+        "timeout",
+        "the port accepted the connection and never answered the bind",
+    ),
+    PortProbeStatus.PROTOCOL_ERROR: ("protocol_error", "the port answered with non-DCE/RPC bytes"),
 }
 
 _HTTP_FAILURES: dict[HttpProbeStatus, tuple[str, str]] = {
@@ -156,16 +171,21 @@ def build_report(
 
 def _epm_findings(out: _Collector) -> None:
     host = out.host
-    code = "epm.unreachable" if host.status in _NETWORK_FAILURES else "epm.failed"
+    unreachable = host.status in _NETWORK_FAILURES
+    code = "epm.unreachable" if unreachable else "epm.failed"
     detail = f": {host.error}" if host.error else ""
     out.add(
         Severity.CRITICAL,
         code,
         f"endpoint mapper on {host.address}:{host.port} did not answer "
         f"({host.status.value}{detail})",
-        expected="endpoint mapper answers on TCP 135",
+        expected=f"endpoint mapper answers on TCP {host.port}",
         found=host.status.value,
-        fix=epm_fix(host.address),
+        fix=epm_fix(
+            host.port,
+            answered=not unreachable,
+            resolved=host.status is not HostStatus.UNRESOLVED,
+        ),
     )
 
 
@@ -213,16 +233,12 @@ def _port_class_finding(
     name = label(interface)
     port_class = resolved.port_class
     if port_class in DYNAMIC_CLASSES:
-        which = (
-            f"Windows dynamic range {exp.ranges.windows}"
-            if port_class is PortClass.DYNAMIC_WINDOWS
-            else f"Exchange dynamic range {exp.ranges.exchange}"
-        )
-        code = f"{interface.value}.dynamic"
+        which = dynamic_range_name(port, port_class, exp.ranges)
+        role_uses = _role_uses(exp.role, interface)
         if expected is not None:
             out.add(
                 Severity.ERROR,
-                code,
+                f"{interface.value}.dynamic",
                 f"{name} is on port {port}, inside the {which}, not on the expected static port "
                 f"{expected} (a dynamic port, or a static port set to the wrong value)",
                 interface=interface,
@@ -233,22 +249,23 @@ def _port_class_finding(
         elif not exp.allow_dynamic and interface in ROLE_INTERFACES.get(exp.role, frozenset()):
             out.add(
                 Severity.ERROR,
-                code,
-                f"{name} is on dynamic port {port} (inside the {which}) and the policy allows no "
-                "dynamic ports",
+                f"{interface.value}.dynamic",
+                f"{name} is on port {port}, inside the {which}, with no static port listed for "
+                "it, and the policy allows no dynamic ports (if the port is pinned, list it)",
                 interface=interface,
                 expected="a static port",
                 found=f"{port} ({port_class.value})",
                 fix=pin_port_fix(interface, None, exp.role),
             )
-        elif interface is ExchangeInterface.ASYNC_MAPI or not exp.allow_dynamic:
+        elif role_uses or not exp.allow_dynamic:
             out.add(
                 Severity.INFO,
-                code,
-                f"{name} is on dynamic port {port} (inside the {which}); "
-                "no static port is expected",
+                f"{interface.value}.in_dynamic_range",
+                f"{name} is on port {port}, in the {which}, not verified as pinned "
+                "(no static port is expected for it)",
                 interface=interface,
                 found=f"{port} ({port_class.value})",
+                fix=verify_pinned_fix(interface, exp.role),
             )
     elif port_class is PortClass.STATIC_UNEXPECTED:
         out.add(
@@ -262,6 +279,14 @@ def _port_class_finding(
         )
 
 
+def _role_uses(role: Role | None, interface: ExchangeInterface) -> bool:
+    """Whether Outlook uses ``interface`` on a server of ``role`` (AsyncEMSMDB goes with MAPI)."""
+    used = ROLE_INTERFACES.get(role, frozenset())
+    if interface is ExchangeInterface.ASYNC_MAPI:
+        return ExchangeInterface.MAPI in used
+    return interface in used
+
+
 def _probe_finding(out: _Collector, interface: ExchangeInterface, resolved: ResolvedPort) -> None:
     failure = _PROBE_FAILURES.get(resolved.probe)
     if failure is None:
@@ -273,16 +298,18 @@ def _probe_finding(out: _Collector, interface: ExchangeInterface, resolved: Reso
     detail = f" ({resolved.probe_detail})" if resolved.probe_detail else ""
     if resolved.probe is PortProbeStatus.WRONG_SERVICE:
         fix = wrong_service_fix(interface, port, role)
-    elif resolved.probe is PortProbeStatus.CLOSED:
-        fix = closed_fix(interface, port, role)
     elif resolved.probe is PortProbeStatus.PROTOCOL_ERROR:
-        fix = wrong_service_fix(interface, port, role)
+        fix = wrong_service_fix(interface, port, role, not_rpc=True)
+    elif resolved.probe is PortProbeStatus.CLOSED:
+        fix = closed_fix(interface, role)
+    elif resolved.probe is PortProbeStatus.TIMEOUT:
+        fix = timeout_fix(interface, role)
     else:
-        fix = firewall_fix(out.host.address, port, label(interface))
+        fix = firewall_fix(port, label(interface))
     out.add(
         Severity.ERROR,
         f"{interface.value}.{suffix}",
-        f"{label(interface)} resolves to TCP {port}, but the port {what}{detail}",
+        f"{label(interface)} resolves to TCP {port}, but {what}{detail}",
         interface=interface,
         expected=f"TCP {port} accepts a bind for {label(interface)}",
         found=resolved.probe.value,
@@ -294,10 +321,13 @@ def _http_findings(
     out: _Collector, probes: Iterable[HttpPortProbe], *, flag_unprobed: bool = True
 ) -> None:
     required = set(out.expectation.require_http)
+    role_ports = ROLE_HTTP_PORTS.get(out.expectation.role, frozenset())
     seen: set[int] = set()
     for probe in probes:
         seen.add(probe.port)
         is_required = probe.port in required
+        if not is_required and probe.port in RPC_HTTP_PORTS and probe.port not in role_ports:
+            continue  # the RPC proxy never reaches this port on a server of this role
         severity = Severity.ERROR if is_required else Severity.WARNING
         need = "required" if is_required else "probed"
         failure = _HTTP_FAILURES.get(probe.status)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from epmscan.checks.classify import DYNAMIC_CLASSES, classify_port
+from epmscan.checks.classify import DYNAMIC_CLASSES, classify_port, uses_legacy_range
 from epmscan.checks.fixes import label
 from epmscan.errors import UsageError
 from epmscan.models import (
@@ -30,10 +30,15 @@ from epmscan.protocol.constants import EPM_PORT
 
 
 def _dynamic_range(
-    report: ExchangeHostReport, classes: set[PortClass], ranges: DynamicRanges
+    report: ExchangeHostReport, classes: set[PortClass], ports: list[int], ranges: DynamicRanges
 ) -> PortRange:
     """Exchange 2010 setup widens the range, so an Exchange server opens the Exchange range
-    unless the host is a plain Windows server and every port sat in the Windows range."""
+    unless the host is a plain Windows server and every port sat in the Windows range. Ports
+    in the legacy range (a server on Windows before 2008, or Exchange 2007) open that range."""
+    if uses_legacy_range(report.role) and all(
+        p in ranges.legacy and p not in ranges.windows for p in ports
+    ):
+        return ranges.legacy
     if report.role is Role.WINDOWS and classes == {PortClass.DYNAMIC_WINDOWS}:
         return ranges.windows
     return ranges.exchange
@@ -65,15 +70,17 @@ def plan_rules(
             (EPM_PORT, EPM_PORT), RulePort(PortRange(EPM_PORT, EPM_PORT), "endpoint mapper")
         )
         dynamic_classes: set[PortClass] = set()
+        dynamic_ports: list[int] = []
         dynamic_names: list[str] = []
         for resolved in report.ports:
             if resolved.port is None or resolved.transport != "ncacn_ip_tcp":
                 continue
             port_class = resolved.port_class or classify_port(
-                resolved.port, resolved.expected_port, ranges
+                resolved.port, resolved.expected_port, ranges, report.role
             )
             if port_class in DYNAMIC_CLASSES:
                 dynamic_classes.add(port_class)
+                dynamic_ports.append(resolved.port)
                 dynamic_names.append(f"{label(resolved.interface)} on {resolved.port}")
                 continue
             key = (resolved.port, resolved.port)
@@ -91,7 +98,7 @@ def plan_rules(
                         f"RPC over HTTP, {label(probe.interface)}",
                     )
         if dynamic_classes:
-            span = _dynamic_range(report, dynamic_classes, ranges)
+            span = _dynamic_range(report, dynamic_classes, dynamic_ports, ranges)
             if not allow_dynamic:
                 raise UsageError(
                     f"{name} ({address}): {', '.join(dynamic_names)} is a dynamic port; "

@@ -1,5 +1,10 @@
 """How to fix each finding: the registry values, services and firewall rules to change.
 
+A fix text names no host: the finding's message and fields carry the host, so servers
+with the same problem get the same text, and a report can say it once for all of them.
+Ports appear where the action needs them (the value to set, the rule to write, the port
+to look up); a port that only says where the problem was seen stays in the message.
+
 Every fact here is cited in docs/exchange-ports.md; change both together.
 """
 
@@ -16,6 +21,11 @@ from epmscan.facts.exchange import (
 )
 from epmscan.models import ExchangeInterface, Role
 
+_MAPI_INTERFACES = (ExchangeInterface.MAPI, ExchangeInterface.ASYNC_MAPI)
+_CHOSEN_2010 = "a port you choose, the same on every server (Microsoft recommends 59531-60554)"
+"""The value to set when no port is listed: the range Microsoft's Best Practices Analyzer and
+Set-StaticPorts script recommend."""
+
 
 def label(interface: ExchangeInterface) -> str:
     """Human name of an interface (``MAPI (EMSMDB)``)."""
@@ -29,9 +39,22 @@ def service_for(interface: ExchangeInterface, role: Role | None) -> str:
     return SERVICE_NAMES[interface]
 
 
+def registry_value(interface: ExchangeInterface, *, legacy: bool) -> str:
+    """The registry key and value that pin ``interface`` (Exchange 2010, or 2003/2007)."""
+    if legacy:
+        if interface in _MAPI_INTERFACES:
+            return f'{MSEXCHANGEIS_KEY} "TCP/IP Port"'
+        if interface is ExchangeInterface.NSPI:
+            return f'{MSEXCHANGESA_KEY} "TCP/IP NSPI Port"'
+        return f'{MSEXCHANGESA_KEY} "TCP/IP Port"'
+    if interface in _MAPI_INTERFACES:
+        return f'{MSEXCHANGERPC_KEY} "TCP/IP Port"'
+    return f'{MSEXCHANGEAB_KEY} "RpcTcpPort"'
+
+
 def _exchange2010(interface: ExchangeInterface, port: int | None, role: Role | None) -> str:
-    value = str(port) if port is not None else "<port>"
-    if interface in (ExchangeInterface.MAPI, ExchangeInterface.ASYNC_MAPI):
+    value = str(port) if port is not None else _CHOSEN_2010
+    if interface in _MAPI_INTERFACES:
         where = (
             "on this Mailbox server (it holds a public folder database, so Outlook "
             "connects to it directly)"
@@ -39,29 +62,23 @@ def _exchange2010(interface: ExchangeInterface, port: int | None, role: Role | N
             else "on every Client Access server of the array"
         )
         return (
-            f'Exchange 2010: {where}, set {MSEXCHANGERPC_KEY} "TCP/IP Port" (REG_DWORD, decimal) '
-            f"= {value} (create the ParametersSystem key if it is missing), then restart the "
-            f"{SERVICE_NAMES[ExchangeInterface.MAPI]} service."
+            f"Exchange 2010: {where}, set {registry_value(interface, legacy=False)} "
+            f"(REG_DWORD, decimal) = {value} (create the ParametersSystem key if it is "
+            f"missing), then restart the {SERVICE_NAMES[ExchangeInterface.MAPI]} service."
         )
     return (
-        f'Exchange 2010 SP1 and later: set {MSEXCHANGEAB_KEY} "RpcTcpPort" (REG_SZ) = {value} '
-        f"on every Client Access server, then restart the {SERVICE_NAMES[interface]} service "
-        "(NSPI and RFR share this one port; Exchange 2010 RTM set RpcTcpPort in "
-        "microsoft.exchange.addressbook.service.exe.config instead)."
+        f"Exchange 2010 SP1 and later: set {registry_value(interface, legacy=False)} (REG_SZ) "
+        f"= {value} on every Client Access server, then restart the "
+        f"{SERVICE_NAMES[interface]} service (NSPI and RFR share this one port; Exchange 2010 "
+        "RTM sets RpcTcpPort in microsoft.exchange.addressbook.service.exe.config instead)."
     )
 
 
 def _legacy(interface: ExchangeInterface, port: int | None) -> str:
-    value = str(port) if port is not None else "<port>"
-    if interface in (ExchangeInterface.MAPI, ExchangeInterface.ASYNC_MAPI):
-        return (
-            f'Exchange 2003/2007: set {MSEXCHANGEIS_KEY} "TCP/IP Port" (REG_DWORD) = {value}, '
-            f"then restart the {LEGACY_SERVICE_NAMES[interface]} service."
-        )
-    value_name = "TCP/IP NSPI Port" if interface is ExchangeInterface.NSPI else "TCP/IP Port"
+    value = str(port) if port is not None else "a port of its own above 5000"
     return (
-        f'Exchange 2003/2007: set {MSEXCHANGESA_KEY} "{value_name}" (REG_DWORD) = {value}, '
-        f"then restart the {LEGACY_SERVICE_NAMES[interface]} service."
+        f"Exchange 2003/2007: set {registry_value(interface, legacy=True)} (REG_DWORD, decimal) "
+        f"= {value}, then restart the {LEGACY_SERVICE_NAMES[interface]} service."
     )
 
 
@@ -80,46 +97,107 @@ def pin_port_fix(interface: ExchangeInterface, port: int | None, role: Role | No
     return text
 
 
-def firewall_fix(address: str, port: int, what: str) -> str:
-    """Rule text for a port that is registered but does not answer."""
+def verify_pinned_fix(interface: ExchangeInterface, role: Role | None) -> str:
+    """What to do about a port in a dynamic range when no static port is expected."""
+    if role is Role.LEGACY:
+        where = registry_value(interface, legacy=True)
+    elif role is None:
+        where = (
+            f"on Exchange 2010 {registry_value(interface, legacy=False)}, on Exchange "
+            f"2003/2007 {registry_value(interface, legacy=True)}"
+        )
+    elif role is Role.WINDOWS:
+        where = "the port setting of the service that registers it"
+    else:
+        where = registry_value(interface, legacy=False)
     return (
-        f"Allow TCP {port} inbound to {address} from the Outlook clients on every firewall "
-        f"in the path, the server's Windows Firewall included ({what}); "
-        "`epmscan firewall` writes the rules."
+        "No static port is expected, so a port pinned inside the dynamic range cannot be told "
+        f"from one the service picked when it started. Read the value on the server ({where}). "
+        f"If it is set, give epmscan that port (--expect {interface.value}=PORT, or ports in "
+        "the policy) so that every check holds the server to it; if it is not, pin a port: "
+        "one the service picks changes when it restarts, and firewall rules for it break."
     )
 
 
-def closed_fix(interface: ExchangeInterface, port: int, role: Role | None) -> str:
+def firewall_fix(port: int, what: str) -> str:
+    """Rule text for a port that is registered but whose connection attempt got no answer."""
     return (
-        f"The endpoint mapper lists TCP {port} for {label(interface)} but the server refuses the "
-        f"connection: the service stopped or a host firewall rejects it. Check that the "
-        f"{service_for(interface, role)} service runs (restart it so it registers again) and "
-        f"that TCP {port} is allowed."
+        f"Allow TCP {port} for {what} inbound to the server from the Outlook clients, on every "
+        "firewall in the path including the server's Windows Firewall; `epmscan firewall` "
+        "writes the rules."
     )
 
 
-def wrong_service_fix(interface: ExchangeInterface, port: int, role: Role | None) -> str:
+def timeout_fix(interface: ExchangeInterface, role: Role | None) -> str:
+    """For a port that accepted the connection and never answered the bind."""
+    return (
+        f"The port is open (it accepted the connection) but the {label(interface)} bind got no "
+        "answer, so opening a firewall will not help. Either the "
+        f"{service_for(interface, role)} service is hung or overloaded (check its state, its "
+        "CPU and the Application event log on the server; restart it), or something in the "
+        "path accepts connections and holds RPC back: a filtering proxy, or a firewall or IPS "
+        "inspecting DCE/RPC that does not pass this interface. A check from the server's own "
+        "network tells the two apart."
+    )
+
+
+def closed_fix(interface: ExchangeInterface, role: Role | None) -> str:
+    """For a registered port that refuses connections."""
+    return (
+        f"The endpoint mapper lists this port for {label(interface)}, but the server refuses "
+        "connections to it: the service stopped (its registration is stale) or a firewall "
+        f"rejects them. Check that the {service_for(interface, role)} service runs (restarting "
+        "it registers it again) and that the server's Windows Firewall allows its port."
+    )
+
+
+def wrong_service_fix(
+    interface: ExchangeInterface, port: int, role: Role | None, *, not_rpc: bool = False
+) -> str:
+    """For a registered port where another program answers: a port conflict."""
     service = service_for(interface, role)
+    answer = (
+        "answers with something that is not DCE/RPC"
+        if not_rpc
+        else f"refused the {label(interface)} bind"
+    )
     return (
-        f"Another service answers on TCP {port} and refused the {label(interface)} bind: a port "
-        f"conflict. Find the owner on the server (netstat -ano | findstr :{port}, or "
-        f"Get-NetTCPConnection -LocalPort {port} -State Listen), move it or pick another static "
-        f"port, then restart the {service} service last so it takes the port."
+        f"Another program listens on TCP {port} and {answer}: a port conflict. Find it on the "
+        f"server (netstat -ano | findstr :{port}, or Get-NetTCPConnection -LocalPort {port} "
+        f"-State Listen), move it or pick another static port, then restart the {service} "
+        "service last so that it takes the port."
     )
 
 
-def epm_fix(address: str) -> str:
+def epm_fix(port: int, *, answered: bool = False, resolved: bool = True) -> str:
+    """For an endpoint mapper on TCP ``port`` (the one the check used) that failed.
+
+    ``answered``: something answered, but not as an endpoint mapper; ``resolved=False``:
+    the target's name gave no address, so nothing was sent.
+    """
+    if not resolved:
+        return (
+            "The name gave no address: check its spelling and that this machine's DNS "
+            "resolver knows it, or give the address instead."
+        )
+    if answered:
+        return (
+            f"Something answers on TCP {port} but not as an RPC endpoint mapper does: check "
+            "that the port reaches the server's Remote Procedure Call (RPC) service and not "
+            "another program or a proxy in the path; no RPC port can be resolved without it."
+        )
     return (
-        f"Check that {address} is up, that the Remote Procedure Call (RPC) service and its "
-        "endpoint mapper run, and that TCP 135 is allowed from this machine; no RPC port can "
-        "be resolved without it."
+        "Check that the server is up, that the Remote Procedure Call (RPC) service and its "
+        f"endpoint mapper run, and that TCP {port} is allowed from this machine; no RPC port "
+        "can be resolved without it."
     )
 
 
 def http_fix(port: int, interface: ExchangeInterface, state: str) -> str:
+    """For an RPC-over-HTTP port without the ncacn_http/1.0 greeting or bind."""
     return (
         f"RPC over HTTP (Outlook Anywhere) needs TCP {port} ({label(interface)}) on this server "
-        f"to answer with the ncacn_http/1.0 greeting, but it is {state}. Check that the Exchange "
-        f"service serving {label(interface)} runs and that the RPC proxy server may reach "
-        f"TCP {port} on this server."
+        f"to answer with the ncacn_http/1.0 greeting, but it is {state}. Check that the "
+        f"Exchange service serving {label(interface)} runs and that the RPC proxy server may "
+        f"reach TCP {port} on this server."
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from epmscan.checks.tomlpos import PathPart, locate, locate_value
 from epmscan.errors import PolicyError
+from epmscan.facts.exchange import EXCHANGE_2010_ROLES, OUTLOOK_INTERFACES
 from epmscan.models import (
     DynamicRanges,
     ExchangeInterface,
@@ -31,7 +32,14 @@ from epmscan.models import (
 from epmscan.models.policy import IPNetwork
 
 TOP_KEYS = ("defaults", "severity", "group")
-DEFAULT_KEYS = ("allow_dynamic", "require_http", "windows_dynamic", "exchange_dynamic", "ports")
+DEFAULT_KEYS = (
+    "allow_dynamic",
+    "require_http",
+    "windows_dynamic",
+    "exchange_dynamic",
+    "legacy_dynamic",
+    "ports",
+)
 GROUP_KEYS = (
     "name",
     "description",
@@ -42,6 +50,7 @@ GROUP_KEYS = (
     "allow_dynamic",
     "windows_dynamic",
     "exchange_dynamic",
+    "legacy_dynamic",
 )
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
@@ -344,15 +353,82 @@ def _expectation(
     exchange = base.ranges.exchange
     if "exchange_dynamic" in raw:
         exchange = reader.port_range(raw, "exchange_dynamic", path, what)
+    legacy = base.ranges.legacy
+    if "legacy_dynamic" in raw:
+        legacy = reader.port_range(raw, "legacy_dynamic", path, what)
+    _check_shared_ports(reader, raw, path, what, role, static)
     return Expectation(
         group=group,
         role=role,
         static_ports=static,
         require_http=require_http,
         allow_dynamic=allow_dynamic,
-        ranges=DynamicRanges(windows, exchange),
+        ranges=DynamicRanges(windows, exchange, legacy),
         severity_overrides=overrides,
     )
+
+
+def _check_shared_ports(
+    reader: _Reader,
+    raw: Mapping[str, Any],
+    path: tuple[PathPart, ...],
+    what: str,
+    role: Role | None,
+    static: tuple[tuple[ExchangeInterface, int], ...],
+) -> None:
+    """Which interfaces share a port is decided by the role's services, not by the policy.
+
+    Exchange 2010: NSPI and RFR are one service (MSExchangeAB) on one ``RpcTcpPort``, MAPI
+    another (MSExchangeRPC). Exchange 2003/2007 (``legacy``): three registry values, and
+    Microsoft asks for a different port in each. Other roles say nothing.
+    """
+    ports = dict(static)
+    mapi, nspi, rfr = (
+        ports.get(ExchangeInterface.MAPI),
+        ports.get(ExchangeInterface.NSPI),
+        ports.get(ExchangeInterface.RFR),
+    )
+    own_ports = raw.get("ports")
+    own: Mapping[str, Any] = own_ports if isinstance(own_ports, dict) else {}
+
+    def fail(first: ExchangeInterface, second: ExchangeInterface, message: str) -> PolicyError:
+        for name in (second.value, first.value):
+            if name in own:
+                return reader.fail((*path, "ports"), name, f"{what}: {message}")
+        return reader.fail(path, "role", f"{what}: {message}")
+
+    if role is not None and role in EXCHANGE_2010_ROLES:
+        exchange2010 = f"on Exchange 2010 (role {role.value})"
+        if nspi is not None and rfr is not None and nspi != rfr:
+            raise fail(
+                ExchangeInterface.NSPI,
+                ExchangeInterface.RFR,
+                f"ports: nspi = {nspi} and rfr = {rfr} differ, but {exchange2010} both are "
+                "served by the Address Book service (MSExchangeAB) on its one RpcTcpPort: give "
+                "them the same port (only role legacy, Exchange 2003/2007, has a value for each)",
+            )
+        for book in (ExchangeInterface.NSPI, ExchangeInterface.RFR):
+            if mapi is not None and ports.get(book) == mapi:
+                raise fail(
+                    ExchangeInterface.MAPI,
+                    book,
+                    f"ports: mapi and {book.value} are both {mapi}, but {exchange2010} MAPI is "
+                    "served by RPC Client Access (MSExchangeRPC) and the address book by "
+                    "MSExchangeAB, two services that cannot share a port: give the address "
+                    "book a port of its own",
+                )
+    elif role is Role.LEGACY:
+        pins = [(i, p) for i, p in static if i in OUTLOOK_INTERFACES]  # a value each
+        for index, (first, port) in enumerate(pins):
+            for second, other in pins[index + 1 :]:
+                if port == other:
+                    raise fail(
+                        first,
+                        second,
+                        f"ports: {first.value} and {second.value} are both {port}, but on "
+                        "Exchange 2003/2007 (role legacy) each has its own registry value and "
+                        "Microsoft asks for a different port in each: give each its own port",
+                    )
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -81,6 +81,27 @@ MUST_REGISTER_ROLES: Final[frozenset[Role]] = frozenset(
 )
 """Roles on which a missing registration of a role interface is worth a warning."""
 
+ROLE_HTTP_PORTS: Final[dict[Role | None, frozenset[int]]] = {
+    role: frozenset(HTTP_PORT_FOR[i] for i in interfaces if i in HTTP_PORT_FOR)
+    for role, interfaces in ROLE_INTERFACES.items()
+}
+"""The RPC-over-HTTP ports the RPC proxy reaches on a server of each role: the ports of the
+interfaces Outlook uses there. A public-folder Mailbox server is reached on 6001 only (its
+store); the address book (6002, 6004) is the Client Access server's."""
+
+EXCHANGE_2010_ROLES: Final[frozenset[Role]] = frozenset(
+    {Role.CLIENT_ACCESS, Role.MAILBOX, Role.MAILBOX_PUBLIC_FOLDERS}
+)
+"""Exchange 2010 roles. NSPI and RFR are both served by the Address Book service
+(MSExchangeAB) on its one ``RpcTcpPort``; MAPI by RPC Client Access (MSExchangeRPC), another
+service, so on another port."""
+
+LEGACY_RANGE_ROLES: Final[frozenset[Role | None]] = frozenset({None, Role.LEGACY, Role.WINDOWS})
+"""Roles whose servers may use the pre-2008 dynamic range (1025-5000,
+:data:`epmscan.models.policy.LEGACY_DYNAMIC`): Windows before Server 2008 and Exchange 2007
+(KB 929851), and servers of unknown role, which may be either. Exchange 2010 needs
+Windows Server 2008 or later, so its roles are not here."""
+
 MSEXCHANGERPC_KEY: Final = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeRPC\ParametersSystem"
 MSEXCHANGEAB_KEY: Final = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeAB\Parameters"
 MSEXCHANGESA_KEY: Final = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeSA\Parameters"

@@ -35,14 +35,22 @@ WINDOWS_DYNAMIC = PortRange(49152, 65535)
 """Windows Vista / Server 2008 and later default dynamic range (start 49152, 16384 ports)."""
 EXCHANGE_DYNAMIC = PortRange(6005, 65534)
 """What Exchange 2010 setup sets (start 6005, 59530 ports); see docs/exchange-ports.md."""
+LEGACY_DYNAMIC = PortRange(1025, 5000)
+"""Windows before Server 2008, and Exchange 2007 installed on Windows Server 2008 (KB 929851)."""
 
 
 @dataclass(frozen=True, slots=True)
 class DynamicRanges:
-    """The two dynamic ranges a resolved port is classified against."""
+    """The dynamic ranges a resolved port is classified against.
+
+    ``legacy`` applies only to servers that may run Windows before Server 2008 or
+    Exchange 2007 (roles ``legacy``, ``windows`` and no role; see
+    :data:`epmscan.facts.exchange.LEGACY_RANGE_ROLES`).
+    """
 
     windows: PortRange = WINDOWS_DYNAMIC
     exchange: PortRange = EXCHANGE_DYNAMIC
+    legacy: PortRange = LEGACY_DYNAMIC
 
 
 @dataclass(frozen=True, slots=True)
