@@ -25,7 +25,7 @@ from epmscan.errors import (
     ReadTimeoutError,
     RpcFaultError,
 )
-from epmscan.models import EndpointRecord, HostResult, HostStatus, LookupEntry
+from epmscan.models import EndpointRecord, HostResult, HostStatus, IcmpError, LookupEntry
 from epmscan.protocol.constants import EPM_INTERFACE, OP_EPT_LOOKUP, OP_EPT_LOOKUP_HANDLE_FREE
 from epmscan.protocol.epm import LookupResponse, LookupWalk, decode_lookup_response
 from epmscan.protocol.towers import endpoint_record
@@ -85,6 +85,7 @@ class SessionOutcome:
     error: str | None = None
     fault: int | None = None
     elapsed: float = 0.0
+    icmp: IcmpError | None = None
 
 
 async def run_epm_session(
@@ -119,6 +120,8 @@ async def run_epm_session(
         outcome.status, outcome.error = status_for_error(exc), str(exc)
         if isinstance(exc, RpcFaultError):
             outcome.fault = exc.status
+        elif isinstance(exc, HostUnreachableError):
+            outcome.icmp = exc.icmp
     finally:
         if conn is not None:
             conn.close(abort=abort_close)
@@ -185,4 +188,5 @@ async def dump_host(
         lookup_pages=walk.pages,
         lookup_status=walk.final_status,
         fault_status=outcome.fault,
+        icmp=outcome.icmp,
     )

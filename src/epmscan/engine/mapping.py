@@ -72,4 +72,5 @@ async def map_host(
         endpoints=tuple(records),
         elapsed=outcome.elapsed,
         fault_status=outcome.fault,
+        icmp=outcome.icmp,
     )

@@ -4,16 +4,26 @@ A thin ``asyncio.Protocol`` (cheaper than streams on the hot path) buffers what 
 peer sends; :meth:`Connection.read` waits for the next bytes with a deadline of its
 own. This is the only module that sees ``OSError``: everything it raises is an
 :class:`epmscan.errors.TransportError`.
+
+:func:`open_tcp` makes the socket itself so that, on Linux, it can turn on the error
+queue (``IP_RECVERR``) before connecting: when the connect fails as unreachable, the ICMP
+message behind it (type, code, the router or host that sent it) is read from that queue
+(:mod:`epmscan.engine.icmp`) and carried by :class:`~epmscan.errors.HostUnreachableError`.
+Once connected, the option is turned off again, so an established connection behaves as
+without it (soft ICMP errors do not end it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
 import struct
+import sys
 from typing import cast
 
+from epmscan.engine.icmp import ERRQUEUE_CONTROL_SIZE, icmp_from_ancillary, recverr_option
 from epmscan.errors import (
     ConnectionClosedError,
     ConnectRefusedError,
@@ -23,17 +33,23 @@ from epmscan.errors import (
     ReadTimeoutError,
     TransportError,
 )
+from epmscan.models import IcmpError
 
 _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
 _LOCAL = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EADDRNOTAVAIL}
 _REFUSED = {errno.ECONNREFUSED, errno.ECONNRESET}
 _LINGER_ABORT = struct.pack("ii", 1, 0)
+_ERROR_QUEUE = sys.platform.startswith("linux")
+"""``IP_RECVERR``/``IPV6_RECVERR`` and ``MSG_ERRQUEUE`` are Linux's."""
 
 
 def translate_os_error(exc: OSError, *, connecting: bool) -> TransportError:
     """Map an ``OSError`` from the socket layer onto our hierarchy."""
     code = exc.errno
-    text = exc.strerror or str(exc) or type(exc).__name__
+    if code is not None and code > 0:
+        text = os.strerror(code)  # not the event loop's "Connect call failed (address)"
+    else:
+        text = exc.strerror or str(exc) or type(exc).__name__
     if isinstance(exc, ConnectionRefusedError) or (connecting and code in _REFUSED):
         return ConnectRefusedError("connection refused")
     if code in _UNREACHABLE:
@@ -147,16 +163,51 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connection:
-    """Connect to ``address:port`` (an IP literal) within ``connect_timeout`` seconds."""
-    loop = asyncio.get_running_loop()
+def _queued_icmp(sock: socket.socket) -> IcmpError | None:
+    """The ICMP error waiting in the socket's error queue, if any (never blocks)."""
     try:
-        async with asyncio.timeout(connect_timeout):
-            transport, protocol = await loop.create_connection(
-                _BufferingProtocol, host=address, port=port
-            )
-    except TimeoutError:
-        raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s") from None
+        _data, ancillary, _flags, _address = sock.recvmsg(
+            1, ERRQUEUE_CONTROL_SIZE, socket.MSG_ERRQUEUE
+        )
+    except OSError:
+        return None
+    return icmp_from_ancillary(ancillary)
+
+
+async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connection:
+    """Connect to ``address:port`` (an IP literal) within ``connect_timeout`` seconds.
+
+    An unreachable host raises :class:`HostUnreachableError` with the ICMP message that
+    said so, where the kernel queued one (Linux).
+    """
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError as exc:
         raise translate_os_error(exc, connecting=True) from None
+    level, option = recverr_option(family)
+    try:
+        sock.setblocking(False)
+        if _ERROR_QUEUE:
+            sock.setsockopt(level, option, 1)
+        async with asyncio.timeout(connect_timeout):
+            await loop.sock_connect(sock, (address, port))
+        if _ERROR_QUEUE:
+            sock.setsockopt(level, option, 0)
+        transport, protocol = await loop.create_connection(_BufferingProtocol, sock=sock)
+    except TimeoutError:
+        sock.close()
+        raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s") from None
+    except OSError as exc:
+        error = translate_os_error(exc, connecting=True)
+        if _ERROR_QUEUE and isinstance(error, HostUnreachableError):
+            icmp = _queued_icmp(sock)
+            if icmp is not None:
+                error = HostUnreachableError(str(error), icmp)
+        sock.close()
+        raise error from None
+    except BaseException:
+        sock.close()
+        raise
     return Connection(transport, protocol)  # a uvloop transport at run time, typed as asyncio's

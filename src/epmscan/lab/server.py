@@ -13,7 +13,9 @@ Every connection is answered by the same code: read bytes, feed them to a
 served on that port, provider-reject others) and requests (the endpoint mapper's calls
 on the EPM port, a fault elsewhere). ncacn_http ports send ``ncacn_http/1.0`` first.
 Silent ports accept and never send a byte, as a port behind a dropping firewall would
-look once the handshake got through.
+look once the handshake got through. A host's ``delay`` makes it slow: every PDU answer,
+the ncacn_http greeting and a foreign banner wait that long (the TCP handshake is the
+kernel's and is never delayed).
 """
 
 from __future__ import annotations
@@ -372,7 +374,10 @@ class Lab:
         host.stats.opened(port)
         try:
             kind, served = role
+            delay = host.config.delay
             if kind == "banner":
+                if delay:
+                    await asyncio.sleep(delay)
                 writer.write(host.plan.http_banners[port])  # type: ignore[index]
                 await writer.drain()
             if kind in ("silent", "banner"):
@@ -380,10 +385,12 @@ class Lab:
                     pass
             else:
                 if kind == "http":
+                    if delay:
+                        await asyncio.sleep(delay)
                     writer.write(NCACN_HTTP_GREETING)
                     await writer.drain()
                 session = EndpointMapSession(host.endpoint_map) if kind == "epm" else None
-                await self._converse(reader, writer, port, served, session)
+                await self._converse(reader, writer, port, served, session, delay)
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -399,6 +406,7 @@ class Lab:
         port: int,
         served: frozenset[InterfaceId],
         session: EndpointMapSession | None,
+        delay: float,
     ) -> None:
         connection = ServerConnection()
         accept = _accepts(served)
@@ -416,6 +424,8 @@ class Lab:
                 elif isinstance(event, Request):
                     out.append(self._answer(connection, event, bound, session))
             if out:
+                if delay:
+                    await asyncio.sleep(delay)
                 writer.write(b"".join(out))
                 await writer.drain()
 
