@@ -10,7 +10,11 @@ queue (``IP_RECVERR``) before connecting: when the connect fails as unreachable,
 message behind it (type, code, the router or host that sent it) is read from that queue
 (:mod:`epmscan.engine.icmp`) and carried by :class:`~epmscan.errors.HostUnreachableError`.
 Once connected, the option is turned off again, so an established connection behaves as
-without it (soft ICMP errors do not end it).
+without it (soft ICMP errors do not end it). The connect itself is a non-blocking
+``connect_ex`` and one wait for writability, then the socket is handed to the loop's
+transport: ``loop.sock_connect`` costs about twice as much CPU per connect under uvloop
+(it resolves the address again), ``create_connection(host=...)`` gives no socket to set
+the option on. The numbers are in ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ _REFUSED = {errno.ECONNREFUSED, errno.ECONNRESET}
 _LINGER_ABORT = struct.pack("ii", 1, 0)
 _ERROR_QUEUE = sys.platform.startswith("linux")
 """``IP_RECVERR``/``IPV6_RECVERR`` and ``MSG_ERRQUEUE`` are Linux's."""
+_STREAM_NONBLOCKING = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
+"""Where the platform has it, the socket is made non-blocking by ``socket()`` itself."""
 
 
 def translate_os_error(exc: OSError, *, connecting: bool) -> TransportError:
@@ -163,6 +169,28 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _connect(sock: socket.socket, address: str, port: int) -> None:
+    """Connect the non-blocking ``sock``; raise ``OSError`` with the kernel's errno."""
+    err = sock.connect_ex((address, port))
+    if err == errno.EINPROGRESS:
+        loop = asyncio.get_running_loop()
+        writable: asyncio.Future[None] = loop.create_future()
+        fd = sock.fileno()
+        loop.add_writer(fd, _set_done, writable)
+        try:
+            await writable
+        finally:
+            loop.remove_writer(fd)
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if err:
+        raise OSError(err, os.strerror(err))
+
+
 def _queued_icmp(sock: socket.socket) -> IcmpError | None:
     """The ICMP error waiting in the socket's error queue, if any (never blocks)."""
     try:
@@ -183,16 +211,17 @@ async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connec
     loop = asyncio.get_running_loop()
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     try:
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(family, _STREAM_NONBLOCKING)
     except OSError as exc:
         raise translate_os_error(exc, connecting=True) from None
     level, option = recverr_option(family)
     try:
-        sock.setblocking(False)
+        if _STREAM_NONBLOCKING == socket.SOCK_STREAM:
+            sock.setblocking(False)
         if _ERROR_QUEUE:
             sock.setsockopt(level, option, 1)
         async with asyncio.timeout(connect_timeout):
-            await loop.sock_connect(sock, (address, port))
+            await _connect(sock, address, port)
         if _ERROR_QUEUE:
             sock.setsockopt(level, option, 0)
         transport, protocol = await loop.create_connection(_BufferingProtocol, sock=sock)
