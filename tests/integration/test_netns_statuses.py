@@ -69,3 +69,18 @@ def test_tcp_reset_is_closed(netns: Namespace) -> None:
     output_rules(netns, "tcp dport 135 reject with tcp reset")
     code, data = dump(netns)
     assert (code, data["status"]) == (1, "closed")
+
+
+def test_icmpv6_admin_prohibited_is_unreachable_with_its_detail(netns: Namespace) -> None:
+    output_rules(netns, "ip6 daddr ::1 tcp dport 135 reject with icmpv6 type admin-prohibited")
+    run = netns.epmscan("dump", "::1", "--port", "135", "--timeout", "0.5", "--json")
+    data = run.json()
+    assert (run.returncode, data["status"]) == (1, "unreachable"), run.describe()
+    assert data["icmp"] == {
+        "type": 1,
+        "code": 1,
+        "sender": "::1",
+        "protocol": "icmpv6",
+        "description": "ICMPv6 type 1 code 1 (communication administratively prohibited)"
+        " from ::1",
+    }

@@ -332,7 +332,8 @@ class TestNetwork:
         namespace = self.namespace(role)
         for index, (lan, address) in enumerate(legs.items()):
             self._plug(namespace, lan, address, f"eth{index}")
-        namespace.check("sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+        # /proc/sys/net is the writer's own namespace's (no procps needed for sysctl)
+        namespace.check("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
         return namespace
 
     # --- tearing down ------------------------------------------------------------

@@ -42,6 +42,9 @@ from epmscan.models import IcmpError
 _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
 _LOCAL = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EADDRNOTAVAIL}
 _REFUSED = {errno.ECONNREFUSED, errno.ECONNRESET}
+_PROHIBITED = {errno.EACCES, errno.EPERM}
+"""What a connect fails with when ICMPv6 says "administratively prohibited" (EACCES):
+unreachable when the error queue holds that message."""
 _LINGER_ABORT = struct.pack("ii", 1, 0)
 _ERROR_QUEUE = sys.platform.startswith("linux")
 """``IP_RECVERR``/``IPV6_RECVERR`` and ``MSG_ERRQUEUE`` are Linux's."""
@@ -230,10 +233,11 @@ async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connec
         raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s") from None
     except OSError as exc:
         error = translate_os_error(exc, connecting=True)
-        if _ERROR_QUEUE and isinstance(error, HostUnreachableError):
+        if _ERROR_QUEUE and (isinstance(error, HostUnreachableError) or exc.errno in _PROHIBITED):
             icmp = _queued_icmp(sock)
             if icmp is not None:
-                error = HostUnreachableError(str(error), icmp)
+                text = str(error) if isinstance(error, HostUnreachableError) else "unreachable"
+                error = HostUnreachableError(text, icmp)
         sock.close()
         raise error from None
     except BaseException:
