@@ -56,6 +56,7 @@ FAR = "10.77.9.10"
 NO_HOST = "10.77.1.99"
 NO_HOST_SHORT = "10.77.1.98"
 NO_HOST_CHECK = "10.77.1.97"
+NO_HOST_SWEEP = "10.77.1.96"
 SLOW_DELAY = 0.8
 ADDRESS_BOOK_PORT = 60002
 """exchange2010-cas-static serves NSPI and RFR on 60002: the port nft drops on exch."""
@@ -168,7 +169,7 @@ def tcp_endpoints(host: dict[str, Any]) -> dict[str, set[int]]:
 
 
 def test_scan_gets_every_status_through_the_kernel(site: Site) -> None:
-    targets = [EXCH, MEMBER, SLOW, EMPTY, DROP, RESET, FAR, NO_HOST]
+    targets = [EXCH, MEMBER, SLOW, EMPTY, DROP, RESET, FAR, NO_HOST_SWEEP]
     run, hosts = site.scan(
         *targets, "--connect-timeout", "6", "--read-timeout", "4", "--host-timeout", "40"
     )
@@ -183,7 +184,7 @@ def test_scan_gets_every_status_through_the_kernel(site: Site) -> None:
         DROP: "filtered",
         RESET: "closed",
         FAR: "unreachable",
-        NO_HOST: "unreachable",
+        NO_HOST_SWEEP: "unreachable",
     }, run.describe()
     for address in (EMPTY, RESET):
         assert hosts[address]["error"] == "connection refused"
@@ -191,6 +192,9 @@ def test_scan_gets_every_status_through_the_kernel(site: Site) -> None:
     for address in (EMPTY, DROP, RESET):
         assert hosts[address]["icmp"] is None
         assert hosts[address]["endpoints"] == []
+    far, missing = hosts[FAR]["icmp"], hosts[NO_HOST_SWEEP]["icmp"]
+    assert (far["type"], far["code"], far["sender"]) == (3, 13, ROUTER_NEAR)
+    assert (missing["type"], missing["code"], missing["sender"]) == (3, 1, CLIENT)
 
 
 def test_lab_hosts_answer_with_their_own_endpoints(site: Site) -> None:

@@ -81,6 +81,5 @@ def test_icmpv6_admin_prohibited_is_unreachable_with_its_detail(netns: Namespace
         "code": 1,
         "sender": "::1",
         "protocol": "icmpv6",
-        "description": "ICMPv6 type 1 code 1 (communication administratively prohibited)"
-        " from ::1",
+        "description": "ICMPv6 type 1 code 1 (communication administratively prohibited) from ::1",
     }

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import NoReturn
 
 import pytest
 
@@ -46,7 +47,7 @@ from tests.support.cli import CliRun, cli_env
 from tests.support.lab import LabProcess, start_lab_file, write_lab_file
 from tests.support.samba import SambaEpm, start_samba_epm
 
-TEST_RANGE = ipaddress.ip_network("10.77.0.0/16")
+TEST_RANGE = ipaddress.IPv4Network("10.77.0.0/16")
 """Every address of a test network is in here."""
 PREFIX = "epmn-"
 """Every namespace of a test network is named ``epmn-<run>-<role>``."""
@@ -78,7 +79,7 @@ def _run(args: Sequence[str], *, input: str | None = None, timeout: float = 30.0
     return done.stdout
 
 
-def _skip_or_fail(reason: str) -> None:
+def _skip_or_fail(reason: str) -> NoReturn:
     if os.environ.get("CI") and os.geteuid() == 0:
         pytest.fail(f"{reason} (CI runs as root: these tests must run there)")
     pytest.skip(reason)
@@ -177,7 +178,7 @@ class Namespace:
         _in_test_range(via)
         if destination != "default":
             network = ipaddress.ip_network(destination)
-            if not network.subnet_of(TEST_RANGE):  # type: ignore[arg-type]
+            if not isinstance(network, ipaddress.IPv4Network) or not network.subnet_of(TEST_RANGE):
                 raise ValueError(f"{destination} is not inside {TEST_RANGE}")
         self.ip("route", "add", destination, "via", via)
 

@@ -172,26 +172,14 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-def _set_done(future: asyncio.Future[None]) -> None:
+def _answered(future: asyncio.Future[bool]) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(True)
 
 
-async def _connect(sock: socket.socket, address: str, port: int) -> None:
-    """Connect the non-blocking ``sock``; raise ``OSError`` with the kernel's errno."""
-    err = sock.connect_ex((address, port))
-    if err == errno.EINPROGRESS:
-        loop = asyncio.get_running_loop()
-        writable: asyncio.Future[None] = loop.create_future()
-        fd = sock.fileno()
-        loop.add_writer(fd, _set_done, writable)
-        try:
-            await writable
-        finally:
-            loop.remove_writer(fd)
-        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-    if err:
-        raise OSError(err, os.strerror(err))
+def _unanswered(future: asyncio.Future[bool]) -> None:
+    if not future.done():
+        future.set_result(False)
 
 
 def _queued_icmp(sock: socket.socket) -> IcmpError | None:
@@ -203,6 +191,17 @@ def _queued_icmp(sock: socket.socket) -> IcmpError | None:
     except OSError:
         return None
     return icmp_from_ancillary(ancillary)
+
+
+def _connect_error(sock: socket.socket, code: int) -> TransportError:
+    """The error for a connect that failed with ``code``, with the queued ICMP message."""
+    error = translate_os_error(OSError(code, os.strerror(code)), connecting=True)
+    if _ERROR_QUEUE and (isinstance(error, HostUnreachableError) or code in _PROHIBITED):
+        icmp = _queued_icmp(sock)
+        if icmp is not None:
+            text = str(error) if isinstance(error, HostUnreachableError) else "unreachable"
+            error = HostUnreachableError(text, icmp)
+    return error
 
 
 async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connection:
@@ -217,29 +216,33 @@ async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connec
         sock = socket.socket(family, _STREAM_NONBLOCKING)
     except OSError as exc:
         raise translate_os_error(exc, connecting=True) from None
-    level, option = recverr_option(family)
     try:
         if _STREAM_NONBLOCKING == socket.SOCK_STREAM:
             sock.setblocking(False)
         if _ERROR_QUEUE:
+            level, option = recverr_option(family)
             sock.setsockopt(level, option, 1)
-        async with asyncio.timeout(connect_timeout):
-            await _connect(sock, address, port)
+        code = sock.connect_ex((address, port))
+        if code == errno.EINPROGRESS:
+            answered: asyncio.Future[bool] = loop.create_future()
+            fd = sock.fileno()
+            loop.add_writer(fd, _answered, answered)
+            timer = loop.call_later(connect_timeout, _unanswered, answered)
+            try:
+                if not await answered:
+                    raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s")
+            finally:
+                timer.cancel()
+                loop.remove_writer(fd)
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise _connect_error(sock, code)
         if _ERROR_QUEUE:
             sock.setsockopt(level, option, 0)
-        transport, protocol = await loop.create_connection(_BufferingProtocol, sock=sock)
-    except TimeoutError:
-        sock.close()
-        raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s") from None
-    except OSError as exc:
-        error = translate_os_error(exc, connecting=True)
-        if _ERROR_QUEUE and (isinstance(error, HostUnreachableError) or exc.errno in _PROHIBITED):
-            icmp = _queued_icmp(sock)
-            if icmp is not None:
-                text = str(error) if isinstance(error, HostUnreachableError) else "unreachable"
-                error = HostUnreachableError(text, icmp)
-        sock.close()
-        raise error from None
+        try:
+            transport, protocol = await loop.create_connection(_BufferingProtocol, sock=sock)
+        except OSError as exc:
+            raise translate_os_error(exc, connecting=True) from None
     except BaseException:
         sock.close()
         raise
