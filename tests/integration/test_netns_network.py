@@ -6,7 +6,8 @@ One network for the module (``tests/support/netns.py``), torn down even when a t
       client   10.77.1.2   runs epmscan scan / check           far 10.77.9.10
       exch     10.77.1.10  epmscan lab, Exchange 2010 CAS       (default route via .1)
                            (static ports); nft drops 60002          |
-      member   10.77.1.11  epmscan lab, Windows member              |
+      member   10.77.1.11  epmscan lab --profile windows-member     |
+                           --bind 10.77.1.11 --any-address          |
       slow     10.77.1.12  epmscan lab, Windows member,             |
                            delay = 0.8 s per answer                 |
       samba    10.77.1.20  Samba's samba-dcerpcd                    |
@@ -138,7 +139,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )
 
         exch.start_lab(root, "exchange2010-cas-static")
-        member.start_lab(root, "windows-member")
+        member.start_lab_profile(root, "windows-member")  # --profile ... --any-address
         slow.start_lab(root, "windows-member", delay=SLOW_DELAY)
         drop.start_lab(root, "windows-member")
         reset.start_lab(root, "windows-member")

@@ -50,11 +50,26 @@ class LabProcess:
 
 
 def start_lab(
-    profile: str, address: str, epm_port: int, output: Path, *, timeout: float = 15.0
+    profile: str,
+    address: str,
+    epm_port: int,
+    output: Path,
+    *,
+    timeout: float = 15.0,
+    netns: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> LabProcess:
-    """``epmscan lab --profile NAME --bind ADDR --epm-port N``, once its mapper accepts."""
-    args = ["--profile", profile, "--bind", require_loopback(address), "--epm-port", str(epm_port)]
-    return _start(args, profile, address, epm_port, output, timeout)
+    """``epmscan lab --profile NAME --bind ADDR --epm-port N``, once its mapper accepts.
+
+    With ``netns`` it runs in that namespace with ``--any-address`` (``ADDR`` is the
+    namespace's own address); ``env`` as in :func:`start_lab_file`.
+    """
+    if netns is None:
+        require_loopback(address)
+    args = ["--profile", profile, "--bind", address, "--epm-port", str(epm_port)]
+    if netns is not None:
+        args.append("--any-address")
+    return _start(args, profile, address, epm_port, output, timeout, netns, env)
 
 
 def write_lab_file(

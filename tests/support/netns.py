@@ -14,7 +14,8 @@ test itself: packets only travel between the namespaces of one network.
 
 A :class:`Namespace` runs commands (``ip netns exec``), loads nftables rules, adds routes,
 runs ``python -m epmscan`` with ``PYTHONPATH`` of the tree under test, and starts
-``epmscan lab --config FILE`` or Samba's ``samba-dcerpcd`` inside itself. Leaving the
+``epmscan lab --config FILE`` (or ``--profile NAME --any-address``) or Samba's
+``samba-dcerpcd`` inside itself. Leaving the
 ``with`` block, also on an exception or a failed assertion, stops every process it started
 (and any other process left in its namespaces), then deletes every namespace; deleting a
 namespace destroys its interfaces, addresses and nftables tables with it.
@@ -44,7 +45,7 @@ from typing import NoReturn
 import pytest
 
 from tests.support.cli import CliRun, cli_env
-from tests.support.lab import LabProcess, start_lab_file, write_lab_file
+from tests.support.lab import LabProcess, start_lab, start_lab_file, write_lab_file
 from tests.support.samba import SambaEpm, start_samba_epm
 
 TEST_RANGE = ipaddress.IPv4Network("10.77.0.0/16")
@@ -219,6 +220,22 @@ class Namespace:
         )
         lab = start_lab_file(
             config,
+            self.address,
+            epm_port,
+            directory / f"{self.role}.out",
+            timeout=timeout,
+            netns=self.name,
+            env=epmscan_env(),
+        )
+        self.network.stoppers.append(lab.stop)
+        return lab
+
+    def start_lab_profile(
+        self, directory: Path, profile: str, *, epm_port: int = 135, timeout: float = 20.0
+    ) -> LabProcess:
+        """``epmscan lab --profile NAME --bind ADDR --any-address`` here, on its address."""
+        lab = start_lab(
+            profile,
             self.address,
             epm_port,
             directory / f"{self.role}.out",

@@ -254,6 +254,14 @@ class Lab:
     async def _start_per_address(self) -> None:
         for host_config in self.config.hosts:
             address = host_config.address
+            if not host_config.down:
+                try:
+                    _listen_socket(address, 0).close()
+                except OSError as exc:
+                    raise LabConfigError(
+                        f"{self.config.source}: cannot listen on {address}"
+                        f" ({host_config.profile.name}): {exc.strerror or exc}"
+                    ) from None
 
             def is_free(port: int, _address: str = address) -> bool:
                 try:
