@@ -6,6 +6,11 @@ everything above it sees an :class:`EpmscanError` or a result, never an ``OSErro
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from epmscan.models import IcmpError
+
 
 class EpmscanError(Exception):
     """Base of every error epmscan raises on purpose."""
@@ -44,7 +49,15 @@ class ConnectTimeoutError(TransportError):
 
 
 class HostUnreachableError(TransportError):
-    """No route to the host or network (ICMP unreachable)."""
+    """No route to the host or network (ICMP unreachable).
+
+    ``icmp`` is the ICMP message behind it when the kernel reported one (type, code and
+    sender); the message then names it.
+    """
+
+    def __init__(self, message: str, icmp: IcmpError | None = None) -> None:
+        super().__init__(message if icmp is None else f"{message}: {icmp.description}")
+        self.icmp = icmp
 
 
 class ReadTimeoutError(TransportError):

@@ -105,3 +105,25 @@ def test_bad_config_file_names_file_and_key(tmp_path: Path) -> None:
     result = run_cli("lab", "--config", str(lab_file))
     assert result.returncode == 2, result.describe()
     assert f"{lab_file}: hosts[0].x: unknown key" in result.stderr
+
+
+def test_an_address_outside_loopback_needs_any_address() -> None:
+    refused = run_cli("lab", "--profile", "windows-member", "--bind", "10.77.250.1")
+    assert refused.returncode == 2, refused.describe()
+    assert refused.stderr.count("\n") == 1
+    assert "10.77.250.1 is not a loopback address" in refused.stderr
+    assert "--any-address" in refused.stderr
+    # accepted with the flag; this machine has no such address, so binding it fails
+    accepted = run_cli(
+        "lab",
+        "--profile",
+        "windows-member",
+        "--bind",
+        "10.77.250.1",
+        "--any-address",
+        "--epm-port",
+        "13135",
+    )
+    assert accepted.returncode == 2, accepted.describe()
+    assert accepted.stderr.count("\n") == 1
+    assert "cannot listen on 10.77.250.1 (windows-member)" in accepted.stderr

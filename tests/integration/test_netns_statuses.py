@@ -1,116 +1,85 @@
 """Firewalls as the kernel makes them: drop, ICMP unreachable, no route, in a private netns.
 
-Each test makes its own network namespace (only ``lo`` in it, nothing leaves it), sets
-nftables rules there, runs ``epmscan dump`` inside it against 127.0.0.1 and removes the
-namespace again. Needs root, ``ip`` and ``nft``; skipped otherwise.
+Each test makes its own network namespace (``tests/support/netns.py``: only ``lo`` in it,
+nothing leaves it), sets nftables rules there, runs ``epmscan dump`` inside it against
+127.0.0.1 and removes the namespace again, also when the test fails. Needs root, ``ip``
+and ``nft``; skipped with the reason otherwise (but not in CI, which runs as root).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from tests.support.cli import cli_env
+from tests.support.netns import Namespace, TestNetwork, open_network
 
 pytestmark = [pytest.mark.netns]
 
 
-def _need(tool: str) -> None:
-    if shutil.which(tool) is None:
-        pytest.skip(f"{tool} is not installed")
+@pytest.fixture
+def network() -> Iterator[TestNetwork]:
+    with open_network("nft") as made:
+        yield made
 
 
 @pytest.fixture
-def netns() -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    _need("ip")
-    name = f"epmtest{uuid.uuid4().hex[:8]}"
-    made = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip(f"ip netns add failed: {made.stderr.strip()}")
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+def netns(network: TestNetwork) -> Namespace:
+    return network.namespace("solo")
 
 
-def in_ns(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["ip", "netns", "exec", name, *args], capture_output=True, text=True, timeout=60
+def output_rules(namespace: Namespace, *rules: str) -> None:
+    body = "".join(f"    {rule}\n" for rule in rules)
+    namespace.nft(
+        "table inet epmn {\n  chain out {\n    type filter hook output priority 0;\n"
+        f"{body}  }}\n}}\n"
     )
 
 
-def nft(name: str, *rules: str) -> None:
-    _need("nft")
-    script = "table inet epmtest {\n chain out {\n  type filter hook output priority 0;\n"
-    script += "".join(f"  {rule}\n" for rule in rules) + " }\n}\n"
-    done = subprocess.run(
-        ["ip", "netns", "exec", name, "nft", "-f", "-"],
-        input=script,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"nft refused the rules: {done.stderr.strip()}")
+def dump(namespace: Namespace) -> tuple[int, dict[str, Any]]:
+    run = namespace.epmscan("dump", "127.0.0.1", "--port", "135", "--timeout", "0.5", "--json")
+    return run.returncode, run.json()
 
 
-def dump(name: str) -> tuple[int, dict[str, object]]:
-    run = subprocess.run(
-        [
-            "ip",
-            "netns",
-            "exec",
-            name,
-            sys.executable,
-            "-m",
-            "epmscan",
-            "dump",
-            "127.0.0.1",
-            "--port",
-            "135",
-            "--timeout",
-            "0.5",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=cli_env(),
-    )
-    return run.returncode, json.loads(run.stdout)
-
-
-def test_lo_down_is_unreachable(netns: str) -> None:
-    code, data = dump(netns)  # lo is down in a fresh namespace: no route anywhere
+def test_lo_down_is_unreachable(network: TestNetwork) -> None:
+    code, data = dump(network.namespace("solo", lo_up=False))  # no route anywhere
     assert code == 1
     assert data["status"] == "unreachable"
     assert "unreachable" in str(data["error"])
+    assert data["icmp"] is None  # refused by the routing table, no ICMP message
 
 
-def test_dropped_syns_are_filtered(netns: str) -> None:
-    assert in_ns(netns, "ip", "link", "set", "lo", "up").returncode == 0
-    nft(netns, "tcp dport 135 drop")
+def test_dropped_syns_are_filtered(netns: Namespace) -> None:
+    output_rules(netns, "tcp dport 135 drop")
     code, data = dump(netns)
     assert (code, data["status"]) == (1, "filtered")
 
 
-def test_icmp_host_unreachable_is_unreachable(netns: str) -> None:
-    assert in_ns(netns, "ip", "link", "set", "lo", "up").returncode == 0
-    nft(netns, "tcp dport 135 reject with icmp type host-unreachable")
+def test_icmp_host_unreachable_is_unreachable(netns: Namespace) -> None:
+    output_rules(netns, "tcp dport 135 reject with icmp type host-unreachable")
     code, data = dump(netns)
     assert (code, data["status"]) == (1, "unreachable")
+    assert (data["icmp"]["type"], data["icmp"]["code"]) == (3, 1)
+    assert data["icmp"]["sender"] == "127.0.0.1"
+    assert data["error"] == "no route to host: " + data["icmp"]["description"]
 
 
-def test_tcp_reset_is_closed(netns: str) -> None:
-    assert in_ns(netns, "ip", "link", "set", "lo", "up").returncode == 0
-    nft(netns, "tcp dport 135 reject with tcp reset")
+def test_tcp_reset_is_closed(netns: Namespace) -> None:
+    output_rules(netns, "tcp dport 135 reject with tcp reset")
     code, data = dump(netns)
     assert (code, data["status"]) == (1, "closed")
+
+
+def test_icmpv6_admin_prohibited_is_unreachable_with_its_detail(netns: Namespace) -> None:
+    output_rules(netns, "ip6 daddr ::1 tcp dport 135 reject with icmpv6 type admin-prohibited")
+    run = netns.epmscan("dump", "::1", "--port", "135", "--timeout", "0.5", "--json")
+    data = run.json()
+    assert (run.returncode, data["status"]) == (1, "unreachable"), run.describe()
+    assert data["icmp"] == {
+        "type": 1,
+        "code": 1,
+        "sender": "::1",
+        "protocol": "icmpv6",
+        "description": "ICMPv6 type 1 code 1 (communication administratively prohibited) from ::1",
+    }

@@ -3,7 +3,9 @@
 Peers that only know port 135 (impacket's rpcdump, scapy's ``get_endpoint``) need the lab on
 135 of its own loopback address, so the lab runs as its own process, exactly as a user starts
 it, and is stopped with SIGTERM. ``running_lab`` runs one in this process instead (epmscan's
-``LabThread``), for tests that read what the lab registered.
+``LabThread``), for tests that read what the lab registered. ``start_lab_file(...,
+netns=NAME, env=...)`` starts it inside a network namespace of a test network
+(``tests/support/netns.py``), serving that namespace's own address (``any_address``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tests.support.cli import cli_env
-from tests.support.loopback import require_loopback, wait_for_listener
+from tests.support.loopback import require_loopback, wait_for_listener, wait_for_listening
 
 if TYPE_CHECKING:
     from epmscan.lab.server import Lab, LabHost
@@ -48,17 +50,48 @@ class LabProcess:
 
 
 def start_lab(
-    profile: str, address: str, epm_port: int, output: Path, *, timeout: float = 15.0
+    profile: str,
+    address: str,
+    epm_port: int,
+    output: Path,
+    *,
+    timeout: float = 15.0,
+    netns: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> LabProcess:
-    """``epmscan lab --profile NAME --bind ADDR --epm-port N``, once its mapper accepts."""
-    args = ["--profile", profile, "--bind", require_loopback(address), "--epm-port", str(epm_port)]
-    return _start(args, profile, address, epm_port, output, timeout)
+    """``epmscan lab --profile NAME --bind ADDR --epm-port N``, once its mapper accepts.
+
+    With ``netns`` it runs in that namespace with ``--any-address`` (``ADDR`` is the
+    namespace's own address); ``env`` as in :func:`start_lab_file`.
+    """
+    if netns is None:
+        require_loopback(address)
+    args = ["--profile", profile, "--bind", address, "--epm-port", str(epm_port)]
+    if netns is not None:
+        args.append("--any-address")
+    return _start(args, profile, address, epm_port, output, timeout, netns, env)
 
 
-def write_lab_file(path: Path, profile: str, address: str, epm_port: int, **host: object) -> Path:
-    """A one-host TOML lab file; ``host`` adds keys of the ``[[hosts]]`` table (``paging``...)."""
-    lines = ["[lab]", f"epm_port = {epm_port}", "", "[[hosts]]"]
-    lines.append(f'address = "{require_loopback(address)}"')
+def write_lab_file(
+    path: Path,
+    profile: str,
+    address: str,
+    epm_port: int,
+    *,
+    any_address: bool = False,
+    **host: object,
+) -> Path:
+    """A one-host TOML lab file; ``host`` adds keys of the ``[[hosts]]`` table (``paging``...).
+
+    ``any_address`` writes ``any_address = true`` for an address outside loopback (a lab in
+    a network namespace); otherwise the address must be a loopback one.
+    """
+    lines = ["[lab]", f"epm_port = {epm_port}"]
+    if any_address:
+        lines.append("any_address = true")
+    else:
+        require_loopback(address)
+    lines += ["", "[[hosts]]", f'address = "{address}"']
     lines.append(f'profile = "{profile}"')
     for key, value in host.items():
         lines.append(f"{key} = " + (f'"{value}"' if isinstance(value, str) else str(value).lower()))
@@ -67,28 +100,55 @@ def write_lab_file(path: Path, profile: str, address: str, epm_port: int, **host
 
 
 def start_lab_file(
-    config: Path, address: str, epm_port: int, output: Path, *, timeout: float = 15.0
+    config: Path,
+    address: str,
+    epm_port: int,
+    output: Path,
+    *,
+    timeout: float = 15.0,
+    netns: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> LabProcess:
-    """``epmscan lab --config FILE`` for a lab file whose one host is ``address:epm_port``."""
-    return _start(["--config", str(config)], config.stem, address, epm_port, output, timeout)
+    """``epmscan lab --config FILE`` for a lab file whose one host is ``address:epm_port``.
+
+    With ``netns`` the lab runs in that namespace (``ip netns exec``) and readiness is read
+    from ``/proc``; ``env`` replaces the child's environment (``PYTHONPATH`` of the tree).
+    """
+    return _start(
+        ["--config", str(config)], config.stem, address, epm_port, output, timeout, netns, env
+    )
 
 
 def _start(
-    args: list[str], label: str, address: str, epm_port: int, output: Path, timeout: float
+    args: list[str],
+    label: str,
+    address: str,
+    epm_port: int,
+    output: Path,
+    timeout: float,
+    netns: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> LabProcess:
+    command = [sys.executable, "-m", "epmscan", "lab", *args]
+    if netns is not None:
+        command = ["ip", "netns", "exec", netns, *command]  # exec: the child is the lab
     out = open(output, "wb")  # noqa: SIM115 - handed to the child
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "epmscan", "lab", *args],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=cli_env(),
+            env=cli_env() if env is None else env,
         )
     finally:
         out.close()
     lab = LabProcess(label, address, epm_port, process, output)
-    if not wait_for_listener(address, epm_port, timeout=timeout) or process.poll() is not None:
+    if netns is None:
+        ready = wait_for_listener(address, epm_port, timeout=timeout)
+    else:
+        ready = wait_for_listening(process.pid, address, epm_port, timeout=timeout)
+    if not ready or process.poll() is not None:
         lab.stop()
         raise RuntimeError(
             f"epmscan lab {' '.join(args)} did not listen on {address}:{epm_port}:\n"

@@ -1,6 +1,9 @@
 """Loopback addresses and listening sockets: where a peer may listen, and what it listens on.
 
 Every address here is in 127.0.0.0/8; nothing in this module talks to anything else.
+What a process listens on is read from ``/proc/PID/net/tcp``, the table of that process's
+own network namespace, so it also works for a process inside a namespace of a test network
+(``tests/support/netns.py``).
 """
 
 from __future__ import annotations
@@ -78,10 +81,11 @@ def wait_for_listener(address: str, port: int, *, timeout: float = 10.0) -> bool
     return False
 
 
-def _tcp_listeners_by_inode() -> dict[int, tuple[str, int]]:
-    """Inode -> (address, port) of every IPv4 TCP socket in LISTEN state (``/proc/net/tcp``)."""
+def _tcp_listeners_by_inode(pid: int) -> dict[int, tuple[str, int]]:
+    """Inode -> (address, port) of every IPv4 TCP socket in LISTEN state in the network
+    namespace of process ``pid`` (``/proc/PID/net/tcp``)."""
     listeners: dict[int, tuple[str, int]] = {}
-    with open("/proc/net/tcp", encoding="ascii") as table:
+    with open(f"/proc/{pid}/net/tcp", encoding="ascii") as table:
         next(table)
         for line in table:
             fields = line.split()
@@ -96,7 +100,7 @@ def _tcp_listeners_by_inode() -> dict[int, tuple[str, int]]:
 
 def listening_sockets(pid: int) -> set[tuple[str, int]]:
     """The IPv4 (address, port) pairs on which process ``pid`` holds a listening TCP socket."""
-    listeners = _tcp_listeners_by_inode()
+    listeners = _tcp_listeners_by_inode(pid)
     found: set[tuple[str, int]] = set()
     fd_dir = f"/proc/{pid}/fd"
     for fd in os.listdir(fd_dir):
@@ -109,3 +113,19 @@ def listening_sockets(pid: int) -> set[tuple[str, int]]:
             if inode in listeners:
                 found.add(listeners[inode])
     return found
+
+
+def wait_for_listening(pid: int, address: str, port: int, *, timeout: float = 10.0) -> bool:
+    """Poll ``/proc`` until process ``pid`` listens on ``address:port`` (no packet sent).
+
+    False when ``timeout`` runs out or the process is gone.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if (address, port) in listening_sockets(pid):
+                return True
+        except OSError:
+            return False
+        time.sleep(0.05)
+    return False

@@ -5,6 +5,10 @@ tree (recipe: ``fixtures/captures/samba-4.17-standalone-epm.md``). With
 ``interfaces = ADDR/8`` and ``bind interfaces only = yes`` it listens on ADDR only: port 135
 plus one dynamic port per worker group (49152 and up). ``rpcclient -c epmlookup`` is Samba's
 own client for the same list and serves as an independent expectation.
+
+``start_samba_epm(..., netns=NAME)`` runs it inside a network namespace of a test network
+(``tests/support/netns.py``) on that namespace's address instead; readiness is then read
+from ``/proc`` (no connection from outside the namespace).
 """
 
 from __future__ import annotations
@@ -17,7 +21,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.loopback import listening_sockets, require_loopback, wait_for_listener
+from tests.support.loopback import (
+    listening_sockets,
+    require_loopback,
+    wait_for_listener,
+    wait_for_listening,
+)
 
 SAMBA_DCERPCD_PATHS = ("/usr/libexec/samba/samba-dcerpcd", "/usr/lib/samba/samba-dcerpcd")
 EPM_PORT = 135
@@ -29,7 +38,7 @@ _SMB_CONF = """\
     workgroup = LAB
     netbios name = {netbios_name}
     server role = standalone server
-    interfaces = {address}/8
+    interfaces = {address}/{prefix_len}
     bind interfaces only = yes
     rpc start on demand helpers = no
     disable netbios = yes
@@ -74,6 +83,7 @@ class SambaEpm:
     root: Path
     process: subprocess.Popen[bytes]
     version: tuple[int, int, int] | None
+    netns: str | None = None
 
     @property
     def pid(self) -> int:
@@ -98,26 +108,47 @@ class SambaEpm:
 
 
 def start_samba_epm(
-    binary: str, root: Path, address: str, *, netbios_name: str = "LABEPM", timeout: float = 10.0
+    binary: str,
+    root: Path,
+    address: str,
+    *,
+    netbios_name: str = "LABEPM",
+    timeout: float = 10.0,
+    netns: str | None = None,
+    prefix_len: int = 8,
 ) -> SambaEpm:
-    """Write a private smb.conf under ``root``, start ``samba-dcerpcd`` and wait for port 135."""
-    require_loopback(address)
+    """Write a private smb.conf under ``root``, start ``samba-dcerpcd`` and wait for port 135.
+
+    Without ``netns`` the address must be a loopback one; with it, samba-dcerpcd runs in
+    that namespace (``ip netns exec``) and serves ``address``, one of the namespace's own
+    (``prefix_len`` is its network's prefix length).
+    """
+    if netns is None:
+        require_loopback(address)
     for sub in _SUBDIRS:
         (root / sub).mkdir(parents=True, exist_ok=True)
     conf = root / "smb.conf"
-    conf.write_text(_SMB_CONF.format(netbios_name=netbios_name, address=address, root=root))
+    conf.write_text(
+        _SMB_CONF.format(
+            netbios_name=netbios_name, address=address, prefix_len=prefix_len, root=root
+        )
+    )
+    command = [binary, "-F", "--debug-stdout", "-d", "1", f"--configfile={conf}", "--libexec-rpcds"]
+    if netns is not None:
+        command = ["ip", "netns", "exec", netns, *command]  # exec: the child is samba-dcerpcd
     log = open(root / "samba-dcerpcd.out", "wb")  # noqa: SIM115 - handed to the child
     try:
         process = subprocess.Popen(
-            [binary, "-F", "--debug-stdout", "-d", "1", f"--configfile={conf}", "--libexec-rpcds"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
     finally:
         log.close()
-    samba = SambaEpm(address, root, process, samba_version(binary))
-    if not wait_for_listener(address, EPM_PORT, timeout=timeout) or process.poll() is not None:
+    samba = SambaEpm(address, root, process, samba_version(binary), netns)
+    if netns is None:
+        ready = wait_for_listener(address, EPM_PORT, timeout=timeout)
+    else:
+        ready = wait_for_listening(process.pid, address, EPM_PORT, timeout=timeout)
+    if not ready or process.poll() is not None:
         samba.stop()
         raise RuntimeError(
             f"samba-dcerpcd did not listen on {address}:{EPM_PORT}:\n{samba.log_text()[-2000:]}"

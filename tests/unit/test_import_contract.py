@@ -1,7 +1,7 @@
 """The import directions written in pyproject.toml ([tool.importlinter]) hold.
 
 Each layer imports only the layers below it (cli > app > engine|lab|capture >
-targets > report > checks > settings > protocol > facts > models > errors), the protocol core
+targets > report > checks > settings > protocol > facts > errors > models), the protocol core
 imports no I/O or clock, and rich/typer stay in cli (rich also in report).
 """
 

@@ -127,6 +127,17 @@ BAD_FILES = [
     ('[wildcard]\nhosts = "127.7.0.0/24"\nrate = 1\n', "wildcard.rate", "unknown key"),
     ('[wildcard]\nhosts = "127.7.0.0/24"\n' + HOST, "wildcard", "not both"),
     ("hosts = 5\n", "hosts", "array of tables"),
+    ("[lab]\nany_address = 1\n" + HOST, "lab.any_address", "must be true or false"),
+    (
+        "[lab]\nany_address = true\n" + HOST.replace("127.9.0.1", "::1"),
+        "hosts[0].address",
+        "not an IPv4 address",
+    ),
+    (HOST + "delay = -1\n", "hosts[0].delay", "out of range 0..60"),
+    (HOST + "delay = 61\n", "hosts[0].delay", "out of range 0..60"),
+    (HOST + 'delay = "slow"\n', "hosts[0].delay", "must be a number"),
+    (HOST + "delay_ms = 60001\n", "hosts[0].delay_ms", "out of range 0..60000"),
+    (HOST + "delay = 1\ndelay_ms = 5\n", "hosts[0].delay_ms", "not both"),
 ]
 
 
@@ -156,3 +167,31 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
 def test_parse_lab_names_its_source() -> None:
     with pytest.raises(LabConfigError, match=r"^inline: hosts: "):
         parse_lab({}, "inline")
+
+
+def test_other_addresses_need_the_any_address_opt_in(tmp_path: Path) -> None:
+    text = HOST.replace("127.9.0.1", "10.77.3.4")
+    with pytest.raises(LabConfigError, match=r"not a loopback address.*any_address = true"):
+        load_lab_file(write(tmp_path, text))
+    from_key = load_lab_file(write(tmp_path, "[lab]\nany_address = true\n" + text))
+    assert from_key.any_address and from_key.hosts[0].address == "10.77.3.4"
+    from_caller = load_lab_file(write(tmp_path, text), any_address=True)
+    assert from_caller.any_address and from_caller.hosts[0].address == "10.77.3.4"
+    assert not load_lab_file(write(tmp_path, HOST)).any_address
+    single = single_host_lab("windows-member", "10.77.3.5", any_address=True)
+    assert single.hosts[0].address == "10.77.3.5"
+    with pytest.raises(LabConfigError, match=r"^--profile: hosts\[0\]\.address: "):
+        single_host_lab("windows-member", "10.77.3.5")
+    wildcard = '[wildcard]\nhosts = "10.77.0.0/24"\nlive = 3\n'
+    with pytest.raises(LabConfigError, match=r"not inside 127\.0\.0\.0/8"):
+        parse_lab({"wildcard": {"hosts": "10.77.0.0/24", "live": 3}})
+    assert load_lab_file(write(tmp_path, wildcard), any_address=True).wildcard is not None
+
+
+def test_delay_in_seconds_or_milliseconds(tmp_path: Path) -> None:
+    assert load_lab_file(write(tmp_path, HOST)).hosts[0].delay == 0.0
+    assert load_lab_file(write(tmp_path, HOST + "delay = 0.8\n")).hosts[0].delay == 0.8
+    assert load_lab_file(write(tmp_path, HOST + "delay = 2\n")).hosts[0].delay == 2.0
+    in_ms = load_lab_file(write(tmp_path, HOST + "delay_ms = 250\n")).hosts[0].delay
+    assert in_ms == pytest.approx(0.25)
+    assert single_host_lab("windows-member", "127.9.0.4", delay=0.1).hosts[0].delay == 0.1

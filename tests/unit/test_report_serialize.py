@@ -18,6 +18,7 @@ from epmscan.models import (
     HostStatus,
     HttpPortProbe,
     HttpProbeStatus,
+    IcmpError,
     PortClass,
     PortProbeStatus,
     ResolvedPort,
@@ -54,6 +55,16 @@ hosts = st.builds(
     lookup_pages=st.integers(0, 100),
     lookup_status=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
     fault_status=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+    icmp=st.one_of(
+        st.none(),
+        st.builds(
+            IcmpError,
+            type=st.integers(0, 255),
+            code=st.integers(0, 255),
+            sender=text,
+            protocol=st.sampled_from(["icmp", "icmpv6"]),
+        ),
+    ),
 )
 REPORT_PARTS = dict(
     role=Role.CLIENT_ACCESS,
@@ -128,3 +139,23 @@ def test_exchange_report_round_trip(encoder: str) -> None:
     assert data == serialize.exchange_to_dict(report)
     assert data["exchange"]["http"][0]["status"] == "other_service"
     assert serialize.exchange_from_dict(data) == report
+
+
+def test_icmp_detail_is_in_the_host_object(encoder: str) -> None:
+    icmp = IcmpError(3, 13, "192.0.2.1")
+    host = HostResult(
+        "192.0.2.9", "192.0.2.9", 135, HostStatus.UNREACHABLE, "no route to host", icmp=icmp
+    )
+    data = json.loads(serialize.host_to_json(host))
+    assert data["icmp"] == {
+        "type": 3,
+        "code": 13,
+        "sender": "192.0.2.1",
+        "protocol": "icmp",
+        "description": "ICMP type 3 code 13 (communication administratively prohibited)"
+        " from 192.0.2.1",
+    }
+    assert serialize.host_from_dict(data) == host
+    assert (
+        json.loads(serialize.host_to_json(HostResult("h", "h", 135, HostStatus.OK)))["icmp"] is None
+    )

@@ -14,7 +14,7 @@ it: ``unreachable``; only SYNs: ``filtered``, with their count). Its payload goe
 one :class:`~epmscan.capture.reassembly.StreamReassembler` per direction into a
 :class:`~epmscan.capture.dcerpc.PduReader`: on endpoint mapper connections every
 ``ept_map``/``ept_lookup`` request and answer is decoded with
-:mod:`epmscan.protocol.epm`, and each tower of an answer becomes a
+:mod:`epmscan.protocol.epm_client`, and each tower of an answer becomes a
 :class:`~epmscan.models.capture.Mapping` whose (address, port) is watched from then on; on
 the other connections reading stops once the bind's answer (and greeting) came.
 

@@ -1,6 +1,6 @@
 """DCE/RPC read off one direction of a captured connection, with the scanner's own codec.
 
-The scanner's :class:`~epmscan.protocol.pdu.ClientConnection` is strict on purpose: it
+The scanner's :class:`~epmscan.protocol.client_connection.ClientConnection` is strict on purpose: it
 only accepts answers to what it asked. A capture is watched, not driven, and may start
 late, lose a segment or hold PDUs we never sent (``alter_context``, ``auth3``), so this
 is a tolerant reader over the same pieces: :class:`~epmscan.protocol.framing.PduBuffer`

@@ -62,6 +62,8 @@ def host_lines(lab: Lab) -> list[str]:
         parts.append(f"paging={host.config.paging}")
         if host.fault is not None:
             parts.append(f"fault={host.fault.describe()}")
+        if host.config.delay:
+            parts.append(f"delay={host.config.delay:g}s")
         if host.config.zero_address_towers:
             parts.append("towers=0.0.0.0")
         others = sorted(set(host.plan.tcp_listeners) - {endpoints.get(k) for k in _SHOWN_KEYS})
@@ -103,7 +105,10 @@ def lab_command(
         typer.Option("--profile", help="One host of this profile (see --list-profiles)."),
     ] = None,
     bind: Annotated[
-        str, typer.Option("--bind", help="Loopback address of the --profile host.")
+        str,
+        typer.Option(
+            "--bind", help="Address of the --profile host (loopback unless --any-address)."
+        ),
     ] = "127.0.0.1",
     epm_port: Annotated[
         int | None, typer.Option("--epm-port", help="Endpoint mapper port (135 needs root).")
@@ -116,6 +121,13 @@ def lab_command(
     ] = None,
     list_profiles_flag: Annotated[
         bool, typer.Option("--list-profiles", help="List the host profiles and exit.")
+    ] = False,
+    any_address: Annotated[
+        bool,
+        typer.Option(
+            "--any-address",
+            help="Allow host addresses outside 127.0.0.0/8 (a lab inside a network namespace).",
+        ),
     ] = False,
 ) -> None:
     """Run emulated Windows/Exchange hosts on loopback until Ctrl-C or SIGTERM."""
@@ -131,7 +143,7 @@ def lab_command(
         if config is not None:
             if paging is not None:
                 raise LabConfigError("--paging goes with --profile; set paging in the lab file")
-            lab_config = load_lab_file(config).with_ports(
+            lab_config = load_lab_file(config, any_address=any_address).with_ports(
                 epm_port=epm_port, port_offset=port_offset
             )
         elif profile is not None:
@@ -141,6 +153,7 @@ def lab_command(
                 bind,
                 epm_port=135 if epm_port is None else epm_port,
                 port_offset=port_offset or 0,
+                any_address=any_address,
                 **overrides,
             )
         else:

@@ -26,7 +26,7 @@ from epmscan.errors import (
     ReadTimeoutError,
     RpcFaultError,
 )
-from epmscan.models import HostStatus
+from epmscan.models import HostStatus, IcmpError
 from epmscan.protocol.constants import EPM_INTERFACE
 from epmscan.settings import NetworkSettings
 
@@ -57,6 +57,7 @@ class SessionOutcome:
     error: str | None = None
     fault: int | None = None
     elapsed: float = 0.0
+    icmp: IcmpError | None = None
 
 
 async def run_epm_session(
@@ -89,6 +90,8 @@ async def run_epm_session(
         outcome.status, outcome.error = status_for_error(exc), str(exc)
         if isinstance(exc, RpcFaultError):
             outcome.fault = exc.status
+        elif isinstance(exc, HostUnreachableError):
+            outcome.icmp = exc.icmp
     finally:
         if conn is not None:
             conn.close(abort=network.reset_on_close)

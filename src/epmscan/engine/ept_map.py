@@ -66,4 +66,5 @@ async def map_host(
         endpoints=tuple(records),
         elapsed=outcome.elapsed,
         fault_status=outcome.fault,
+        icmp=outcome.icmp,
     )

@@ -83,4 +83,5 @@ async def dump_host(
         lookup_pages=walk.pages,
         lookup_status=walk.final_status,
         fault_status=outcome.fault,
+        icmp=outcome.icmp,
     )

@@ -4,16 +4,30 @@ A thin ``asyncio.Protocol`` (cheaper than streams on the hot path) buffers what 
 peer sends; :meth:`Connection.read` waits for the next bytes with a deadline of its
 own. This is the only module that sees ``OSError``: everything it raises is an
 :class:`epmscan.errors.TransportError`.
+
+:func:`open_tcp` makes the socket itself so that, on Linux, it can turn on the error
+queue (``IP_RECVERR``) before connecting: when the connect fails as unreachable, the ICMP
+message behind it (type, code, the router or host that sent it) is read from that queue
+(:mod:`epmscan.engine.icmp`) and carried by :class:`~epmscan.errors.HostUnreachableError`.
+Once connected, the option is turned off again, so an established connection behaves as
+without it (soft ICMP errors do not end it). The connect itself is a non-blocking
+``connect_ex`` and one wait for writability, then the socket is handed to the loop's
+transport: ``loop.sock_connect`` costs about twice as much CPU per connect under uvloop
+(it resolves the address again), ``create_connection(host=...)`` gives no socket to set
+the option on. The numbers are in ``docs/performance.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
 import struct
+import sys
 from typing import cast
 
+from epmscan.engine.icmp import ERRQUEUE_CONTROL_SIZE, icmp_from_ancillary, recverr_option
 from epmscan.errors import (
     ConnectionClosedError,
     ConnectRefusedError,
@@ -23,17 +37,28 @@ from epmscan.errors import (
     ReadTimeoutError,
     TransportError,
 )
+from epmscan.models import IcmpError
 
 _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
 _LOCAL = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EADDRNOTAVAIL}
 _REFUSED = {errno.ECONNREFUSED, errno.ECONNRESET}
+_PROHIBITED = {errno.EACCES, errno.EPERM}
+"""What a connect fails with when ICMPv6 says "administratively prohibited" (EACCES):
+unreachable when the error queue holds that message."""
 _LINGER_ABORT = struct.pack("ii", 1, 0)
+_ERROR_QUEUE = sys.platform.startswith("linux")
+"""``IP_RECVERR``/``IPV6_RECVERR`` and ``MSG_ERRQUEUE`` are Linux's."""
+_STREAM_NONBLOCKING = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
+"""Where the platform has it, the socket is made non-blocking by ``socket()`` itself."""
 
 
 def translate_os_error(exc: OSError, *, connecting: bool) -> TransportError:
     """Map an ``OSError`` from the socket layer onto our hierarchy."""
     code = exc.errno
-    text = exc.strerror or str(exc) or type(exc).__name__
+    if code is not None and code > 0:
+        text = os.strerror(code)  # not the event loop's "Connect call failed (address)"
+    else:
+        text = exc.strerror or str(exc) or type(exc).__name__
     if isinstance(exc, ConnectionRefusedError) or (connecting and code in _REFUSED):
         return ConnectRefusedError("connection refused")
     if code in _UNREACHABLE:
@@ -149,16 +174,78 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connection:
-    """Connect to ``address:port`` (an IP literal) within ``connect_timeout`` seconds."""
-    loop = asyncio.get_running_loop()
+def _answered(future: asyncio.Future[bool]) -> None:
+    if not future.done():
+        future.set_result(True)
+
+
+def _unanswered(future: asyncio.Future[bool]) -> None:
+    if not future.done():
+        future.set_result(False)
+
+
+def _queued_icmp(sock: socket.socket) -> IcmpError | None:
+    """The ICMP error waiting in the socket's error queue, if any (never blocks)."""
     try:
-        async with asyncio.timeout(connect_timeout):
-            transport, protocol = await loop.create_connection(
-                _BufferingProtocol, host=address, port=port
-            )
-    except TimeoutError:
-        raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s") from None
+        _data, ancillary, _flags, _address = sock.recvmsg(
+            1, ERRQUEUE_CONTROL_SIZE, socket.MSG_ERRQUEUE
+        )
+    except OSError:
+        return None
+    return icmp_from_ancillary(ancillary)
+
+
+def _connect_error(sock: socket.socket, code: int) -> TransportError:
+    """The error for a connect that failed with ``code``, with the queued ICMP message."""
+    error = translate_os_error(OSError(code, os.strerror(code)), connecting=True)
+    if _ERROR_QUEUE and (isinstance(error, HostUnreachableError) or code in _PROHIBITED):
+        icmp = _queued_icmp(sock)
+        if icmp is not None:
+            text = str(error) if isinstance(error, HostUnreachableError) else "unreachable"
+            error = HostUnreachableError(text, icmp)
+    return error
+
+
+async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connection:
+    """Connect to ``address:port`` (an IP literal) within ``connect_timeout`` seconds.
+
+    An unreachable host raises :class:`HostUnreachableError` with the ICMP message that
+    said so, where the kernel queued one (Linux).
+    """
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        sock = socket.socket(family, _STREAM_NONBLOCKING)
     except OSError as exc:
         raise translate_os_error(exc, connecting=True) from None
+    try:
+        if _STREAM_NONBLOCKING == socket.SOCK_STREAM:
+            sock.setblocking(False)
+        if _ERROR_QUEUE:
+            level, option = recverr_option(family)
+            sock.setsockopt(level, option, 1)
+        code = sock.connect_ex((address, port))
+        if code == errno.EINPROGRESS:
+            answered: asyncio.Future[bool] = loop.create_future()
+            fd = sock.fileno()
+            loop.add_writer(fd, _answered, answered)
+            timer = loop.call_later(connect_timeout, _unanswered, answered)
+            try:
+                if not await answered:
+                    raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s")
+            finally:
+                timer.cancel()
+                loop.remove_writer(fd)
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise _connect_error(sock, code)
+        if _ERROR_QUEUE:
+            sock.setsockopt(level, option, 0)
+        try:
+            transport, protocol = await loop.create_connection(_BufferingProtocol, sock=sock)
+        except OSError as exc:
+            raise translate_os_error(exc, connecting=True) from None
+    except BaseException:
+        sock.close()
+        raise
     return Connection(transport, protocol)  # a uvloop transport at run time, typed as asyncio's

@@ -1,8 +1,11 @@
 """Lab descriptions: which emulated hosts listen where, read from TOML or built in code.
 
-A lab file has an optional ``[lab]`` table (``epm_port``, ``port_offset``, ``seed``), then
-either ``[[hosts]]`` entries (one per emulated host on its own loopback address) or one
-``[wildcard]`` table describing many generated hosts served by one listener per port.
+A lab file has an optional ``[lab]`` table (``epm_port``, ``port_offset``, ``seed``,
+``any_address``), then either ``[[hosts]]`` entries (one per emulated host on its own
+loopback address) or one ``[wildcard]`` table describing many generated hosts served by one
+listener per port. Addresses must be in 127.0.0.0/8 unless ``any_address`` is set (in the
+file, or by the caller: ``epmscan lab --any-address``), for a lab that serves the addresses
+of a network namespace.
 Every port written in a lab file is nominal: the lab adds ``port_offset`` to it when it
 binds (dynamic ports are drawn free and not shifted). Every error is a
 :class:`~epmscan.errors.LabConfigError` whose one line names the file and the key.
@@ -26,6 +29,8 @@ from epmscan.protocol.constants import EPM_PORT
 PortOverride = int | Literal["dynamic"]
 
 LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
+MAX_DELAY = 60.0
+"""Seconds: the longest per-host answer delay a lab file may ask for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,8 @@ class HostConfig:
     seed: int = 0
     fault: HostFault | None = None
     """A hostile behaviour on the host's ports (``lab.faults``), or None for an honest host."""
+    delay: float = 0.0
+    """Seconds every answer waits: each PDU answer, the ncacn_http greeting, a banner."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,8 @@ class LabConfig:
     seed: int = 0
     wildcard: WildcardConfig | None = None
     source: str = "<lab>"
+    any_address: bool = False
+    """Addresses outside 127.0.0.0/8 were allowed (a lab inside a network namespace)."""
 
     def with_ports(
         self, *, epm_port: int | None = None, port_offset: int | None = None
@@ -101,7 +110,7 @@ class LabConfig:
 
 # --- parsing -------------------------------------------------------------------------
 
-_LAB_KEYS = {"epm_port", "port_offset", "seed", "name", "description"}
+_LAB_KEYS = {"epm_port", "port_offset", "seed", "name", "description", "any_address"}
 _HOST_KEYS = {
     "address",
     "profile",
@@ -119,7 +128,10 @@ _HOST_KEYS = {
     "foreign_ports",
     "http_banners",
     "fault",
+    "delay",
+    "delay_ms",
 }
+_ANY_ADDRESS_HINT = "to serve other addresses: any_address = true in [lab], or --any-address"
 _WILDCARD_KEYS = {"hosts", "live", "profiles", "profile", "seed", "bind", "dynamic_pool", "paging"}
 _TOP_KEYS = {"lab", "hosts", "wildcard"}
 
@@ -159,6 +171,15 @@ class _Reader:
             self.fail(self.key(name), f"{value} out of range {low}..{high}")
         return int(value)
 
+    def seconds(self, name: str, scale: float, high: float) -> float:
+        """A non-negative number of seconds given in units of ``scale`` seconds."""
+        value = self.table.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(self.key(name), f"must be a number, not {value!r}")
+        if not 0 <= value * scale <= high:
+            self.fail(self.key(name), f"{value} out of range 0..{high / scale:g}")
+        return float(value) * scale
+
     def string(self, name: str, default: str | None) -> str:
         value = self.table.get(name, default)
         if not isinstance(value, str):
@@ -193,16 +214,29 @@ class _Reader:
             raise
 
 
-def _loopback_address(reader: _Reader, name: str) -> str:
+def _host_address(reader: _Reader, name: str, any_address: bool) -> str:
     text = reader.string(name, None)
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
         reader.fail(reader.key(name), f"{text!r} is not an IP address")
         raise
-    if address.version != 4 or address not in LOOPBACK:
-        reader.fail(reader.key(name), f"{text} is not a loopback address in 127.0.0.0/8")
+    if address.version != 4:
+        reader.fail(reader.key(name), f"{text} is not an IPv4 address")
+    if not any_address and address not in LOOPBACK:
+        reader.fail(
+            reader.key(name),
+            f"{text} is not a loopback address in 127.0.0.0/8 ({_ANY_ADDRESS_HINT})",
+        )
     return str(address)
+
+
+def _delay(reader: _Reader) -> float:
+    if "delay" in reader.table and "delay_ms" in reader.table:
+        reader.fail(reader.key("delay_ms"), "give delay or delay_ms, not both")
+    if "delay_ms" in reader.table:
+        return reader.seconds("delay_ms", 0.001, MAX_DELAY)
+    return reader.seconds("delay", 1.0, MAX_DELAY)
 
 
 def default_host_name(profile: Profile, address: str) -> str:
@@ -255,10 +289,12 @@ def _parse_http_banners(reader: _Reader, profile: Profile) -> Mapping[int, str]:
     return MappingProxyType(banners)
 
 
-def _parse_host(source: str, index: int, table: Any, lab_seed: int) -> HostConfig:
+def _parse_host(
+    source: str, index: int, table: Any, lab_seed: int, any_address: bool
+) -> HostConfig:
     reader = _Reader(source, f"hosts[{index}]", table)
     reader.check_keys(_HOST_KEYS)
-    address = _loopback_address(reader, "address")
+    address = _host_address(reader, "address", any_address)
     profile = reader.profile("profile")
     http_closed = reader.port_list("http_closed")
     nominal_http = set(profile.http_ports.values())
@@ -288,6 +324,7 @@ def _parse_host(source: str, index: int, table: Any, lab_seed: int) -> HostConfi
         ports=_parse_ports(reader, profile),
         seed=reader.integer("seed", lab_seed + index, 0, 2**63 - 1),
         fault=_parse_host_fault(reader, profile),
+        delay=_delay(reader),
     )
 
 
@@ -308,7 +345,7 @@ def _parse_host_fault(reader: _Reader, profile: Profile) -> HostFault | None:
     return fault
 
 
-def _parse_wildcard(source: str, table: Any) -> WildcardConfig:
+def _parse_wildcard(source: str, table: Any, any_address: bool) -> WildcardConfig:
     reader = _Reader(source, "wildcard", table)
     reader.check_keys(_WILDCARD_KEYS)
     text = reader.string("hosts", None)
@@ -317,9 +354,10 @@ def _parse_wildcard(source: str, table: Any) -> WildcardConfig:
     except ValueError as exc:
         reader.fail(reader.key("hosts"), f"{text!r} is not a network: {exc}")
         raise
-    if not isinstance(network, ipaddress.IPv4Network) or not network.subnet_of(LOOPBACK):
-        reader.fail(reader.key("hosts"), f"{text} is not inside 127.0.0.0/8")
-        raise AssertionError("unreachable")
+    if not isinstance(network, ipaddress.IPv4Network):
+        reader.fail(reader.key("hosts"), f"{text} is not an IPv4 network")
+    if not any_address and not network.subnet_of(LOOPBACK):
+        reader.fail(reader.key("hosts"), f"{text} is not inside 127.0.0.0/8 ({_ANY_ADDRESS_HINT})")
     if "profile" in reader.table and "profiles" in reader.table:
         reader.fail(reader.key("profile"), "give profile or profiles, not both")
     if "profiles" in reader.table:
@@ -388,8 +426,14 @@ def _check_port_space(config: LabConfig) -> None:
             )
 
 
-def parse_lab(data: Mapping[str, Any], source: str = "<lab>") -> LabConfig:
-    """Validate a lab description already read from TOML into a :class:`LabConfig`."""
+def parse_lab(
+    data: Mapping[str, Any], source: str = "<lab>", *, any_address: bool = False
+) -> LabConfig:
+    """Validate a lab description already read from TOML into a :class:`LabConfig`.
+
+    ``any_address`` allows host addresses outside 127.0.0.0/8 (as ``any_address = true``
+    in the ``[lab]`` table does).
+    """
     top = _Reader(source, "", dict(data))
     top.check_keys(_TOP_KEYS)
     lab = _Reader(source, "lab", data.get("lab", {}))
@@ -397,10 +441,13 @@ def parse_lab(data: Mapping[str, Any], source: str = "<lab>") -> LabConfig:
     epm_port = lab.integer("epm_port", EPM_PORT, 1, 65535)
     port_offset = lab.integer("port_offset", 0, 0, 65534)
     seed = lab.integer("seed", 0, 0, 2**63 - 1)
+    any_address = lab.boolean("any_address", False) or any_address
     raw_hosts = data.get("hosts", [])
     if not isinstance(raw_hosts, list):
         top.fail("hosts", "must be an array of tables ([[hosts]])")
-    hosts = tuple(_parse_host(source, i, table, seed) for i, table in enumerate(raw_hosts))
+    hosts = tuple(
+        _parse_host(source, i, table, seed, any_address) for i, table in enumerate(raw_hosts)
+    )
     seen: dict[str, int] = {}
     for index, host in enumerate(hosts):
         if host.address in seen:
@@ -410,7 +457,9 @@ def parse_lab(data: Mapping[str, Any], source: str = "<lab>") -> LabConfig:
             )
         seen[host.address] = index
         _check_silent_ports(source, index, host, epm_port)
-    wildcard = _parse_wildcard(source, data["wildcard"]) if "wildcard" in data else None
+    wildcard = (
+        _parse_wildcard(source, data["wildcard"], any_address) if "wildcard" in data else None
+    )
     if wildcard is not None and hosts:
         top.fail("wildcard", "a lab has either [[hosts]] or [wildcard], not both")
     if wildcard is None and not hosts:
@@ -422,6 +471,7 @@ def parse_lab(data: Mapping[str, Any], source: str = "<lab>") -> LabConfig:
         seed=seed,
         wildcard=wildcard,
         source=source,
+        any_address=any_address,
     )
     _check_port_space(config)
     return config
@@ -442,8 +492,8 @@ def _check_silent_ports(source: str, index: int, host: HostConfig, epm_port: int
             )
 
 
-def load_lab_file(path: str | Path) -> LabConfig:
-    """Read and validate a TOML lab file."""
+def load_lab_file(path: str | Path, *, any_address: bool = False) -> LabConfig:
+    """Read and validate a TOML lab file (``any_address``: as in :func:`parse_lab`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -453,7 +503,7 @@ def load_lab_file(path: str | Path) -> LabConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise LabConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_lab(data, str(path))
+    return parse_lab(data, str(path), any_address=any_address)
 
 
 def single_host_lab(
@@ -463,13 +513,15 @@ def single_host_lab(
     epm_port: int = EPM_PORT,
     port_offset: int = 0,
     seed: int = 0,
+    any_address: bool = False,
     **overrides: Any,
 ) -> LabConfig:
     """A lab of one host; ``overrides`` are the keys of a ``[[hosts]]`` entry
-    (``paging="samba"``, ``ports={"mapi": 6123}``, ``http_closed=[6004]``, ...)."""
+    (``paging="samba"``, ``ports={"mapi": 6123}``, ``http_closed=[6004]``, ``delay=0.5``,
+    ...). ``any_address`` allows an address outside 127.0.0.0/8."""
     host: dict[str, Any] = {"address": bind_address, "profile": profile, **overrides}
     data = {
         "lab": {"epm_port": epm_port, "port_offset": port_offset, "seed": seed},
         "hosts": [host],
     }
-    return parse_lab(data, "--profile")
+    return parse_lab(data, "--profile", any_address=any_address)

@@ -20,7 +20,9 @@ connection fault replaces the conversation (silence, an endless stream, TLS or H
 wrong or endless greeting), ``drip`` sends every byte on its own, a PDU or bind fault
 replaces one answer and then keeps answering, falls silent, closes, or streams
 fragments without end; ``alloc_hint`` rewrites every response's hint. Lookup faults
-live in the endpoint map.
+live in the endpoint map. A host's ``delay`` makes it slow: every PDU answer, the
+ncacn_http greeting and a foreign banner wait that long (the TCP handshake is the
+kernel's and is never delayed).
 """
 
 from __future__ import annotations
@@ -289,6 +291,14 @@ class Lab:
     async def _start_per_address(self) -> None:
         for host_config in self.config.hosts:
             address = host_config.address
+            if not host_config.down:
+                try:
+                    _listen_socket(address, 0).close()
+                except OSError as exc:
+                    raise LabConfigError(
+                        f"{self.config.source}: cannot listen on {address}"
+                        f" ({host_config.profile.name}): {exc.strerror or exc}"
+                    ) from None
 
             def is_free(port: int, _address: str = address) -> bool:
                 try:
@@ -420,7 +430,10 @@ class Lab:
         host.stats.opened(port)
         try:
             kind, served = role
+            delay = host.config.delay
             if kind == "banner":
+                if delay:
+                    await asyncio.sleep(delay)
                 writer.write(host.plan.http_banners[port])  # type: ignore[index]
                 await writer.drain()
             if kind in ("silent", "banner"):
@@ -431,7 +444,7 @@ class Lab:
                 await _connection_fault(reader, writer, fault)
                 return
             drip = fault is not None and fault.kind is FaultKind.DRIP
-            send = _Sender(writer, fault.interval if fault is not None and drip else None)
+            send = _Sender(writer, fault.interval if fault is not None and drip else None, delay)
             if kind == "http":
                 await send(NCACN_HTTP_GREETING)
             session = EndpointMapSession(host.endpoint_map) if kind == "epm" else None
@@ -561,16 +574,22 @@ class Lab:
 
 
 class _Sender:
-    """Writes a connection's answers: at once, or (``drip``) one byte per ``interval``."""
+    """Writes a connection's answers: at once, or (``drip``) one byte per ``interval``;
+    each answer after the host's ``delay``."""
 
-    __slots__ = ("interval", "writer")
+    __slots__ = ("delay", "interval", "writer")
 
-    def __init__(self, writer: asyncio.StreamWriter, interval: float | None) -> None:
+    def __init__(
+        self, writer: asyncio.StreamWriter, interval: float | None, delay: float = 0.0
+    ) -> None:
         self.writer = writer
         self.interval = interval
+        self.delay = delay
 
     async def __call__(self, data: bytes) -> None:
         writer = self.writer
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.interval is None:
             writer.write(data)
             await writer.drain()

@@ -119,6 +119,76 @@ class EndpointRecord:
     """Where the interface is documented or who serves it (e.g. ``[MS-OXCRPC]``)."""
 
 
+_ICMP_UNREACHABLE_CODES = (
+    "network unreachable",
+    "host unreachable",
+    "protocol unreachable",
+    "port unreachable",
+    "fragmentation needed",
+    "source route failed",
+    "destination network unknown",
+    "destination host unknown",
+    "source host isolated",
+    "network administratively prohibited",
+    "host administratively prohibited",
+    "network unreachable for TOS",
+    "host unreachable for TOS",
+    "communication administratively prohibited",
+    "host precedence violation",
+    "precedence cutoff in effect",
+)
+_ICMPV6_UNREACHABLE_CODES = (
+    "no route to destination",
+    "communication administratively prohibited",
+    "beyond scope of source address",
+    "address unreachable",
+    "port unreachable",
+    "source address failed ingress/egress policy",
+    "reject route to destination",
+)
+_ICMP_MEANINGS: dict[tuple[str, int], tuple[str, ...]] = {
+    ("icmp", 3): _ICMP_UNREACHABLE_CODES,
+    ("icmp", 11): ("time to live exceeded in transit", "fragment reassembly time exceeded"),
+    ("icmpv6", 1): _ICMPV6_UNREACHABLE_CODES,
+    ("icmpv6", 3): ("hop limit exceeded in transit", "fragment reassembly time exceeded"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpError:
+    """The ICMP message that ended a connection attempt: type, code and who sent it.
+
+    ``sender`` is the address of the node that sent the message (a router that rejects,
+    or this machine itself when neighbour discovery gave up); ``""`` when unknown.
+    ``protocol`` is ``icmp`` or ``icmpv6`` (the numbering of type and code differs).
+    """
+
+    type: int
+    code: int
+    sender: str
+    protocol: str = "icmp"
+
+    @property
+    def meaning(self) -> str | None:
+        """The name of the type and code (``communication administratively prohibited``)."""
+        codes = _ICMP_MEANINGS.get((self.protocol, self.type), ())
+        return codes[self.code] if 0 <= self.code < len(codes) else None
+
+    @property
+    def description(self) -> str:
+        """``ICMP type 3 code 13 (communication administratively prohibited) from 10.0.0.1``."""
+        name = "ICMPv6" if self.protocol == "icmpv6" else "ICMP"
+        text = f"{name} type {self.type} code {self.code}"
+        if self.meaning is not None:
+            text += f" ({self.meaning})"
+        if self.sender:
+            text += f" from {self.sender}"
+        return text
+
+    def __str__(self) -> str:
+        return self.description
+
+
 @dataclass(frozen=True, slots=True)
 class HostResult:
     """Everything one host's endpoint mapper told us, or why it told us nothing.
@@ -137,6 +207,8 @@ class HostResult:
     lookup_pages: int = 0
     lookup_status: int | None = None
     fault_status: int | None = None
+    icmp: IcmpError | None = None
+    """The ICMP error behind an ``unreachable`` status, where the kernel gave one."""
 
     @property
     def ok(self) -> bool:

@@ -26,6 +26,7 @@ from epmscan.models import (
     HostStatus,
     HttpPortProbe,
     HttpProbeStatus,
+    IcmpError,
     PortClass,
     PortProbeStatus,
     ResolvedPort,
@@ -92,8 +93,32 @@ def _host_fields(host: HostResult, endpoints: object) -> dict[str, Any]:
         "lookup_pages": host.lookup_pages,
         "lookup_status": _hex(host.lookup_status),
         "fault_status": _hex(host.fault_status),
+        "icmp": _icmp(host.icmp),
         "endpoints": endpoints,
     }
+
+
+def _icmp(icmp: IcmpError | None) -> dict[str, Any] | None:
+    if icmp is None:
+        return None
+    return {
+        "type": icmp.type,
+        "code": icmp.code,
+        "sender": icmp.sender,
+        "protocol": icmp.protocol,
+        "description": icmp.description,
+    }
+
+
+def _icmp_from(data: dict[str, Any] | None) -> IcmpError | None:
+    if not data:
+        return None
+    return IcmpError(
+        type=int(data["type"]),
+        code=int(data["code"]),
+        sender=str(data.get("sender", "")),
+        protocol=str(data.get("protocol", "icmp")),
+    )
 
 
 _stdlib_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
@@ -185,6 +210,7 @@ def host_from_dict(data: dict[str, Any]) -> HostResult:
         lookup_pages=int(data.get("lookup_pages", 0)),
         lookup_status=_unhex(data.get("lookup_status")),
         fault_status=_unhex(data.get("fault_status")),
+        icmp=_icmp_from(data.get("icmp")),
     )
 
 
