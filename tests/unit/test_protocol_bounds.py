@@ -12,6 +12,7 @@ from epmscan.models import LookupEntry
 from epmscan.protocol.client_connection import ClientConnection
 from epmscan.protocol.constants import EPM_INTERFACE, NULL_HANDLE
 from epmscan.protocol.epm_client import decode_lookup_response
+from epmscan.protocol.epm_ndr import ANNOTATION_LIMIT
 from epmscan.protocol.epm_server import encode_lookup_entry, encode_lookup_response
 from epmscan.protocol.events import BindAck, BindNak, BindRequest
 from epmscan.protocol.lookup_walk import REPEATS_OF_ONE_ENTRY, LookupWalk
@@ -164,3 +165,12 @@ def test_a_count_claiming_more_entries_is_named_as_such(extra: int) -> None:
     ):
         decode_lookup_response(_lying_count(20 + extra, page))
     assert len(decode_lookup_response(page).entries) == 20
+
+
+def test_an_annotation_over_the_cap_is_refused() -> None:
+    page = bytearray(_page(1, 100))
+    # the first entry's annotation length (after the handle, num_ents, the array header,
+    # the object UUID, the tower referent and the annotation offset)
+    struct.pack_into("<I", page, 24 + 12 + 16 + 4 + 4, ANNOTATION_LIMIT + 1)
+    with pytest.raises(ProtocolError, match=rf"annotation of {ANNOTATION_LIMIT + 1} bytes"):
+        decode_lookup_response(bytes(page))
