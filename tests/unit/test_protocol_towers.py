@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from epmscan.errors import ProtocolError
 from epmscan.facts.exchange import EXCHANGE_INTERFACES
 from epmscan.models import ExchangeInterface, Floor, InterfaceId, LookupEntry, Tower
 from epmscan.protocol.constants import NDR_SYNTAX
