@@ -132,5 +132,6 @@ def test_a_greeting_past_the_host_deadline_is_cut_there() -> None:
             )
         assert probe.status is HttpProbeStatus.SILENT, probe
         assert probe.banner and GREETING.decode().startswith(probe.banner)
+        assert "then host deadline of 0.3 s exceeded" in (probe.detail or "")
 
     asyncio.run(main())

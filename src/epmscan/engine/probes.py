@@ -164,12 +164,18 @@ async def probe_http(
         return HttpPortProbe(port, interface, http_status, detail=str(exc))
     try:
         data = await read_greeting(conn, timeouts.read, deadline)
+        cut = deadline is not None and asyncio.get_running_loop().time() >= deadline
+        quiet = _deadline_text(timeouts.host) if cut else f"nothing within {timeouts.read:g} s"
         if not data:
             return HttpPortProbe(
                 port,
                 interface,
                 HttpProbeStatus.SILENT,
-                detail=f"connected, nothing sent within {timeouts.read:g} s",
+                detail=(
+                    f"connected, nothing sent ({_deadline_text(timeouts.host)})"
+                    if cut
+                    else f"connected, nothing sent within {timeouts.read:g} s"
+                ),
             )
         is_http, banner = classify_greeting(data)
         if not is_http and NCACN_HTTP_GREETING.startswith(data):
@@ -179,8 +185,7 @@ async def probe_http(
                 HttpProbeStatus.SILENT,
                 banner=banner,
                 detail=(
-                    f"sent {banner!r} (the start of {NCACN_HTTP_GREETING.decode()}),"
-                    f" then nothing within {timeouts.read:g} s"
+                    f"sent {banner!r} (the start of {NCACN_HTTP_GREETING.decode()}), then {quiet}"
                 ),
             )
         if not is_http:
