@@ -6,6 +6,8 @@ import collections
 import io
 import ipaddress
 import itertools
+import os
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -245,3 +247,18 @@ def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert seen == 150_000 and space.total == 200_000
     assert peak < 4 * 1024 * 1024  # the parsed list alone would be tens of MB
+
+
+def test_a_pipe_is_copied_once_and_read_again(tmp_path: Path) -> None:
+    fifo = tmp_path / "targets.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_text, args=(plain_lines(300) + "dc1\n",))
+    writer.start()
+    space = TargetSpace.parse([], input_files=[fifo])
+    writer.join()
+    assert space.total == 301
+    assert (
+        sorted(texts(space, seed=3))
+        == sorted(texts(space, seed=3))
+        == sorted([*plain_lines(300).split(), "dc1"])
+    )

@@ -7,8 +7,9 @@ number of its first line and how many targets it holds once the excludes are tak
 out: a few numbers per 64 KiB of file. A block of plain addresses, one per line (the
 usual inventory export), is checked in C (``inet_pton`` mapped over its lines); any
 other block goes line by line through :func:`~epmscan.targets.parse.parse_spec`.
-Standard input (``-iL -``) is copied to an unnamed temporary file during that pass, so
-it can be read again.
+Standard input (``-iL -``) and any other file that is not a regular file (a pipe,
+``-iL <(...)``) is copied to an unnamed temporary file during that pass, so it can be
+read again.
 
 The order is seeded and two-level: the blocks in a random order (a
 :class:`~epmscan.targets.permutation.CyclicPermutation` of the block numbers), taken
@@ -29,6 +30,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import stat
 import sys
 import tempfile
 from bisect import bisect_right
@@ -234,17 +236,20 @@ class TargetFiles:
 
     def _count(self, index: int, source: _Source) -> None:
         stream: IO[Any]
-        if source.label == "<stdin>":
-            source.spool = tempfile.TemporaryFile()  # noqa: SIM115 - read back by the scan
+        from_stdin = source.label == "<stdin>"
+        if from_stdin:
             stream = getattr(sys.stdin, "buffer", sys.stdin)
         else:
             stream = source.open()
+        if from_stdin or not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            # A pipe (standard input, ``-iL <(...)``) cannot be read twice: keep a copy.
+            source.spool = tempfile.TemporaryFile()  # noqa: SIM115 - read back by the scan
         try:
             self._count_stream(index, source, stream)
         finally:
-            if source.spool is None:
+            if not from_stdin:
                 stream.close()
-            else:
+            if source.spool is not None:
                 source.spool.flush()
 
     def _count_stream(self, index: int, source: _Source, stream: IO[Any]) -> None:
