@@ -235,12 +235,8 @@ class TargetFiles:
     # --- the counting pass ------------------------------------------------------------
 
     def _count(self, index: int, source: _Source) -> None:
-        stream: IO[Any]
         from_stdin = source.label == "<stdin>"
-        if from_stdin:
-            stream = getattr(sys.stdin, "buffer", sys.stdin)
-        else:
-            stream = source.open()
+        stream: IO[Any] = getattr(sys.stdin, "buffer", sys.stdin) if from_stdin else source.open()
         if from_stdin or not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
             # A pipe (standard input, ``-iL <(...)``) cannot be read twice: keep a copy.
             source.spool = tempfile.TemporaryFile()  # noqa: SIM115 - read back by the scan
