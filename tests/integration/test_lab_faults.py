@@ -150,22 +150,12 @@ class Case:
     xfail: str | None = None
 
 
-ENGINE_CLOSED_NOT_PROTOCOL = (
-    "engine: a peer that answers with 7 bytes that cannot start a DCE/RPC PDU (a TLS alert)"
-    " and closes is reported `closed`; the partial header is never checked"
-)
-ENGINE_TOWER = (
-    "engine: a tower that cannot be parsed fails the whole page or becomes a made-up binding;"
-    " target: the entry stays with a tower_error and the tower's raw bytes in hex"
-)
-ENGINE_BIND_CALL_ID = "engine: a bind_ack for another call id is taken as the bind's answer"
-
 EPM_CASES = [
     Case("silent", "silent", "timeout", "no answer within"),
     Case("drip", {"kind": "drip", "interval": DRIP_INTERVAL}, "timeout", "host deadline"),
     Case("endless_stream", "endless_stream", "protocol_error", "not DCE/RPC"),
     Case("speaks_http", "speaks_http", "protocol_error", "not DCE/RPC"),
-    Case("speaks_tls", "speaks_tls", "protocol_error", xfail=ENGINE_CLOSED_NOT_PROTOCOL),
+    Case("speaks_tls", "speaks_tls", "protocol_error", "not DCE/RPC 5.0/5.1: version 21.3"),
     Case("garbage", {"kind": "garbage", "size": 200}, "protocol_error", "not DCE/RPC"),
     Case("close_mid_pdu", "close_mid_pdu", "closed", "closed by peer"),
     Case(
@@ -210,7 +200,7 @@ EPM_CASES = [
         "wrong_call_id_on_bind",
         {"kind": "wrong_call_id", "at": "bind"},
         "protocol_error",
-        xfail=ENGINE_BIND_CALL_ID,
+        "bind_ack for call",
     ),
     Case("fault_on_bind", "fault", "rpc_fault", "fault on bind: rpc_s_access_denied"),
     Case(
@@ -264,7 +254,11 @@ EPM_CASES = [
         "first_page",
     ),
     Case(
-        "stuck_handle_repeating", "stuck_handle", "protocol_error", "more than 65536 entries", "cap"
+        "stuck_handle_repeating",
+        "stuck_handle",
+        "protocol_error",
+        "handle does not advance: same handle, the same 50 entries again",
+        "first_page",
     ),
     Case(
         "endless_pages", "endless_pages", "protocol_error", "did not end within 4096 pages", "cap"
@@ -281,24 +275,28 @@ EPM_CASES = [
         "num_ents_lie_array",
         {"kind": "num_ents_lie", "array": True, "extra": 1000},
         "protocol_error",
-        "ept_lookup",
+        "ept_lookup announces 1050 entries in",
     ),
-    Case("tower_floor_count_high", "tower_floor_count", "ok", keep="towers", xfail=ENGINE_TOWER),
+    Case(
+        "num_ents_lie_array_by_one",
+        {"kind": "num_ents_lie", "array": True, "extra": 1},
+        "protocol_error",
+        "ept_lookup entries: 51 announced, but entry 51 cannot be read",
+    ),
+    Case("tower_floor_count_high", "tower_floor_count", "ok", keep="towers"),
     Case(
         "tower_floor_count_low",
         {"kind": "tower_floor_count", "floors": 3},
         "ok",
         keep="towers",
-        xfail=ENGINE_TOWER,
     ),
-    Case("tower_floor_length", "tower_floor_length", "ok", keep="towers", xfail=ENGINE_TOWER),
-    Case("tower_short_floor", "tower_short_floor", "ok", keep="towers", xfail=ENGINE_TOWER),
+    Case("tower_floor_length", "tower_floor_length", "ok", keep="towers"),
+    Case("tower_short_floor", "tower_short_floor", "ok", keep="towers"),
     Case(
         "tower_no_floors",
         {"kind": "tower_no_floors", "entries": 3},
         "ok",
         keep="towers",
-        xfail=ENGINE_TOWER,
     ),
     Case("annotation_unterminated", "annotation_unterminated", "ok", keep="all"),
     Case("many_entries", "many_entries", "ok", keep="many"),
@@ -377,7 +375,7 @@ def epm_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EpmScan]:
             item = json.loads(line)
             if "summary" in item:
                 outcome.summary = item["summary"]
-            else:
+            elif "epmscan" not in item:
                 outcome.results[item["address"]] = item
         yield outcome
 
@@ -605,11 +603,6 @@ def test_interface_port_faults_are_named_per_port(
     assert _http(report) == _http(_report(check_run, "healthy"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: check's bind probes run outside the host deadline; a port that answers"
-    " one byte a second holds the check for a minute per probe",
-)
 def test_a_dripping_interface_port_ends_within_the_host_deadline(check_run: CheckRun) -> None:
     report = _report(check_run, "rpc_drip")
     assert report.host.status is HostStatus.OK

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from epmscan.errors import ProtocolError
 from epmscan.facts.exchange import EXCHANGE_INTERFACES
 from epmscan.models import ExchangeInterface, Floor, InterfaceId, LookupEntry, Tower
 from epmscan.protocol.constants import NDR_SYNTAX
@@ -134,12 +133,132 @@ def test_a_tower_of_unknown_floors_only_is_unknown() -> None:
 
 
 @pytest.mark.parametrize("cut", range(1, 40))
-def test_truncated_towers_are_protocol_errors(cut: int) -> None:
-    data = tower(MAPI_FLOOR, NDR_FLOOR)
-    with pytest.raises(ProtocolError):
-        decode_tower(data[: len(data) - cut])
-    with pytest.raises(ProtocolError):
-        reference_decode_tower(data[: len(data) - cut])
+def test_truncated_towers_come_back_with_an_error_and_their_bytes(cut: int) -> None:
+    data = tower(MAPI_FLOOR, NDR_FLOOR)[:-cut]
+    decoded = both(data)
+    assert decoded.error is not None and decoded.raw == data
+    assert (decoded.transport, decoded.address, decoded.port, decoded.endpoint) == (
+        "unknown",
+        None,
+        None,
+        None,
+    )
+
+
+TCP_FLOORS = (
+    floor(b"\x0b", b"\0\0"),
+    floor(b"\x07", b"\xea\x61"),
+    floor(b"\x09", b"\xc0\0\2\5"),
+)
+TCP_TOWER = tower(MAPI_FLOOR, NDR_FLOOR, *TCP_FLOORS)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", "tower of 0 byte(s) has no floor count"),
+        (b"\x05", "tower of 1 byte(s) has no floor count"),
+        (b"\0\0", "tower has no floors"),
+        (b"\0\0" + TCP_TOWER[2:], "tower has no floors (73 bytes follow its floor count of 0)"),
+        (b"\x07\0" + TCP_TOWER[2:], "tower floor 6 of 7 is missing"),
+        (b"\x03\0" + TCP_TOWER[2:], "tower claims 3 floor(s) but 16 byte(s) follow them"),
+        (
+            TCP_TOWER[:-6] + b"\x0c\0" + TCP_TOWER[-4:],
+            "tower floor 5 is truncated: its right-hand side claims 12 bytes, 4 are left",
+        ),
+        (
+            tower(MAPI_FLOOR, NDR_FLOOR)[:-8],
+            "tower floor 2 is truncated: its left-hand side claims 19 bytes, 15 are left",
+        ),
+        (
+            tower(MAPI_FLOOR, NDR_FLOOR)[:-3],
+            "tower floor 2 is truncated: its right-hand side length is missing",
+        ),
+        (
+            tower(
+                MAPI_FLOOR,
+                NDR_FLOOR,
+                floor(b"\x0b", b"\0\0"),
+                floor(b"\x07", b"\xea"),
+                TCP_FLOORS[2],
+            ),
+            "tower floor 4 (port 0x07) holds 1 byte(s); a port needs 2",
+        ),
+        (
+            tower(
+                MAPI_FLOOR, NDR_FLOOR, floor(b"\x0b", b"\0\0"), floor(b"\x1f", b""), TCP_FLOORS[2]
+            ),
+            "tower floor 4 (port 0x1f) holds 0 byte(s); a port needs 2",
+        ),
+        (
+            tower(MAPI_FLOOR, NDR_FLOOR, *TCP_FLOORS[:2], floor(b"\x09", b"\xc0\0\2")),
+            "tower floor 5 (IPv4 address 0x09) holds 3 byte(s), not 4",
+        ),
+        (
+            tower(MAPI_FLOOR, NDR_FLOOR, floor(b"", b"\0\0"), *TCP_FLOORS[1:]),
+            "tower floor 3 has no protocol identifier (empty left-hand side)",
+        ),
+        (
+            tower(MAPI_FLOOR[:-4] + b"\x01\0\0", NDR_FLOOR, *TCP_FLOORS),
+            "tower floor 1 (interface identifier 0x0d) has 19+1 bytes, not 19+2",
+        ),
+    ],
+)
+def test_each_tower_fault_is_named(data: bytes, error: str) -> None:
+    decoded = both(data)
+    assert decoded.error == error
+    assert decoded.raw == data
+    assert (decoded.transport, decoded.address, decoded.port, decoded.endpoint) == (
+        "unknown",
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_broken_tower_keeps_the_interface_it_could_read() -> None:
+    decoded = both(b"\x07\0" + TCP_TOWER[2:])
+    assert decoded.interface == MAPI and decoded.transfer_syntax == NDR_SYNTAX
+    assert len(decoded.floors) == 5
+    assert both(b"\0\0").interface is None
+
+
+def test_a_broken_tower_becomes_an_entry_with_its_error_and_hex_never_a_binding() -> None:
+    nil = "00000000-0000-0000-0000-000000000000"
+    for data in (b"\0\0", b"\x07\0" + TCP_TOWER[2:], b"\x03\0" + TCP_TOWER[2:]):
+        record = endpoint_record(LookupEntry(nil, decode_tower(data), "x"), "192.0.2.20")
+        assert record.tower_error == decode_tower(data).error
+        assert record.tower_hex == data.hex()
+        assert (record.transport, record.binding, record.address, record.port) == (
+            "unknown",
+            "",
+            None,
+            None,
+        )
+        assert record.annotation == "x"
+    record = endpoint_record(
+        LookupEntry(nil, decode_tower(b"\x07\0" + TCP_TOWER[2:]), ""), "192.0.2.20"
+    )
+    assert (record.uuid, record.version) == (MAPI.uuid, "0.81")
+
+
+def test_unknown_transport_keeps_its_binding_and_gives_its_hex() -> None:
+    data = tower(MAPI_FLOOR, NDR_FLOOR, floor(b"\x0b", b"\0\0"), floor(b"\x77", b"?"))
+    record = endpoint_record(
+        LookupEntry("00000000-0000-0000-0000-000000000000", decode_tower(data), ""), "192.0.2.1"
+    )
+    assert record.transport == "unknown" and record.tower_error is None
+    assert record.binding == "unknown(0x0b-0x77):192.0.2.1[]"
+    assert record.tower_hex == data.hex()
+
+
+def test_a_good_tower_has_no_error_and_no_hex() -> None:
+    decoded = both(TCP_TOWER)
+    assert decoded.error is None and decoded.raw is None
+    record = endpoint_record(
+        LookupEntry("00000000-0000-0000-0000-000000000000", decoded, ""), "192.0.2.1"
+    )
+    assert record.tower_error is None and record.tower_hex is None
 
 
 @pytest.mark.parametrize(

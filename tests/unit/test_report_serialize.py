@@ -26,6 +26,7 @@ from epmscan.models import (
     Severity,
 )
 from epmscan.report import serialize
+from epmscan.report.saved_results import parse_saved_run
 
 text = st.text(max_size=12)
 maybe_port = st.one_of(st.none(), st.integers(1, 65535))
@@ -42,6 +43,8 @@ endpoints = st.builds(
     binding=text,
     object_uuid=text,
     provider=st.one_of(st.none(), text),
+    tower_error=st.one_of(st.none(), text),
+    tower_hex=st.one_of(st.none(), st.binary(max_size=40).map(bytes.hex)),
 )
 hosts = st.builds(
     HostResult,
@@ -117,7 +120,36 @@ def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_endpoint_dict_has_every_field() -> None:
     record = EndpointRecord("u", "0.81", None, "", "ncalrpc", None, None, "lsass", "x")
-    assert set(serialize.endpoint_to_dict(record)) == {f.name for f in fields(EndpointRecord)}
+    assert list(serialize.endpoint_to_dict(record)) == [f.name for f in fields(EndpointRecord)]
+
+
+BROKEN = EndpointRecord(
+    uuid="00000000-0000-0000-0000-000000000000",
+    version="0.0",
+    name=None,
+    annotation="x",
+    transport="unknown",
+    address=None,
+    port=None,
+    endpoint=None,
+    binding="",
+    tower_error="tower has no floors",
+    tower_hex="0000",
+)
+
+
+def test_a_tower_error_is_the_same_json_from_both_encoders(encoder: str) -> None:
+    host = HostResult("192.0.2.7", "192.0.2.7", 135, HostStatus.OK, endpoints=(BROKEN,))
+    line = serialize.host_to_json(host)
+    assert line == json.dumps(serialize.host_to_dict(host), separators=(",", ":"))
+    endpoint = json.loads(line)["endpoints"][0]
+    assert (endpoint["tower_error"], endpoint["tower_hex"]) == ("tower has no floors", "0000")
+
+
+def test_saved_results_read_the_tower_fields_back() -> None:
+    host = HostResult("192.0.2.7", "192.0.2.7", 135, HostStatus.OK, endpoints=(BROKEN,))
+    saved = parse_saved_run(serialize.host_to_json(host) + "\n", "saved.jsonl")
+    assert saved.hosts[0].host.endpoints == (BROKEN,)
 
 
 @given(host=hosts)

@@ -75,7 +75,11 @@ def test_input_file_with_comments_and_several_specs_a_line(tmp_path: Path) -> No
         "2001:db8::5\n"
     )
     space = TargetSpace.parse(["192.0.2.99"], input_files=[listing])
-    assert space.names == ("exch01.corp.example",)
+    assert space.names == ()  # names in a file are streamed with the file, not held
+    assert [t for t in space.iter_targets(3) if t.is_name] == [
+        Target("exch01.corp.example", None, "exch01.corp.example")
+    ]
+    assert space.total == 8
     assert set(addresses(space)) == {
         "192.0.2.10", "192.0.2.11", "192.0.2.20", "192.0.2.21", "192.0.2.22", "192.0.2.99",
         "2001:db8::5",

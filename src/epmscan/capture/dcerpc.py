@@ -3,7 +3,7 @@
 The scanner's :class:`~epmscan.protocol.client_connection.ClientConnection` is strict on purpose: it
 only accepts answers to what it asked. A capture is watched, not driven, and may start
 late, lose a segment or hold PDUs we never sent (``alter_context``, ``auth3``), so this
-is a tolerant reader over the same pieces: :class:`~epmscan.protocol.framing.PduBuffer`
+is a tolerant reader over the same pieces: :class:`~epmscan.protocol.pdu_stream.PduBuffer`
 cuts fragments and checks headers, ``decode_bind`` / ``decode_bind_ack`` /
 ``decode_bind_nak`` / ``decode_fault`` decode them, and request/response fragments are
 joined per ``call_id`` (bounded by ``max_total`` bytes and ``max_calls`` calls in flight).

@@ -5,8 +5,10 @@ MAPI, AsyncEMSMDB, NSPI and RFR (ncacn_ip_tcp and ncacn_http); ``mode=map`` asks
 ``ept_map``. Every distinct TCP port found for them is then connected and bound for its
 interface; the RPC-over-HTTP ports are probed for their greeting and, where it came,
 the interface behind is bound. At most ``per_host`` connections to the host are open at
-once. The result is an :class:`~epmscan.models.ExchangeObservation`: what was seen,
-no verdict (``checks`` judges it).
+once. Everything, the lookup and every probe, ends by one host deadline
+(``timeouts.host`` from the start): a port that drips its answer cannot hold the check.
+The result is an :class:`~epmscan.models.ExchangeObservation`: what was seen, no
+verdict (``checks`` judges it).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ async def observe_exchange_host(
     ``default_http`` are probed on a host that registers any Exchange interface.
     """
     mapped: list[EndpointRecord] = []
+    deadline = asyncio.get_running_loop().time() + network.timeouts.host
 
     async def ask_map(session: RpcSession) -> None:
         try:
@@ -65,11 +68,13 @@ async def observe_exchange_host(
     probed: list[ResolvedPort] = []
     if host.status is HostStatus.OK:
         ports = resolved_ports(host.endpoints, mapped)
-        probed = await asyncio.gather(*(_probe_port(address, p, network, limit) for p in ports))
+        probed = await asyncio.gather(
+            *(_probe_port(address, p, network, limit, deadline) for p in ports)
+        )
     http_ports = http_ports_to_probe(probed, tuple(required_http), tuple(default_http))
     http = await asyncio.gather(
         *(
-            _probe_http(address, port, RPC_HTTP_PORTS.get(port), network, limit)
+            _probe_http(address, port, RPC_HTTP_PORTS.get(port), network, limit, deadline)
             for port in http_ports
         )
     )
@@ -93,13 +98,21 @@ def http_ports_to_probe(
 
 
 async def _probe_port(
-    address: str, resolved: ResolvedPort, network: NetworkSettings, limit: asyncio.Semaphore
+    address: str,
+    resolved: ResolvedPort,
+    network: NetworkSettings,
+    limit: asyncio.Semaphore,
+    deadline: float,
 ) -> ResolvedPort:
     if resolved.transport != "ncacn_ip_tcp" or resolved.port is None:
         return resolved
     async with limit:
         status, detail = await probe_bind(
-            address, resolved.port, EXCHANGE_INTERFACES[resolved.interface], network.timeouts
+            address,
+            resolved.port,
+            EXCHANGE_INTERFACES[resolved.interface],
+            network.timeouts,
+            deadline=deadline,
         )
     return replace(
         resolved, probe=status, probe_detail=None if status is PortProbeStatus.BOUND else detail
@@ -112,9 +125,15 @@ async def _probe_http(
     interface: ExchangeInterface | None,
     network: NetworkSettings,
     limit: asyncio.Semaphore,
+    deadline: float,
 ) -> HttpPortProbe:
     interface = interface or ExchangeInterface.MAPI
     async with limit:
         return await probe_http(
-            address, port, interface, EXCHANGE_INTERFACES[interface], network.timeouts
+            address,
+            port,
+            interface,
+            EXCHANGE_INTERFACES[interface],
+            network.timeouts,
+            deadline=deadline,
         )

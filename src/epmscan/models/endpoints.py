@@ -77,6 +77,12 @@ class Tower:
     ``address`` is the network address floor (IPv4 text or NetBIOS/host name) as sent,
     ``port`` the TCP/UDP/HTTP port, ``endpoint`` the named pipe or LRPC name.
     ``floors`` keeps every floor raw, unknown ones included.
+
+    A tower that cannot be parsed (no floors, a floor too short for its kind, lengths
+    that run past the end or leave bytes over) has ``error`` set, saying what is wrong;
+    then ``transport`` is ``unknown``, ``address``/``port``/``endpoint`` are None, and
+    only the interface (when its floor was read) and the floors read so far are kept.
+    ``raw`` holds the tower's bytes when it is broken or its transport is unknown.
     """
 
     interface: InterfaceId | None
@@ -86,6 +92,8 @@ class Tower:
     port: int | None
     endpoint: str | None
     floors: tuple[Floor, ...]
+    error: str | None = None
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,9 @@ class EndpointRecord:
 
     ``address`` is the tower's address with 0.0.0.0 replaced by the address that was
     asked; ``binding`` is the string binding (``ncacn_ip_tcp:192.0.2.5[49152]``).
+    A tower that could not be parsed gives ``tower_error`` (what is wrong with it), an
+    empty ``binding`` and transport ``unknown``; ``tower_hex`` is the tower's bytes in
+    hex for such a tower and for one whose transport is unknown, None otherwise.
     """
 
     uuid: str
@@ -117,6 +128,10 @@ class EndpointRecord:
     object_uuid: str = "00000000-0000-0000-0000-000000000000"
     provider: str | None = None
     """Where the interface is documented or who serves it (e.g. ``[MS-OXCRPC]``)."""
+    tower_error: str | None = None
+    """Why the tower could not be parsed; None for a tower that parsed."""
+    tower_hex: str | None = None
+    """The tower's bytes in hex when it could not be parsed or names no known transport."""
 
 
 _ICMP_UNREACHABLE_CODES = (

@@ -5,7 +5,8 @@ server sent and returns :mod:`.events`: :class:`BindAck` (per-context results; t
 server's ``max_recv_frag`` lowers the fragment size we send), :class:`BindNak`,
 :class:`Response` (fragments of one call reassembled, capped at ``max_total``) and
 :class:`Fault`. Anything else from the server (a PDU type a client never receives, a
-response to a call not made, a broken fragment sequence) raises :class:`ProtocolError`.
+response to a call not made, a bind_ack or bind_nak whose call id is not the bind's, a
+broken fragment sequence) raises :class:`ProtocolError`.
 
 The bind PDU is built once per interface with impacket's structures and only its
 ``call_id`` is patched afterwards; every other PDU is a few ``struct`` fields.
@@ -171,6 +172,11 @@ class ClientConnection:
         if ptype in (PTYPE_BIND_ACK, PTYPE_BIND_NAK):
             if self._bind_call_id is None:
                 raise ProtocolError(f"unexpected {pdu_name(ptype)}: no bind outstanding")
+            if header.call_id != self._bind_call_id:
+                raise ProtocolError(
+                    f"{pdu_name(ptype)} for call {header.call_id}, but the bind was call"
+                    f" {self._bind_call_id}"
+                )
             self._bind_call_id = None
             if ptype == PTYPE_BIND_NAK:
                 return decode_bind_nak(header, fragment)

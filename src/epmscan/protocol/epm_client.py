@@ -23,6 +23,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NoReturn
 
 from epmscan.errors import ProtocolError
 from epmscan.models import InterfaceId, LookupEntry, Tower
@@ -170,6 +171,14 @@ def _annotation(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
+def _unreadable_entry(count: int, index: int, reason: str) -> NoReturn:
+    """An entry that cannot be read: most often a count that claims more entries than
+    were sent, so the error names the count first."""
+    raise ProtocolError(
+        f"ept_lookup entries: {count} announced, but entry {index + 1} cannot be read ({reason})"
+    )
+
+
 def decode_lookup_response(stub: bytes) -> LookupResponse:
     """Decode an ``ept_lookup`` response stub (fast path)."""
     stub = bytes(stub)
@@ -182,18 +191,18 @@ def decode_lookup_response(stub: bytes) -> LookupResponse:
     heads: list[tuple[bytes, int, str]] = []
     unpack_head = ENTRY_HEAD.unpack_from
     size = len(stub)
-    for _ in range(count):
+    for index in range(count):
         if offset + 28 > size:
-            need(stub, offset + 28, "an ept_entry_t")
+            _unreadable_entry(count, index, f"the stub ends after {size} bytes")
         raw_object, referent, first, length = unpack_head(stub, offset)
         if first != 0:
-            raise ProtocolError(f"annotation offset {first} is not 0")
+            _unreadable_entry(count, index, f"annotation offset {first} is not 0")
         if length > ANNOTATION_LIMIT:
-            raise ProtocolError(f"annotation of {length} bytes")
+            _unreadable_entry(count, index, f"annotation of {length} bytes")
         offset += 28
         end = offset + length
         if end > size:
-            need(stub, end, "an annotation")
+            _unreadable_entry(count, index, f"its annotation of {length} bytes runs past the stub")
         heads.append((raw_object, referent, _annotation(stub[offset:end])))
         offset = end + (-end & 3)
     towers, offset = deferred_towers(

@@ -31,15 +31,37 @@ def _string(related: bytes) -> str:
     return related.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
+def _broken(data: bytes, error: str, syntaxes: list[InterfaceId], floors: list[Floor]) -> Tower:
+    return Tower(
+        syntaxes[0] if syntaxes else None,
+        syntaxes[1] if len(syntaxes) > 1 else None,
+        "unknown",
+        None,
+        None,
+        None,
+        tuple(floors),
+        error,
+        data,
+    )
+
+
 def reference_decode_tower(data: bytes) -> Tower:
-    """Decode a tower octet string with impacket's floor structures."""
+    """Decode a tower octet string with impacket's floor structures.
+
+    A tower that cannot be parsed comes back with ``error`` and ``raw`` set, like
+    :func:`epmscan.protocol.towers.decode_tower` does (same faults, found here from
+    impacket's floor fields: the floor count, each floor's byte counts, what is left).
+    """
     from impacket.dcerpc.v5 import epm
     from impacket.uuid import bin_to_string
 
     data = bytes(data)
     if len(data) < 2:
-        raise ProtocolError("tower shorter than its floor count")
+        return _broken(data, f"tower of {len(data)} byte(s) has no floor count", [], [])
     count = int.from_bytes(data[:2], "little")
+    if count == 0:
+        after = f" ({len(data) - 2} bytes follow its floor count of 0)" if len(data) > 2 else ""
+        return _broken(data, f"tower has no floors{after}", [], [])
     rest = data[2:]
     floors: list[Floor] = []
     syntaxes: list[InterfaceId] = []
@@ -47,34 +69,70 @@ def reference_decode_tower(data: bytes) -> Tower:
     address_kind: bytes | None = None
     address = endpoint = None
     port = None
-    for _ in range(count):
-        try:
-            floor = epm.EPMFloor(rest)
-        except Exception as exc:
-            raise ProtocolError(f"impacket cannot read a tower floor: {exc}") from exc
+    problem: str | None = None
+    for number in range(1, count + 1):
+        if len(rest) < 2:
+            return _broken(data, f"tower floor {number} of {count} is missing", syntaxes, floors)
+        lhs_count = int.from_bytes(rest[:2], "little")
+        if len(rest) < 2 + lhs_count:
+            return _broken(
+                data,
+                f"tower floor {number} is truncated: its left-hand side claims"
+                f" {lhs_count} bytes, {len(rest) - 2} are left",
+                syntaxes,
+                floors,
+            )
+        if len(rest) < 4 + lhs_count:
+            return _broken(
+                data,
+                f"tower floor {number} is truncated: its right-hand side length is missing",
+                syntaxes,
+                floors,
+            )
+        rhs_count = int.from_bytes(rest[2 + lhs_count : 4 + lhs_count], "little")
+        if len(rest) < 4 + lhs_count + rhs_count:
+            return _broken(
+                data,
+                f"tower floor {number} is truncated: its right-hand side claims"
+                f" {rhs_count} bytes, {len(rest) - 4 - lhs_count} are left",
+                syntaxes,
+                floors,
+            )
+        floor = epm.EPMFloor(rest)
         lhs: bytes = floor["ProtocolData"]
         rhs: bytes = floor["RelatedData"]
-        if len(lhs) != floor["LHSByteCount"] or len(rhs) != floor["RHSByteCount"]:
-            raise ProtocolError("tower floor is truncated")
         rest = rest[4 + len(lhs) + len(rhs) :]
         floors.append(Floor(lhs, rhs))
-        if not lhs:
-            continue
         ident = lhs[:1]
-        if ident == b"\x0d" and len(lhs) == 19 and len(rhs) >= 2:
-            parsed = epm.EPMRPCInterface(floor.getData())
-            syntaxes.append(
-                InterfaceId(
-                    bin_to_string(parsed["InterfaceUUID"]).lower(),
-                    parsed["MajorVersion"],
-                    parsed["MinorVersion"],
-                )
+        if not lhs:
+            problem = problem or (
+                f"tower floor {number} has no protocol identifier (empty left-hand side)"
             )
+        elif ident == b"\x0d":
+            if len(lhs) == 19 and len(rhs) >= 2:
+                parsed = epm.EPMRPCInterface(floor.getData())
+                syntaxes.append(
+                    InterfaceId(
+                        bin_to_string(parsed["InterfaceUUID"]).lower(),
+                        parsed["MajorVersion"],
+                        parsed["MinorVersion"],
+                    )
+                )
+            else:
+                problem = problem or (
+                    f"tower floor {number} (interface identifier 0x0d) has"
+                    f" {len(lhs)}+{len(rhs)} bytes, not 19+2"
+                )
         elif ident in (b"\x0b", b"\x0a", b"\x0c"):
             protocol = protocol or ident
         elif ident in (b"\x07", b"\x08", b"\x1f"):
             if len(rhs) >= 2:
                 port = epm.EPMPortAddr(b"\x01\x00\x07\x02\x00" + rhs[:2])["IpPort"]
+            else:
+                problem = problem or (
+                    f"tower floor {number} (port 0x{lhs[0]:02x}) holds {len(rhs)} byte(s);"
+                    " a port needs 2"
+                )
             address_kind = address_kind or ident
         elif ident in (b"\x0f", b"\x10"):
             endpoint = _string(rhs)
@@ -82,8 +140,21 @@ def reference_decode_tower(data: bytes) -> Tower:
         elif ident == b"\x09":
             if len(rhs) == 4:
                 address = str(ipaddress.IPv4Address(rhs))
+            else:
+                problem = problem or (
+                    f"tower floor {number} (IPv4 address 0x09) holds {len(rhs)} byte(s), not 4"
+                )
         elif ident == b"\x11":
             address = _string(rhs)
+    if rest:
+        return _broken(
+            data,
+            f"tower claims {count} floor(s) but {len(rest)} byte(s) follow them",
+            syntaxes,
+            floors,
+        )
+    if problem is not None:
+        return _broken(data, problem, syntaxes, floors)
     transport = "unknown"
     if protocol == b"\x0c":
         transport = "ncalrpc"
@@ -97,6 +168,8 @@ def reference_decode_tower(data: bytes) -> Tower:
         port,
         endpoint,
         tuple(floors),
+        None,
+        data if transport == "unknown" else None,
     )
 
 

@@ -2,7 +2,9 @@
 
 Ask with a NULL handle, follow the returned handle, stop at a NULL handle **or**
 ``ept_s_not_registered`` (Samba sends its last batch with that status, and those
-entries count), and refuse a handle that does not move or a walk that exceeds its caps.
+entries count), and refuse a handle that does not move (the same handle with no
+entries, or with the same entries as the page before), or a walk that exceeds its caps
+(``max_pages`` pages, ``max_entries`` entries).
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ from epmscan.protocol.epm_client import (
     build_lookup_request,
     decode_lookup_response,
 )
+
+REPEATS_OF_ONE_ENTRY = 8
+"""A one-entry page may repeat the previous one this many times before the walk is
+called stuck (a server may register the same endpoint twice in a row); a longer page
+repeated once with the same handle is stuck."""
+
+
+def _same_batch(batch: tuple[LookupEntry, ...], previous: tuple[LookupEntry, ...]) -> bool:
+    if not batch or len(batch) != len(previous):
+        return False
+    return batch[0] == previous[0] and batch[-1] == previous[-1] and batch == previous
 
 
 @dataclass(slots=True)
@@ -54,6 +67,8 @@ class LookupWalk:
     entries: list[LookupEntry] = field(default_factory=list)
     handle: bytes = NULL_HANDLE
     _awaiting: bool = False
+    _previous_batch: tuple[LookupEntry, ...] = ()
+    _repeats: int = 0
 
     def next_request(self) -> bytes | None:
         """The next request stub, or None when the walk is over."""
@@ -77,8 +92,24 @@ class LookupWalk:
         self._awaiting = False
         response = self.decode(stub)
         self.pages += 1
-        self.entries.extend(response.entries)
         sent_handle = self.handle
+        if (
+            response.status == 0
+            and response.handle == sent_handle
+            and response.handle != NULL_HANDLE
+            and _same_batch(response.entries, self._previous_batch)
+        ):
+            self._repeats += 1
+            if self._repeats >= (REPEATS_OF_ONE_ENTRY if len(response.entries) == 1 else 1):
+                self.done = True
+                raise ProtocolError(
+                    "lookup handle does not advance: same handle, the same"
+                    f" {len(response.entries)} entries again"
+                )
+        else:
+            self._repeats = 0
+        self._previous_batch = response.entries
+        self.entries.extend(response.entries)
         if response.handle != NULL_HANDLE:
             self.handle = response.handle
         else:

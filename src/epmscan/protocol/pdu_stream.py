@@ -5,7 +5,10 @@ offset 8 says how long the whole fragment is. :class:`PduBuffer` collects bytes 
 arrive and hands out complete fragments; it never waits for more than one fragment's
 worth and refuses a header that cannot be right (wrong version, a data representation
 we do not speak, ``frag_length`` below 16 or above its cap), so a hostile peer can make
-it raise :class:`ProtocolError` but never hang or grow without bound. Reassembling
+it raise :class:`ProtocolError` but never hang or grow without bound. The first bytes
+are checked as soon as they arrive, before the whole header is there: a peer that
+sends a few bytes that can never start a PDU (a TLS alert, a banner) and closes is a
+protocol error, not a closed port. Reassembling
 fragments into one call is the job of :mod:`epmscan.protocol.fragmenting`.
 """
 
@@ -43,14 +46,10 @@ def parse_header(buf: bytes | bytearray | memoryview) -> PduHeader:
         raise ProtocolError(f"PDU header needs {HEADER_SIZE} bytes, got {len(buf)}")
     header = PduHeader._make(_HEADER.unpack_from(buf, 0))
     if header.rpc_vers != RPC_VERSION or header.rpc_vers_minor not in RPC_VERSION_MINORS:
-        raise ProtocolError(
-            f"not DCE/RPC 5.0/5.1: version {header.rpc_vers}.{header.rpc_vers_minor}"
-        )
+        check_header_start(buf)
     drep = header.drep
-    if drep[0] & 0xF0 != 0x10:
-        raise ProtocolError("big-endian data representation is not supported")
-    if drep[0] & 0x0F != 0 or drep[1] != 0:
-        raise ProtocolError(f"unsupported character/float representation {drep.hex()}")
+    if drep[0] != 0x10 or drep[1] != 0:
+        check_header_start(buf)
     if header.frag_length < HEADER_SIZE:
         raise ProtocolError(f"frag_length {header.frag_length} is shorter than the header")
     if header.auth_length > header.frag_length - HEADER_SIZE:
@@ -58,6 +57,27 @@ def parse_header(buf: bytes | bytearray | memoryview) -> PduHeader:
             f"auth_length {header.auth_length} exceeds frag_length {header.frag_length}"
         )
     return header
+
+
+def check_header_start(buf: bytes | bytearray | memoryview) -> None:
+    """Raise :class:`ProtocolError` unless the first bytes of ``buf`` (any number, even
+    fewer than a header) can start a PDU: version 5.0/5.1, a little-endian/ASCII/IEEE
+    data representation."""
+    size = len(buf)
+    if size == 0:
+        return
+    version = buf[0]
+    minor = buf[1] if size > 1 else None
+    if version != RPC_VERSION or (minor is not None and minor not in RPC_VERSION_MINORS):
+        shown = f"{version}.{minor}" if minor is not None else f"{version}"
+        kind = "" if size >= HEADER_SIZE else f" (the first {size} byte(s) of a header)"
+        raise ProtocolError(f"not DCE/RPC 5.0/5.1: version {shown}{kind}")
+    if size > 4:
+        if buf[4] & 0xF0 != 0x10:
+            raise ProtocolError("big-endian data representation is not supported")
+        if buf[4] & 0x0F != 0 or (size > 5 and buf[5] != 0):
+            drep = bytes(buf[4:8])
+            raise ProtocolError(f"unsupported character/float representation {drep.hex()}")
 
 
 class PduBuffer:
@@ -88,6 +108,7 @@ class PduBuffer:
         """The next complete fragment, or ``None`` if more bytes are needed."""
         buf = self._buf
         if len(buf) < HEADER_SIZE:
+            check_header_start(buf)
             return None
         header = parse_header(buf)
         if header.frag_length > self._max_frag:

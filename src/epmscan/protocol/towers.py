@@ -10,6 +10,10 @@ name, NetBIOS/host name (NUL-terminated strings).
 
 :func:`decode_tower` walks any number of floors with ``struct.unpack_from`` and keeps
 every floor raw in :class:`~epmscan.models.Tower.floors`, unknown ones included.
+A tower that cannot be parsed (no floors, lengths that run past its end or leave bytes
+over, a floor too short for its kind) is not an exception: it comes back with
+``Tower.error`` and its raw bytes, so the lookup entry carrying it is kept and shown
+with a ``tower_error`` instead of a made-up binding.
 Decoded towers are immutable and memoised by their bytes: hosts repeat the same towers.
 """
 
@@ -18,7 +22,6 @@ from __future__ import annotations
 import struct
 from functools import lru_cache
 
-from epmscan.errors import ProtocolError
 from epmscan.models import EndpointRecord, Floor, InterfaceId, LookupEntry, Tower
 from epmscan.protocol.constants import (
     FLOOR_HTTP_PORT,
@@ -62,7 +65,12 @@ def _text(rhs: bytes) -> str:
 
 
 def decode_tower(data: bytes) -> Tower:
-    """Decode a tower octet string; raises :class:`ProtocolError` when it is truncated."""
+    """Decode a tower octet string.
+
+    Never raises for what a peer sent: a tower that cannot be parsed comes back with
+    :attr:`~epmscan.models.Tower.error` set (see :func:`tower_problem` for the faults)
+    and its bytes in ``raw``, so the entry that carried it is kept.
+    """
     return _decode_tower(bytes(data))
 
 
@@ -72,7 +80,11 @@ _FLOOR_CACHE_LIMIT = 16384
 
 
 def _floor_info(raw: bytes, lhs_length: int) -> _FloorInfo:
-    """One floor (raw: both length prefixes included) → Floor, kind, decoded value."""
+    """One floor (raw: both length prefixes included) → Floor, kind, decoded value.
+
+    The value is None where the floor is too short for its kind (a one-byte port, an
+    interface floor of the wrong size, an IPv4 address that is not 4 bytes).
+    """
     info = _FLOOR_CACHE.get(raw)
     if info is not None:
         return info
@@ -99,31 +111,92 @@ def _floor_info(raw: bytes, lhs_length: int) -> _FloorInfo:
     return info
 
 
+def floor_problem(number: int, floor: Floor) -> str | None:
+    """What makes floor ``number`` (1-based) unusable for its kind, or None.
+
+    An empty left-hand side (no protocol identifier), an interface floor that is not
+    19 + 2 bytes, a port floor whose right-hand side holds fewer than 2 bytes, an IPv4
+    floor that does not hold exactly 4. Unknown protocol identifiers are not a problem.
+    """
+    lhs, rhs = floor.lhs, floor.rhs
+    if not lhs:
+        return f"tower floor {number} has no protocol identifier (empty left-hand side)"
+    kind = lhs[0]
+    if kind == FLOOR_UUID and (len(lhs) != 19 or len(rhs) < 2):
+        return (
+            f"tower floor {number} (interface identifier 0x0d) has {len(lhs)}+{len(rhs)}"
+            " bytes, not 19+2"
+        )
+    if kind in _PORT_FLOORS and len(rhs) < 2:
+        return f"tower floor {number} (port 0x{kind:02x}) holds {len(rhs)} byte(s); a port needs 2"
+    if kind == FLOOR_IPV4 and len(rhs) != 4:
+        return f"tower floor {number} (IPv4 address 0x09) holds {len(rhs)} byte(s), not 4"
+    return None
+
+
+def _broken(
+    data: bytes,
+    error: str,
+    interface: InterfaceId | None,
+    transfer_syntax: InterfaceId | None,
+    floors: list[Floor],
+) -> Tower:
+    return Tower(
+        interface, transfer_syntax, "unknown", None, None, None, tuple(floors), error, data
+    )
+
+
 @lru_cache(maxsize=8192)
 def _decode_tower(data: bytes) -> Tower:
     size = len(data)
     if size < 2:
-        raise ProtocolError("tower shorter than its floor count")
+        return _broken(data, f"tower of {size} byte(s) has no floor count", None, None, [])
     (count,) = _U16.unpack_from(data, 0)
+    if count == 0:
+        after = f" ({size - 2} bytes follow its floor count of 0)" if size > 2 else ""
+        return _broken(data, f"tower has no floors{after}", None, None, [])
     offset = 2
-    floors = []
+    floors: list[Floor] = []
     interface = transfer_syntax = None
     protocol = address_kind = None
     address = endpoint = None
     port = None
+    problem: str | None = None
     unpack = _U16.unpack_from
     for index in range(count):
         start = offset
         if offset + 2 > size:
-            raise ProtocolError(f"tower floor {index + 1} of {count} is missing")
+            return _broken(
+                data,
+                f"tower floor {index + 1} of {count} is missing",
+                interface,
+                transfer_syntax,
+                floors,
+            )
         (lhs_length,) = unpack(data, offset)
         offset += 2 + lhs_length
         if offset + 2 > size:
-            raise ProtocolError(f"tower floor {index + 1} is truncated")
+            if offset > size:
+                error = (
+                    f"tower floor {index + 1} is truncated: its left-hand side claims"
+                    f" {lhs_length} bytes, {size - start - 2} are left"
+                )
+            else:
+                error = (
+                    f"tower floor {index + 1} is truncated: its right-hand side length is missing"
+                )
+            return _broken(data, error, interface, transfer_syntax, floors)
         (rhs_length,) = unpack(data, offset)
         offset += 2 + rhs_length
         if offset > size:
-            raise ProtocolError(f"tower floor {index + 1} is truncated")
+            return _broken(
+                data,
+                f"tower floor {index + 1} is truncated: its right-hand side claims"
+                f" {rhs_length} bytes, {size - (offset - rhs_length)} are left",
+                interface,
+                transfer_syntax,
+                floors,
+            )
         floor, kind, value = _floor_info(data[start:offset], lhs_length)
         floors.append(floor)
         if kind == FLOOR_UUID:
@@ -132,11 +205,15 @@ def _decode_tower(data: bytes) -> Tower:
                     interface = value
                 elif transfer_syntax is None:
                     transfer_syntax = value
+            elif problem is None:
+                problem = floor_problem(index + 1, floor)
         elif kind in _PROTOCOL_FLOORS:
             protocol = protocol if protocol is not None else kind
         elif kind in _PORT_FLOORS:
             if isinstance(value, int):
                 port = value
+            elif problem is None:
+                problem = floor_problem(index + 1, floor)
             address_kind = address_kind if address_kind is not None else kind
         elif kind in _NAME_FLOORS:
             endpoint = value if isinstance(value, str) else None
@@ -144,14 +221,40 @@ def _decode_tower(data: bytes) -> Tower:
         elif kind == FLOOR_IPV4:
             if isinstance(value, str):
                 address = value
+            elif problem is None:
+                problem = floor_problem(index + 1, floor)
         elif kind == FLOOR_NETBIOS_NAME:
             address = value if isinstance(value, str) else None
+        elif kind == -1 and problem is None:
+            problem = floor_problem(index + 1, floor)
+    if offset != size:
+        return _broken(
+            data,
+            f"tower claims {count} floor(s) but {size - offset} byte(s) follow them",
+            interface,
+            transfer_syntax,
+            floors,
+        )
+    if problem is not None:
+        return _broken(data, problem, interface, transfer_syntax, floors)
     transport = "unknown"
     if protocol is not None:
         if protocol == FLOOR_NCALRPC:
             transport = "ncalrpc"
         elif address_kind is not None:
             transport = _PROTOCOL_TRANSPORTS.get((protocol, address_kind), "unknown")
+    if transport == "unknown":
+        return Tower(
+            interface,
+            transfer_syntax,
+            transport,
+            address,
+            port,
+            endpoint,
+            tuple(floors),
+            None,
+            data,
+        )
     return Tower(interface, transfer_syntax, transport, address, port, endpoint, tuple(floors))
 
 
@@ -226,7 +329,10 @@ def string_binding(tower: Tower, host: str) -> str:
     ``host`` stands in for a missing or 0.0.0.0 address (the host that was asked):
     ``ncacn_ip_tcp:192.0.2.5[49152]``, ``ncacn_np:\\\\HOST[\\pipe\\lsass]``,
     ``ncacn_http:192.0.2.5[6001]``, ``ncalrpc:[NAME]``, ``ncadg_ip_udp:192.0.2.5[1025]``.
+    A tower that could not be parsed has no binding (``""``).
     """
+    if tower.error is not None:
+        return ""
     transport = tower.transport
     if transport in ("ncacn_ip_tcp", "ncacn_http", "ncadg_ip_udp"):
         return f"{transport}:{_host_part(tower, host)}[{tower.port}]"
@@ -286,6 +392,8 @@ def _endpoint_record(entry: LookupEntry, asked_address: str) -> EndpointRecord:
         )
     interface = tower.interface or _NO_INTERFACE
     known = interface_name(interface.uuid, interface.major, interface.minor)
+    if tower.raw is not None:
+        return _unusual_record(entry, tower, interface, known, asked_address)
     address: str | None = None
     if tower.transport != "ncalrpc":
         address = _host_part(tower, asked_address)
@@ -301,4 +409,45 @@ def _endpoint_record(entry: LookupEntry, asked_address: str) -> EndpointRecord:
         binding=string_binding(tower, asked_address),
         object_uuid=entry.object_uuid,
         provider=known[1] if known else None,
+    )
+
+
+def _unusual_record(
+    entry: LookupEntry,
+    tower: Tower,
+    interface: InterfaceId,
+    known: tuple[str, str | None] | None,
+    asked_address: str,
+) -> EndpointRecord:
+    """A tower that could not be parsed (``tower_error``), or one of unknown transport."""
+    raw = (tower.raw or b"").hex()
+    if tower.error is not None:
+        return EndpointRecord(
+            uuid=interface.uuid,
+            version=interface.version,
+            name=known[0] if known else None,
+            annotation=entry.annotation,
+            transport="unknown",
+            address=None,
+            port=None,
+            endpoint=None,
+            binding="",
+            object_uuid=entry.object_uuid,
+            provider=known[1] if known else None,
+            tower_error=tower.error,
+            tower_hex=raw,
+        )
+    return EndpointRecord(
+        uuid=interface.uuid,
+        version=interface.version,
+        name=known[0] if known else None,
+        annotation=entry.annotation,
+        transport=tower.transport,
+        address=_host_part(tower, asked_address),
+        port=tower.port,
+        endpoint=tower.endpoint,
+        binding=string_binding(tower, asked_address),
+        object_uuid=entry.object_uuid,
+        provider=known[1] if known else None,
+        tower_hex=raw,
     )

@@ -61,6 +61,8 @@ def endpoint_to_dict(e: EndpointRecord) -> dict[str, Any]:
         "binding": e.binding,
         "object_uuid": e.object_uuid,
         "provider": e.provider,
+        "tower_error": e.tower_error,
+        "tower_hex": e.tower_hex,
     }
 
 

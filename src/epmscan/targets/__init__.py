@@ -17,9 +17,11 @@ Public API (details in docs/targets.md)::
     resolution = await resolve_target(target, timeout=5)   # Resolution(addresses, error)
     resolutions = await resolve_names(targets, timeout=5)  # many, in order, bounded
 
-Names come first (in the order given), then addresses in a random permutation walked
-through a cyclic group (see :mod:`epmscan.targets.permutation`); nothing is materialised,
-so a /8 starts at once in constant memory.
+Command-line names come first (in the order given), then command-line addresses in a
+random permutation walked through a cyclic group (see :mod:`epmscan.targets.permutation`),
+then what the ``-iL`` files list, counted once and streamed by blocks (see
+:mod:`epmscan.targets.listfile`); nothing is materialised, so a /8 or a file of ten
+million lines starts at once in bounded memory.
 """
 
 from epmscan.targets.resolve import (

@@ -1,9 +1,14 @@
 """The whole target space, held as intervals, walked in a seeded random order.
 
-Addresses live as merged, exclude-subtracted intervals per family; IPv4 positions come
-before IPv6 positions in one index space of ``address_total`` positions, and
-:class:`~epmscan.targets.permutation.CyclicPermutation` decides the order in which
-positions are visited. Host names are a separate short list, yielded first.
+Command-line addresses live as merged, exclude-subtracted intervals per family; IPv4
+positions come before IPv6 positions in one index space of ``address_total``
+positions, and :class:`~epmscan.targets.permutation.CyclicPermutation` decides the
+order in which positions are visited. Command-line host names are a separate short
+list, yielded first. ``-iL`` files are not held: :class:`~epmscan.targets.listfile.
+TargetFiles` counts them once and streams them after the command-line targets.
+
+One sequence, three parts (names, addresses, files) in that order: shard K of N keeps
+the targets at positions K-1, K-1+N, ... of it, so shard sizes differ by at most one.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import TypeVar
 from epmscan.errors import TargetSpecError
 from epmscan.settings import DEFAULT_MAX_HOSTS
 from epmscan.targets.intervals import Interval, IntervalIndex, merge, size, subtract
+from epmscan.targets.listfile import Exclusions, TargetFiles
 from epmscan.targets.parse import IPV4, IPV6, parse_spec
 from epmscan.targets.permutation import CyclicPermutation, check_shard, shard_size
 from epmscan.targets.sources import SpecSource, from_arguments, from_exclude_lists, from_files
@@ -113,6 +119,7 @@ class TargetSpace:
         ipv4: Iterable[Interval] = (),
         ipv6: Iterable[Interval] = (),
         names: Iterable[str] = (),
+        files: TargetFiles | None = None,
     ) -> None:
         self.ipv4: tuple[Interval, ...] = tuple(merge(ipv4))
         self.ipv6: tuple[Interval, ...] = tuple(merge(ipv6))
@@ -120,10 +127,13 @@ class TargetSpace:
         for name in names:
             unique.setdefault(_name_key(name), name)
         self.names: tuple[str, ...] = tuple(unique.values())
+        """The command-line names (names in ``-iL`` files are streamed with them)."""
+        self.files = files
         self.ipv4_total = size(self.ipv4)
         self.ipv6_total = size(self.ipv6)
         self.address_total = self.ipv4_total + self.ipv6_total
-        self.total = self.address_total + len(self.names)
+        self.file_total = files.total if files is not None else 0
+        self.total = self.address_total + len(self.names) + self.file_total
 
     @classmethod
     def parse(
@@ -137,21 +147,27 @@ class TargetSpace:
     ) -> TargetSpace:
         """Parse targets as nmap takes them.
 
-        ``specs`` are command-line specs, ``input_files`` ``-iL`` files, ``exclude``
-        ``--exclude`` values (comma separated), ``exclude_files`` ``--exclude-file`` files.
-        Excluded names drop the same name (case-insensitive, not resolved). Raises
-        TargetSpecError naming the spec (and ``file:line``), or when more than
-        ``max_hosts`` targets remain.
+        ``specs`` are command-line specs, ``input_files`` ``-iL`` files (counted here in
+        one pass, streamed later, never held), ``exclude`` ``--exclude`` values (comma
+        separated), ``exclude_files`` ``--exclude-file`` files. Excluded names drop the
+        same name (case-insensitive, not resolved). Raises TargetSpecError naming the
+        spec (and ``file:line``), or when more than ``max_hosts`` targets remain.
         """
-        wanted = _collect([*from_arguments(_listed(specs)), *from_files(_listed(input_files))])
+        wanted = _collect(from_arguments(_listed(specs)))
         unwanted = _collect(
             [*from_exclude_lists(_listed(exclude)), *from_files(_listed(exclude_files))]
         )
         excluded_names = {_name_key(name) for name in unwanted.names}
+        paths = list(_listed(input_files))
+        files = None
+        if paths:
+            exclusions = Exclusions(unwanted.ipv4, unwanted.ipv6, frozenset(excluded_names))
+            files = TargetFiles(paths, exclusions)
         space = cls(
             subtract(wanted.ipv4, unwanted.ipv4),
             subtract(wanted.ipv6, unwanted.ipv6),
             [name for name in wanted.names if _name_key(name) not in excluded_names],
+            files,
         )
         if space.total > max_hosts:
             raise TargetSpecError(
@@ -161,19 +177,23 @@ class TargetSpace:
         return space
 
     def __repr__(self) -> str:
+        files = f", {self.files!r}" if self.files is not None else ""
         return (
             f"TargetSpace({self.ipv4_total} IPv4 in {len(self.ipv4)} ranges, "
-            f"{self.ipv6_total} IPv6 in {len(self.ipv6)} ranges, {len(self.names)} names)"
+            f"{self.ipv6_total} IPv6 in {len(self.ipv6)} ranges, {len(self.names)} names"
+            f"{files})"
         )
 
     def shard_total(self, shard: Shard = (1, 1)) -> int:
         """Exactly how many targets :meth:`iter_targets` yields for ``shard``."""
         _check_shard(shard)
-        return len(self._shard_names(shard)) + shard_size(self.address_total, shard)
+        return shard_size(self.total, shard)
 
     def iter_targets(self, seed: int | None = None, shard: Shard = (1, 1)) -> Iterator[Target]:
-        """Every target once: the names of this shard in the order given, then the
-        addresses of this shard in the random order fixed by ``seed``.
+        """Every target once: the command-line names of this shard in the order given,
+        then the command-line addresses of this shard in the random order fixed by
+        ``seed``, then the targets of the ``-iL`` files (see
+        :mod:`~epmscan.targets.listfile` for their order).
 
         Shards of the same space and seed are disjoint and together complete; so a
         shard other than ``(1, 1)`` needs an explicit seed (see :func:`new_seed`).
@@ -188,17 +208,34 @@ class TargetSpace:
             seed = new_seed()
         for name in self._shard_names(shard):
             yield Target(name, None, name)
-        if self.address_total:
-            positions = CyclicPermutation(self.address_total, seed).shard(*shard)
-            yield from self._addresses(positions)
+        yield from self._addresses(self._address_positions(seed, shard))
+        for text, is_name in self._file_targets(seed, shard):
+            yield Target(text, None, text) if is_name else Target(text, text)
 
     def iter_addresses(self, seed: int, shard: Shard = (1, 1)) -> Iterator[str]:
         """Only the address texts of :meth:`iter_targets`, in the same order."""
         _check_shard(shard)
-        if self.address_total:
-            positions = CyclicPermutation(self.address_total, seed).shard(*shard)
-            for target in self._addresses(positions):
-                yield target.spec
+        for target in self._addresses(self._address_positions(seed, shard)):
+            yield target.spec
+        for text, is_name in self._file_targets(seed, shard):
+            if not is_name:
+                yield text
+
+    def _address_positions(self, seed: int, shard: Shard) -> Iterator[int]:
+        """Positions of the command-line addresses that fall in ``shard``: they follow
+        the names in the one sequence shards are dealt from."""
+        if not self.address_total:
+            return iter(())
+        index, count = shard
+        first = (index - 1 - len(self.names)) % count + 1
+        return CyclicPermutation(self.address_total, seed).shard(first, count)
+
+    def _file_targets(self, seed: int, shard: Shard) -> Iterator[tuple[str, bool]]:
+        if self.files is None or not self.file_total:
+            return iter(())
+        index, count = shard
+        phase = len(self.names) + self.address_total - (index - 1)
+        return self.files.iter_targets(seed, phase, count)
 
     def _shard_names(self, shard: Shard) -> Sequence[str]:
         index, count = shard
