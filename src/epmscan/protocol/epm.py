@@ -58,6 +58,9 @@ _ENTRY_HEAD = struct.Struct("<16sIII")
 _HANDLE_SIZE = 20
 _ANNOTATION_LIMIT = 64 * 1024
 _MAX_ENTRY_ALIGNED = 4
+_NULL_REFERENT = bytes(4)
+_LAST_REFERENT = 0xFFFFFFFF
+_REFERENT_TABLE_LIMIT = 1 << 16
 MAP_RESPONSE_FIRST_REFERENT = 3
 """First tower referent id of an ``ept_map`` response: after the request's object (1) and
 map tower (2), as Samba numbers it for every client seen (ours, impacket, rpcclient)."""
@@ -419,6 +422,19 @@ def _referents(count: int) -> tuple[bytes, ...]:
     return _referent_words(size)
 
 
+def _referent_id(number: int) -> int:
+    """Referent id ``number``, wrapped round from 0xFFFFFFFF to 1 (0 is NULL)."""
+    return (number - 1) % _LAST_REFERENT + 1
+
+
+def _referent_ids(first: int, count: int) -> Sequence[bytes]:
+    """The packed ids ``first``, +1, ... of ``count`` towers; small ones from a table."""
+    end = first + count
+    if end <= _REFERENT_TABLE_LIMIT:
+        return _referents(end)[first:end]
+    return [_U32.pack(_referent_id(first + index)) for index in range(count)]
+
+
 def encode_lookup_response(
     handle: bytes,
     entries: Sequence[EncodedEntry],
@@ -432,20 +448,21 @@ def encode_lookup_response(
     Tower referent ids are ``first_referent``, +1, +2... in the page: 1, 2, 3 as Samba
     sends them to a request without pointers; after the request's own ids otherwise
     (``LookupRequest.last_referent + 1``: full-pointer ids are scoped to the whole
-    call). ``max_count`` is the array's conformance (the request's ``max_ents``, as
-    Windows and Samba send it); it defaults to the number of entries.
+    call). Ids past 0xFFFFFFFF wrap round to 1. ``max_count`` is the array's
+    conformance (the request's ``max_ents``, as Windows and Samba send it); it defaults
+    to the number of entries.
     """
     if len(handle) != _HANDLE_SIZE:
         raise ValueError("an ept_lookup handle is 20 bytes")
     if first_referent < 1:
         raise ValueError("a non-NULL referent id is at least 1")
     count = len(entries)
-    words = _referents(count + first_referent)
-    null = words[0]
+    words = _referent_ids(first_referent, count)
+    null = _NULL_REFERENT
     parts = [handle, _U32X4.pack(count, count if max_count is None else max_count, 0, count)]
-    for index, entry in enumerate(entries, first_referent):
+    for entry, word in zip(entries, words, strict=True):
         parts.append(entry.inline_object)
-        parts.append(words[index] if entry.deferred_tower else null)
+        parts.append(word if entry.deferred_tower else null)
         parts.append(entry.inline_annotation)
     parts.extend(entry.deferred_tower for entry in entries)
     parts.append(_U32.pack(status))
@@ -465,6 +482,7 @@ def encode_map_response(
     ``max_count`` is the array's conformance (the request's ``max_towers``). Tower
     referent ids run from ``first_referent``, which must lie above every referent id of
     the request (``MapRequest.last_referent + 1``): ids are scoped to the whole call.
+    Ids past 0xFFFFFFFF wrap round to 1.
     """
     if len(handle) != _HANDLE_SIZE:
         raise ValueError("an ept_lookup handle is 20 bytes")
@@ -472,7 +490,7 @@ def encode_map_response(
         raise ValueError("a non-NULL referent id is at least 1")
     count = len(towers)
     parts = [handle, _U32X4.pack(count, count if max_count is None else max_count, 0, count)]
-    parts.append(struct.pack(f"<{count}I", *range(first_referent, first_referent + count)))
+    parts.extend(_referent_ids(first_referent, count))
     parts.extend(_twr_t(tower) for tower in towers)
     parts.append(_U32.pack(status))
     return b"".join(parts)
