@@ -37,8 +37,9 @@ _CALL_ID = struct.Struct("<I")
 _PAGE_LENGTH = struct.Struct("<H")
 
 
-def instrumented(active: bool) -> AbstractContextManager[object]:
-    """Instrument the epmscan modules imported inside the block, when ``active``.
+def instrumented(active: bool, *also: str) -> AbstractContextManager[object]:
+    """Instrument the epmscan modules (and the modules ``also`` names) imported inside
+    the block, when ``active``.
 
     A harness passes ``__name__ == "__main__"``: instrumented when it runs as a fuzzer,
     plain when imported (corpus replay under pytest, where atheris may be missing).
@@ -47,7 +48,7 @@ def instrumented(active: bool) -> AbstractContextManager[object]:
         return contextlib.nullcontext()
     import atheris
 
-    hook: AbstractContextManager[object] = atheris.instrument_imports(include=["epmscan"])
+    hook: AbstractContextManager[object] = atheris.instrument_imports(include=["epmscan", *also])
     return hook
 
 

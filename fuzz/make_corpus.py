@@ -101,9 +101,12 @@ HARNESSES = (
     "lookup_walk",
     "map_request",
     "map_response",
+    "reference",
     "server_connection",
     "towers",
 )
+REFERENCE_SEED_LIMIT = 4096
+"""impacket decodes a few hundred stubs a second: its seeds are the short ones."""
 
 
 @dataclass
@@ -467,6 +470,15 @@ def _bind_pdu_with_contexts(count: int) -> bytes:
     return header + body
 
 
+def add_reference(seeds: Seeds) -> None:
+    """The reference decoders' seeds: the short lookup/map stubs and the towers, behind the
+    selector byte of ``fuzz_reference.py`` (0 lookup, 1 map, 2 tower)."""
+    for selector, harness in enumerate(("lookup_response", "map_response", "towers")):
+        for data, name in list(seeds.by_harness[harness].items()):
+            if len(data) < REFERENCE_SEED_LIMIT:
+                seeds.add("reference", f"{harness}-{name}", bytes((selector,)) + data)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="where to write")
@@ -476,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     connections = add_captures(seeds)
     hosts = 0 if args.no_lab else add_lab(seeds)
     add_encoded(seeds)
+    add_reference(seeds)
     written = seeds.write(args.corpus)
     print(f"{connections} captured connections, {hosts} lab hosts")
     for harness, (files, size) in written.items():

@@ -40,6 +40,7 @@ HARNESSES = (
     "map_request",
     "towers",
     "http_greeting",
+    "reference",
 )
 RSS_LIMIT_MB = 1536
 INPUT_TIMEOUT_SECONDS = 10

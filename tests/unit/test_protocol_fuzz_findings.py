@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import struct
 import tracemalloc
+from collections.abc import Callable
 
 import pytest
 
+from epmscan.errors import ProtocolError
 from epmscan.protocol.constants import EPM_INTERFACE, NIL_UUID, NULL_HANDLE
 from epmscan.protocol.epm import (
     build_lookup_request,
@@ -21,6 +23,10 @@ from epmscan.protocol.epm import (
     encode_lookup_entry,
     encode_lookup_response,
     encode_map_response,
+)
+from epmscan.protocol.reference import (
+    reference_decode_lookup_response,
+    reference_decode_map_response,
 )
 from epmscan.protocol.towers import encode_tower
 
@@ -118,3 +124,38 @@ def test_a_map_request_with_the_last_referent_id_gets_an_answer() -> None:
 def test_map_referent_ids_below_the_last_are_unchanged() -> None:
     stub = encode_map_response(NULL_HANDLE, [TOWER, TOWER], 0, first_referent=0xFFFFFFFE)
     assert _map_referent_ids(stub, 2) == [0xFFFFFFFE, 0xFFFFFFFF]
+
+
+# fuzz_reference, crash-2368f50d060aac3bbe402f176d60049e14aab0fa (selector byte dropped):
+# an ept_map response announcing 61 towers over an array of none.
+MAP_MORE_TOWERS_THAN_HELD = bytes.fromhex(
+    "00000000123ae67479000000000000001c9e245d3d00000000040000000000000000000000d6a0c916"
+)
+# fuzz_reference, crash-7ecfea05b5d5a3de98e16ed4c4c820d16f9a3602 (selector byte dropped):
+# an ept_lookup response announcing 0x60606060 entries over an array of none.
+LOOKUP_MORE_ENTRIES_THAN_HELD = bytes.fromhex(
+    "000000000000000000000e0000606060606060606060606060606060606060010000000000000a60606060"
+    "0000000000000000000000f40100000000000000000000d6a0c916"
+)
+
+
+@pytest.mark.parametrize(
+    ("decode", "stub"),
+    [
+        (reference_decode_map_response, MAP_MORE_TOWERS_THAN_HELD),
+        (reference_decode_lookup_response, LOOKUP_MORE_ENTRIES_THAN_HELD),
+    ],
+    ids=["ept_map", "ept_lookup"],
+)
+def test_impacket_decoding_refuses_a_count_the_array_does_not_hold(
+    decode: Callable[[bytes], object], stub: bytes
+) -> None:
+    with pytest.raises(ProtocolError, match="announced but the array holds"):
+        decode(stub)
+
+
+def test_impacket_decoding_of_a_count_the_array_holds_is_unchanged() -> None:
+    stub = encode_map_response(NULL_HANDLE, [TOWER, TOWER], 0)
+    assert reference_decode_map_response(stub) == decode_map_response(stub)
+    lookup = encode_lookup_response(NULL_HANDLE, [ENTRY, ENTRY], 0)
+    assert reference_decode_lookup_response(lookup) == decode_lookup_response(lookup)
