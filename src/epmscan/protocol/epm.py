@@ -427,12 +427,13 @@ def _referent_id(number: int) -> int:
     return (number - 1) % _LAST_REFERENT + 1
 
 
-def _referent_ids(first: int, count: int) -> Sequence[bytes]:
-    """The packed ids ``first``, +1, ... of ``count`` towers; small ones from a table."""
+def _referent_ids(first: int, count: int) -> tuple[Sequence[bytes], int]:
+    """The packed ids ``first``, +1, ... of ``count`` towers, and where in the returned
+    sequence the first is: small ids come from a shared table, others are packed here."""
     end = first + count
     if end <= _REFERENT_TABLE_LIMIT:
-        return _referents(end)[first:end]
-    return [_U32.pack(_referent_id(first + index)) for index in range(count)]
+        return _referents(end), first
+    return [_U32.pack(_referent_id(first + index)) for index in range(count)], 0
 
 
 def encode_lookup_response(
@@ -457,12 +458,12 @@ def encode_lookup_response(
     if first_referent < 1:
         raise ValueError("a non-NULL referent id is at least 1")
     count = len(entries)
-    words = _referent_ids(first_referent, count)
+    words, start = _referent_ids(first_referent, count)
     null = _NULL_REFERENT
     parts = [handle, _U32X4.pack(count, count if max_count is None else max_count, 0, count)]
-    for entry, word in zip(entries, words, strict=True):
+    for index, entry in enumerate(entries, start):
         parts.append(entry.inline_object)
-        parts.append(word if entry.deferred_tower else null)
+        parts.append(words[index] if entry.deferred_tower else null)
         parts.append(entry.inline_annotation)
     parts.extend(entry.deferred_tower for entry in entries)
     parts.append(_U32.pack(status))
@@ -490,7 +491,8 @@ def encode_map_response(
         raise ValueError("a non-NULL referent id is at least 1")
     count = len(towers)
     parts = [handle, _U32X4.pack(count, count if max_count is None else max_count, 0, count)]
-    parts.extend(_referent_ids(first_referent, count))
+    words, start = _referent_ids(first_referent, count)
+    parts.extend(words[start : start + count])
     parts.extend(_twr_t(tower) for tower in towers)
     parts.append(_U32.pack(status))
     return b"".join(parts)
