@@ -4,16 +4,16 @@ Input: a selector byte (0: ``ept_lookup`` response, 1: ``ept_map`` response, 2: 
 taken modulo 3), then the stub or tower octets. ``epmscan dump --decoder impacket`` runs
 these decoders on a server's bytes, so the same rule holds: only ProtocolError may come
 out. On towers the two decoders are held to each other: when both decode the same
-octets, they give the same tower. impacket's ``Structure`` and NDR modules are
-instrumented too, so the fuzzer sees which of their paths an input takes.
+octets, they give the same tower. impacket is instrumented too (atheris instruments
+whole top-level packages), so the fuzzer sees which of its NDR paths an input takes.
 """
 
 from __future__ import annotations
 
 from harness import check, fuzz_main, instrumented
 
-with instrumented(__name__ == "__main__", "impacket.structure", "impacket.dcerpc.v5.ndr"):
-    import impacket.dcerpc.v5.epm  # noqa: F401 - its NDR classes, instrumented
+with instrumented(__name__ == "__main__", "impacket"):
+    import impacket.dcerpc.v5.epm  # noqa: F401 - imported here to be instrumented
 
     from epmscan.errors import ProtocolError
     from epmscan.protocol.reference import (
