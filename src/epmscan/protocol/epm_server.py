@@ -13,7 +13,6 @@ alias rule: it does not dissect a response tower numbered 1.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -156,6 +155,27 @@ def _referents(count: int) -> tuple[bytes, ...]:
     return _referent_words(size)
 
 
+NULL_REFERENT = bytes(4)
+LAST_REFERENT = 0xFFFFFFFF
+REFERENT_TABLE_LIMIT = 1 << 16
+"""Referent ids up to this come from one shared table of packed words; others (a client
+picks the first one: they follow the request's own) are packed one by one."""
+
+
+def _referent_id(number: int) -> int:
+    """Referent id ``number``, wrapped round from 0xFFFFFFFF to 1 (0 is NULL)."""
+    return (number - 1) % LAST_REFERENT + 1
+
+
+def _referent_ids(first: int, count: int) -> tuple[Sequence[bytes], int]:
+    """The packed ids ``first``, +1, ... of ``count`` towers, and where in the returned
+    sequence the first is: small ids come from a shared table, others are packed here."""
+    end = first + count
+    if end <= REFERENT_TABLE_LIMIT:
+        return _referents(end), first
+    return [U32.pack(_referent_id(first + index)) for index in range(count)], 0
+
+
 def encode_lookup_response(
     handle: bytes,
     entries: Sequence[EncodedEntry],
@@ -169,18 +189,19 @@ def encode_lookup_response(
     Tower referent ids are ``first_referent``, +1, +2... in the page: 1, 2, 3 as Samba
     sends them to a request without pointers; after the request's own ids otherwise
     (``LookupRequest.last_referent + 1``: full-pointer ids are scoped to the whole
-    call). ``max_count`` is the array's conformance (the request's ``max_ents``, as
-    Windows and Samba send it); it defaults to the number of entries.
+    call). Ids past 0xFFFFFFFF wrap round to 1. ``max_count`` is the array's
+    conformance (the request's ``max_ents``, as Windows and Samba send it); it defaults
+    to the number of entries.
     """
     if len(handle) != HANDLE_SIZE:
         raise ValueError("an ept_lookup handle is 20 bytes")
     if first_referent < 1:
         raise ValueError("a non-NULL referent id is at least 1")
     count = len(entries)
-    words = _referents(count + first_referent)
-    null = words[0]
+    words, start = _referent_ids(first_referent, count)
+    null = NULL_REFERENT
     parts = [handle, U32X4.pack(count, count if max_count is None else max_count, 0, count)]
-    for index, entry in enumerate(entries, first_referent):
+    for index, entry in enumerate(entries, start):
         parts.append(entry.inline_object)
         parts.append(words[index] if entry.deferred_tower else null)
         parts.append(entry.inline_annotation)
@@ -202,6 +223,7 @@ def encode_map_response(
     ``max_count`` is the array's conformance (the request's ``max_towers``). Tower
     referent ids run from ``first_referent``, which must lie above every referent id of
     the request (``MapRequest.last_referent + 1``): ids are scoped to the whole call.
+    Ids past 0xFFFFFFFF wrap round to 1.
     """
     if len(handle) != HANDLE_SIZE:
         raise ValueError("an ept_lookup handle is 20 bytes")
@@ -209,7 +231,8 @@ def encode_map_response(
         raise ValueError("a non-NULL referent id is at least 1")
     count = len(towers)
     parts = [handle, U32X4.pack(count, count if max_count is None else max_count, 0, count)]
-    parts.append(struct.pack(f"<{count}I", *range(first_referent, first_referent + count)))
+    words, start = _referent_ids(first_referent, count)
+    parts.extend(words[start : start + count])
     parts.extend(twr_t(tower) for tower in towers)
     parts.append(U32.pack(status))
     return b"".join(parts)

@@ -177,6 +177,12 @@ def _octets(tower: Any) -> bytes:
     return b"".join(tower["tower_octet_string"])
 
 
+def _check_count(announced: int, held: int, what: str) -> None:
+    """impacket reads the array it finds; the count before it must name as many."""
+    if announced != held:
+        raise ProtocolError(f"{what}: {announced} announced but the array holds {held}")
+
+
 def _pointer_is_null(pointer: Any) -> bool:
     return bool(pointer.fields.get("ReferentID", 1) == 0)
 
@@ -191,6 +197,7 @@ def reference_decode_lookup_response(stub: bytes) -> LookupResponse:
     except Exception as exc:
         raise ProtocolError(f"impacket cannot decode the lookup response: {exc}") from exc
     handle = response["entry_handle"].getData()
+    _check_count(response["num_ents"], len(response["entries"]), "ept_lookup entries")
     entries = []
     for index in range(response["num_ents"]):
         entry = response["entries"][index]
@@ -209,6 +216,7 @@ def reference_decode_map_response(stub: bytes) -> MapResponse:
         response = epm.ept_mapResponse(bytes(stub))
     except Exception as exc:
         raise ProtocolError(f"impacket cannot decode the map response: {exc}") from exc
+    _check_count(response["num_towers"], len(response["ITowers"]), "ept_map towers")
     towers = []
     for index in range(response["num_towers"]):
         pointer = response["ITowers"][index]
