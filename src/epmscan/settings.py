@@ -179,10 +179,14 @@ class FirewallSettings:
     result: str
     """The saved result (``check``/``scan`` ``--save``, ``--json`` or ``--jsonl``)."""
     format: FirewallFormat = FirewallFormat.NETSH
-    source: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
-    """Clients allowed in (None: any)."""
+    sources: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    """The Outlook clients allowed in (none: any address)."""
+    proxy_sources: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    """The RPC proxy servers: 6001/6002/6004 open to them only, when given."""
+    policy: Policy | None = None
+    """Expectations to judge the saved hosts by (None: what the result recorded)."""
     allow_dynamic: bool = False
-    """Open the whole dynamic range where a port is dynamic, instead of refusing."""
+    """Open the whole dynamic range where a port is dynamic, instead of leaving it out."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,6 +182,7 @@ POLICY_CHECK = f"check --policy policy.toml -p {{EPM}} --seed 1 {FAST}"
 BEFORE_CASES: dict[str, Case] = {
     "dump_console_piped": Case(f"dump {NET}.1 -p {{EPM}} -t 2"),
     "dump_console_wide": Case(f"dump {NET}.3 -p {{EPM}} -t 2", columns=200),
+    "dump_table_narrow": Case(f"dump {NET}.3 -p {{EPM}} -t 2 --table --width 60"),
     "dump_json": Case(f"dump {NET}.1 -p {{EPM}} --json", stdout_as=json_text),
     "dump_samba_paging_json": Case(
         f"dump {NET}.4 -p {{EPM}} --max-ents 7 --json", stdout_as=json_text
@@ -223,6 +224,7 @@ OFFLINE_CASES: dict[str, Case] = {
         "diff policy-before.json policy-after.json --policy policy.toml", columns=100
     ),
     "diff_same": Case("diff before.json before.json"),
+    "diff_json_stdout": Case("diff before.json after.json --json -", stdout_as=json_text),
     "firewall_netsh": Case("firewall before.json --allow-dynamic"),
     "firewall_nftables": Case(
         "firewall before.json --format nftables --source 192.0.2.0/24 --allow-dynamic"
@@ -249,6 +251,8 @@ USAGE_CASES: dict[str, Case] = {
     "usage_firewall_bad_format": Case("firewall before.json -f pf"),
     "usage_firewall_bad_source": Case("firewall before.json --source 10.0.0.0/33"),
     "usage_lab_no_config": Case("lab"),
+    "usage_scan_output_in_missing_folder": Case(f"scan {NET}.1 --json missing/out.json"),
+    "usage_scan_two_outputs_one_path": Case(f"scan {NET}.1 --json same.json --save same.json"),
     "help_scan": Case("scan --help", columns=100),
     "help_check": Case("check --help", columns=100),
     "help_dump": Case("dump --help", columns=100),

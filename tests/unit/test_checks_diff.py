@@ -1,216 +1,246 @@
-"""Diff of two saved results built by hand with known changes."""
+"""The diff of two results: every kind of change found, and which ones fail the diff."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from epmscan.checks.diff import (
-    ResultDiff,
-    diff_exit_code,
-    diff_results,
-)
-from epmscan.checks.policy_file import parse_policy
+from epmscan.checks.diff import diff_results
+from epmscan.checks.findings import build_report, rejudged
 from epmscan.errors import UsageError
-from epmscan.models import ExchangeInterface, HttpChange, HttpProbeStatus, Policy
+from epmscan.models import (
+    EndpointRecord,
+    ExchangeHostReport,
+    ExchangeInterface,
+    Expectation,
+    Finding,
+    HostResult,
+    HostStatus,
+    HttpPortProbe,
+    HttpProbeStatus,
+    PortProbeStatus,
+    ResolvedPort,
+    Role,
+    Severity,
+)
 from epmscan.report.saved_results import load_saved_run, parse_saved_run
+from epmscan.report.serialize import exchange_to_dict
 
+MAPI = ExchangeInterface.MAPI
+NSPI = ExchangeInterface.NSPI
 MAPI_UUID = "a4f1db00-ca47-1067-b31f-00dd010662da"
-NSPI_UUID = "f5cc5a18-4264-101a-8c59-08002b2f8426"
 LSA_UUID = "12345778-1234-abcd-ef00-0123456789ab"
-SVC_UUID = "367abb81-9844-35f1-ad32-98f038001003"
+PINNED = Expectation(
+    role=Role.CLIENT_ACCESS,
+    static_ports=((MAPI, 60001), (NSPI, 60002)),
+    require_http=(6001,),
+)
 
 
-def hosts_of(text: str):
-    return parse_saved_run(text).hosts
-
-
-def load_saved(path: Path):
-    return load_saved_run(path).hosts
-
-
-def endpoint(
-    uuid: str,
-    version: str,
-    port: int | None,
-    transport: str = "ncacn_ip_tcp",
-    name: str | None = None,
-    pipe: str | None = None,
-) -> dict[str, Any]:
-    where = f"[{port}]" if port is not None else f"[{pipe}]"
-    return {
-        "uuid": uuid,
-        "version": version,
-        "name": name,
-        "annotation": "",
-        "transport": transport,
-        "address": "192.0.2.10",
-        "port": port,
-        "endpoint": pipe,
-        "binding": f"{transport}:192.0.2.10{where}",
-    }
-
-
-def host_obj(
-    target: str,
-    status: str = "ok",
-    endpoints: list[dict[str, Any]] | None = None,
-    http: list[dict[str, Any]] | None = None,
-    address: str | None = None,
-) -> dict[str, Any]:
-    obj: dict[str, Any] = {
-        "target": target,
-        "address": address or target,
-        "port": 135,
-        "status": status,
-        "error": None if status == "ok" else "timed out",
-        "endpoints": endpoints or [],
-    }
-    if http is not None:
-        obj["exchange"] = {"role": None, "group": None, "ports": [], "http": http, "findings": []}
-    return obj
-
-
-OLD = [
-    host_obj(
-        "192.0.2.10",
-        endpoints=[
-            endpoint(MAPI_UUID, "0.81", 60001, name="EMSMDB"),
-            endpoint(NSPI_UUID, "56.0", 60002, name="NSPI"),
-            endpoint(LSA_UUID, "1.0", 49667, name="lsarpc"),
-            endpoint(SVC_UUID, "2.0", None, "ncacn_np", pipe=r"\pipe\svcctl"),
-        ],
-        http=[{"port": 6001, "interface": "mapi", "status": "ncacn_http"}],
-    ),
-    host_obj("192.0.2.11"),
-    host_obj("192.0.2.12", endpoints=[endpoint(LSA_UUID, "1.0", 49667)]),
-    host_obj("192.0.2.13", endpoints=[endpoint(LSA_UUID, "1.0", 49668)]),
-]
-NEW = [
-    host_obj(
-        "192.0.2.10",
-        endpoints=[
-            endpoint(MAPI_UUID, "0.81", 52311, name="EMSMDB"),  # moved to a dynamic port
-            endpoint(NSPI_UUID, "56.0", 60002, name="NSPI"),
-            endpoint(LSA_UUID, "1.0", 49667, name="lsarpc"),
-            endpoint(SVC_UUID, "2.0", None, "ncacn_np", pipe=r"\pipe\svcctl"),
-            endpoint(SVC_UUID, "2.0", 49700),  # added
-        ],
-        http=[{"port": 6001, "interface": "mapi", "status": "closed"}],
-    ),
-    host_obj("192.0.2.12", status="filtered"),
-    host_obj("192.0.2.13", endpoints=[endpoint(LSA_UUID, "1.0", 49668)]),
-    host_obj("192.0.2.14"),
-]
-
-
-def test_diff_finds_every_known_change() -> None:
-    diff = diff_results(hosts_of(json.dumps(OLD)), hosts_of(json.dumps(NEW)))
-    assert [h.host.target for h in diff.appeared] == ["192.0.2.14"]
-    assert [h.host.target for h in diff.disappeared] == ["192.0.2.11"]
-    assert diff.unchanged == 1
-    by_target = {h.target: h for h in diff.changed}
-    assert set(by_target) == {"192.0.2.10", "192.0.2.12"}
-
-    cas = by_target["192.0.2.10"]
-    assert not cas.status_changed
-    (move,) = cas.moved
-    assert (move.uuid, move.old_port, move.new_port) == (MAPI_UUID, 60001, 52311)
-    assert move.exchange_interface is ExchangeInterface.MAPI
-    assert [m for m in cas.moved if m.exchange_interface] == [move]
-    assert [(e.uuid, e.port) for e in cas.added] == [(SVC_UUID, 49700)]
-    assert cas.removed == ()
-    assert cas.http_changes == (
-        HttpChange(6001, HttpProbeStatus.NCACN_HTTP, HttpProbeStatus.CLOSED),
+def endpoint(uuid: str, port: int | None, transport: str = "ncacn_ip_tcp") -> EndpointRecord:
+    where = f"[{port}]"
+    return EndpointRecord(
+        uuid, "1.0", None, "", transport, "192.0.2.10", port, None, f"{transport}:192.0.2.10{where}"
     )
 
-    gone = by_target["192.0.2.12"]
-    assert (gone.old_status, gone.new_status) == ("ok", "filtered")
-    assert [e.port for e in gone.removed] == [49667]
+
+def report(
+    address: str = "192.0.2.10",
+    *,
+    status: HostStatus = HostStatus.OK,
+    endpoints: tuple[EndpointRecord, ...] = (),
+    mapi: int | None = 60001,
+    probe: PortProbeStatus = PortProbeStatus.BOUND,
+    http: HttpProbeStatus | None = HttpProbeStatus.NCACN_HTTP,
+    banner: str | None = None,
+    expectation: Expectation | None = PINNED,
+    findings: tuple[Finding, ...] = (),
+) -> ExchangeHostReport:
+    host = HostResult(address, address, 135, status, endpoints=endpoints)
+    ports = (ResolvedPort(MAPI, "ncacn_ip_tcp", mapi, "lookup", probe),) if mapi is not None else ()
+    probes = (HttpPortProbe(6001, MAPI, http, banner=banner),) if http is not None else ()
+    built = build_report(host, ports, probes, expectation)
+    return replace(built, findings=built.findings + findings)
 
 
-def test_removed_exchange_endpoint_without_replacement_is_not_a_move() -> None:
-    old = [host_obj("h", endpoints=[endpoint(NSPI_UUID, "56.0", 60002)])]
-    new = [host_obj("h", endpoints=[endpoint(NSPI_UUID, "56.0", 60002, "ncacn_http")])]
-    (host,) = diff_results(hosts_of(json.dumps(old)), hosts_of(json.dumps(new))).changed
-    assert host.moved == ()
-    assert [e.transport for e in host.removed] == ["ncacn_ip_tcp"]
-    assert [e.transport for e in host.added] == ["ncacn_http"]
-    assert len(host.added + host.removed) == 2
+def one(before: ExchangeHostReport, after: ExchangeHostReport):  # type: ignore[no-untyped-def]
+    diff = diff_results([before], [after])
+    return diff, diff.changed[0] if diff.changed else None
 
 
-def test_identical_results_have_an_empty_diff() -> None:
-    diff = diff_results(hosts_of(json.dumps(OLD)), hosts_of(json.dumps(OLD)))
-    assert diff.empty and diff.unchanged == len(OLD)
-    assert diff_exit_code(diff) == 0
+def test_identical_results_have_no_change() -> None:
+    diff = diff_results([report()], [report()])
+    assert diff.empty and diff.unchanged == 1 and not diff.significant
 
 
-def _diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> ResultDiff:
-    return diff_results(hosts_of(json.dumps(old)), hosts_of(json.dumps(new)))
+def test_a_bound_port_that_times_out_is_a_counted_change() -> None:
+    # The regression a diff once missed: MAPI went from bound to timeout.
+    diff, host = one(report(), report(probe=PortProbeStatus.TIMEOUT))
+    assert host is not None and diff.significant
+    (change,) = host.port_changes
+    assert (change.old_probe, change.new_probe) == (PortProbeStatus.BOUND, PortProbeStatus.TIMEOUT)
+    assert "exchange ports" in host.significant
+    assert "new findings" in host.significant  # mapi.timeout is an error
 
 
-def test_exit_code_ignores_ordinary_windows_endpoints() -> None:
-    old = [host_obj("h", endpoints=[endpoint(LSA_UUID, "1.0", 49667)])]
-    new = [
-        host_obj(
-            "h", endpoints=[endpoint(LSA_UUID, "1.0", 49999), endpoint(SVC_UUID, "2.0", 50000)]
-        )
-    ]
-    diff = _diff(old, new)
-    assert diff.changed and diff.changed[0].moved
-    assert diff_exit_code(diff) == 0
+@pytest.mark.parametrize(
+    ("after", "reason"),
+    [
+        ({"status": HostStatus.FILTERED, "mapi": None, "http": None}, "status"),
+        ({"mapi": 52311}, "exchange ports"),
+        ({"probe": PortProbeStatus.FILTERED}, "exchange ports"),
+        ({"probe": PortProbeStatus.WRONG_SERVICE}, "exchange ports"),
+        ({"http": HttpProbeStatus.CLOSED}, "rpc over http"),
+        ({"http": HttpProbeStatus.OTHER_SERVICE, "banner": "HTTP/1.1 400"}, "rpc over http"),
+        ({"http": None}, "rpc over http"),
+    ],
+)
+def test_every_verdict_kind_is_a_change_that_counts(after: dict, reason: str) -> None:  # type: ignore[type-arg]
+    diff, host = one(report(), report(**after))
+    assert host is not None, after
+    assert reason in host.significant and diff.significant
 
 
-def test_exit_code_on_exchange_move_status_and_hosts() -> None:
-    assert diff_exit_code(_diff(OLD[:1], NEW[:1])) == 1
-    assert diff_exit_code(_diff([host_obj("h")], [host_obj("h", status="closed")])) == 1
-    assert diff_exit_code(_diff([host_obj("h")], [host_obj("h"), host_obj("i")])) == 1
-    assert diff_exit_code(_diff([host_obj("h"), host_obj("i")], [host_obj("h")])) == 1
+def test_a_changed_banner_alone_is_a_change() -> None:
+    before = report(http=HttpProbeStatus.OTHER_SERVICE, banner="IIS")
+    _diff, host = one(before, report(http=HttpProbeStatus.OTHER_SERVICE, banner="nginx"))
+    assert host is not None and host.http_changes[0].new.banner == "nginx"  # type: ignore[union-attr]
 
 
-def test_exit_code_for_http_depends_on_required_ports() -> None:
-    old = [
-        host_obj("192.0.2.10", http=[{"port": 6002, "interface": "rfr", "status": "ncacn_http"}])
-    ]
-    new = [host_obj("192.0.2.10", http=[{"port": 6002, "interface": "rfr", "status": "closed"}])]
-    diff = _diff(old, new)
-    assert diff_exit_code(diff) == 1  # no policy: any HTTP change counts
-    not_required = Policy.from_expectations(require_http=[6001])
-    assert diff_exit_code(diff, not_required) == 0
-    required = parse_policy('[[group]]\nservers = ["192.0.2.0/24"]\nrequire_http = [6002]\n')
-    assert diff_exit_code(diff, required) == 1
+def test_findings_added_and_resolved_are_listed() -> None:
+    noted = Finding(Severity.WARNING, "192.0.2.10", "custom.thing", "something")
+    diff, host = one(report(), report(findings=(noted,)))
+    assert host is not None and host.findings_added == (noted,)
+    assert not diff.significant  # a warning does not fail the diff
+    diff, host = one(report(findings=(noted,)), report())
+    assert host is not None and host.findings_resolved == (noted,)
 
 
-def test_load_saved_accepts_document_envelope_and_jsonl(tmp_path: Path) -> None:
-    document = tmp_path / "scan.json"
-    document.write_text(json.dumps({"schema": 1, "hosts": OLD, "summary": {"hosts": 4}}))
-    stream = tmp_path / "scan.jsonl"
-    lines = [json.dumps(h) for h in OLD] + [json.dumps({"type": "summary", "hosts": 4}), ""]
-    stream.write_text("\n".join(lines))
-    from_document = load_saved(document)
-    assert load_saved(stream) == from_document
-    assert [h.host.target for h in from_document] == [h["target"] for h in OLD]
-    single = tmp_path / "one.json"
-    single.write_text(json.dumps(OLD[0]))
-    assert load_saved(single) == from_document[:1]
+def test_ordinary_windows_endpoints_are_reported_and_do_not_count() -> None:
+    before = report(endpoints=(endpoint(LSA_UUID, 49667),))
+    after = report(endpoints=(endpoint(LSA_UUID, 49999), endpoint(LSA_UUID, None, "ncacn_np")))
+    diff, host = one(before, after)
+    assert host is not None and host.moved and host.added
+    assert not diff.significant
+
+
+def test_exchange_endpoint_move_counts() -> None:
+    before = report(endpoints=(endpoint(MAPI_UUID, 60001),))
+    after = report(endpoints=(endpoint(MAPI_UUID, 52311),))
+    _diff, host = one(before, after)
+    assert host is not None and host.moved[0].exchange_interface is MAPI
+    assert "exchange endpoints" in host.significant
+
+
+def test_changes_the_expectation_ignores_print_but_exit_zero() -> None:
+    windows = Expectation(role=Role.WINDOWS)
+    before = report(expectation=windows, http=HttpProbeStatus.NCACN_HTTP)
+    after = report(expectation=windows, mapi=52311, http=HttpProbeStatus.CLOSED)
+    diff, host = one(before, after)
+    assert host is not None and host.port_changes and host.http_changes
+    assert not host.significant and not diff.significant
+
+
+def test_with_no_expectation_every_exchange_change_counts() -> None:
+    before = report(expectation=None)
+    _diff, host = one(before, report(expectation=None, mapi=52311))
+    assert host is not None and "exchange ports" in host.significant
+
+
+def test_http_counts_only_on_required_ports() -> None:
+    not_required = replace(PINNED, require_http=(6002,))
+    before = report(expectation=not_required)
+    _diff, host = one(before, report(expectation=not_required, http=HttpProbeStatus.CLOSED))
+    assert host is not None and host.http_changes and "rpc over http" not in host.significant
+
+
+def test_after_s_expectation_judges_and_a_different_before_is_warned() -> None:
+    loose = Expectation(role=Role.WINDOWS)
+    diff, host = one(report(expectation=loose), report(expectation=PINNED, mapi=52311))
+    assert host is not None and host.expectation_changed
+    assert "exchange ports" in host.significant
+    assert diff.warnings and "judged with AFTER's" in diff.warnings[0]
+
+
+def test_a_policy_overrides_both_recorded_expectations() -> None:
+    loose = Expectation(role=Role.WINDOWS)
+    before, after = rejudged(report(), loose), rejudged(report(mapi=52311), loose)
+    diff = diff_results([before], [after])
+    assert diff.changed and not diff.significant
+
+
+def test_missing_hosts_tell_scope_from_silence() -> None:
+    a, b = report("192.0.2.10"), report("192.0.2.11")
+    gone = diff_results([a, b], [a])
+    assert gone.disappeared[0].reason == "gone" and gone.significant
+    silent = diff_results([a, b], [a], after_only_answered=True)
+    assert silent.disappeared[0].reason == "stopped_answering" and silent.significant
+    out = diff_results([a, b], [a], in_after=lambda r: r.host.address != "192.0.2.11")
+    assert out.disappeared[0].reason == "out_of_scope" and not out.significant
+    new = diff_results([a], [a, b], in_before=lambda r: False)
+    assert new.appeared[0].reason == "out_of_scope" and not new.significant
+
+
+def test_a_saved_check_round_trips_with_its_expectation(tmp_path: Path) -> None:
+    host = report()
+    document = {"epmscan": {"schema": 2, "command": "check"}, "hosts": [exchange_to_dict(host)]}
+    path = tmp_path / "saved.json"
+    path.write_text(json.dumps(document))
+    saved = load_saved_run(path)
+    assert saved.hosts == (host,)
+    assert saved.hosts[0].expectation == PINNED
+    assert saved.info is not None and saved.info.command == "check"
+
+
+def test_schema_one_results_still_load() -> None:
+    old = exchange_to_dict(report(expectation=None))
+    del old["exchange"]["expectation"], old["icmp"]
+    for e in old["endpoints"]:
+        del e["tower_error"], e["tower_hex"]
+    text = json.dumps({"epmscan": {"schema": 1, "command": "check"}, "hosts": [old]})
+    saved = parse_saved_run(text, "old.json")
+    assert saved.info is not None and saved.info.schema == 1
+    assert saved.hosts[0].expectation is None
+
+
+def test_a_newer_schema_is_refused_in_one_line() -> None:
+    text = json.dumps({"epmscan": {"schema": 99}, "hosts": [exchange_to_dict(report())]})
+    with pytest.raises(UsageError, match="schema 99, newer"):
+        parse_saved_run(text, "new.json")
+
+
+def test_a_cut_file_is_read_with_a_note() -> None:
+    lines = [json.dumps({"epmscan": {"schema": 2, "command": "scan"}})]
+    lines += [json.dumps(exchange_to_dict(report(f"192.0.2.{i}"))) for i in range(10, 14)]
+    text = "\n".join(lines)
+    saved = parse_saved_run(text[: len(text) - 40], "cut.jsonl")
+    assert len(saved.hosts) == 3
+    assert saved.notes and "ends inside line 5" in saved.notes[0]
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"target": "a", "status": "ok"}\n{oops\n', "x.json:2: not JSON or JSONL"),
-        ('{"summary": 1}', "x.json: no host results found"),
+        ('{"target": "a", "status": "ok"}\n{oops\n{"x": 1}\n', "x.json:2: not a saved"),
+        ('{"summary": 1}', "no host results found"),
         ('[{"target": "a", "status": "ok", "endpoints": [{"port": "x"}]}]', "malformed"),
+        ("\x00\x01binary", "binary"),
     ],
 )
-def test_parse_saved_errors(text: str, message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+def test_bad_saved_results_are_one_line(text: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message) as info:
         parse_saved_run(text, "x.json")
+    assert "\n" not in str(info.value)
 
 
-def test_load_saved_missing_file(tmp_path: Path) -> None:
+def test_unreadable_files_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read"):
-        load_saved(tmp_path / "absent.json")
+        load_saved_run(tmp_path / "absent.json")
+    (tmp_path / "latin1.json").write_bytes(b'{"target": "caf\xe9"}')
+    with pytest.raises(UsageError, match="not UTF-8"):
+        load_saved_run(tmp_path / "latin1.json")
+    with pytest.raises(UsageError, match="is a directory"):
+        load_saved_run(tmp_path)

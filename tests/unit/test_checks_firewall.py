@@ -13,7 +13,7 @@ import pytest
 
 from epmscan.checks.findings import build_report
 from epmscan.checks.firewall import plan_rules
-from epmscan.cli.parsing import parse_firewall_format, parse_source
+from epmscan.cli.parsing import parse_firewall_format, parse_sources
 from epmscan.errors import UsageError
 from epmscan.models import (
     DynamicRanges,
@@ -28,7 +28,7 @@ from epmscan.models import (
     ResolvedPort,
     Role,
 )
-from epmscan.report.firewall_rules import render_rules
+from epmscan.report.firewall_rules import left_out_lines, render_rules
 from epmscan.settings import FirewallFormat
 
 MAPI, NSPI, RFR = ExchangeInterface.MAPI, ExchangeInterface.NSPI, ExchangeInterface.RFR
@@ -46,9 +46,11 @@ def render_firewall(
     ranges: DynamicRanges | None = None,
 ) -> str:
     """``epmscan firewall``'s pipeline on reports: options parsed, rules planned, rendered."""
-    format_, src = parse_firewall_format(fmt), parse_source(source)
-    plans = plan_rules(reports, allow_dynamic=allow_dynamic, ranges=ranges)
-    return render_rules(plans, format_, src)
+    format_, sources = parse_firewall_format(fmt), parse_sources([source])
+    plan = plan_rules(reports, allow_dynamic=allow_dynamic, ranges=ranges)
+    if not plan.servers:
+        raise UsageError("; ".join(left_out_lines(plan)))
+    return render_rules(plan, format_, sources)
 
 
 def host(target: str, address: str) -> HostResult:
@@ -77,13 +79,9 @@ def static_cas(target: str = "cas01", address: str = "192.0.2.10") -> ExchangeHo
     )
 
 
-def dynamic_windows_host() -> ExchangeHostReport:
-    return build_report(
-        host("win01", "192.0.2.20"),
-        (tcp(MAPI, 50123),),
-        (),
-        Expectation(role=Role.WINDOWS),
-    )
+def dynamic_host() -> ExchangeHostReport:
+    """An Exchange server whose MAPI port is in the Windows range, no port expected."""
+    return build_report(host("ex01", "192.0.2.20"), (tcp(MAPI, 50123),), (), Expectation())
 
 
 REPORTS = (static_cas(), static_cas("cas02", "192.0.2.11"))
@@ -92,7 +90,7 @@ EXPECTED_NETSH = """\
 @echo off
 REM Inbound rules for Exchange RPC, written by epmscan. Run on each server (elevated).
 
-REM cas01 (192.0.2.10)
+REM cas01 (192.0.2.10), from clients: any address
 REM   TCP 135: endpoint mapper
 REM   TCP 6001: RPC over HTTP, MAPI (EMSMDB)
 REM   TCP 60001: MAPI (EMSMDB)
@@ -100,7 +98,7 @@ REM   TCP 60002: address book (NSPI), referral (RFR)
 netsh advfirewall firewall add rule name="epmscan Exchange RPC 192.0.2.10" dir=in action=allow \
 protocol=TCP localip=192.0.2.10 localport=135,6001,60001,60002 remoteip=any
 
-REM cas02 (192.0.2.11)
+REM cas02 (192.0.2.11), from clients: any address
 REM   TCP 135: endpoint mapper
 REM   TCP 6001: RPC over HTTP, MAPI (EMSMDB)
 REM   TCP 60001: MAPI (EMSMDB)
@@ -125,13 +123,13 @@ delete table inet epmscan
 table inet epmscan {
 \tchain exchange_rpc {
 \t\ttype filter hook forward priority filter; policy accept;
-\t\t# cas01 (192.0.2.10)
+\t\t# cas01 (192.0.2.10), from clients: any address
 \t\t#   TCP 135: endpoint mapper
 \t\t#   TCP 6001: RPC over HTTP, MAPI (EMSMDB)
 \t\t#   TCP 60001: MAPI (EMSMDB)
 \t\t#   TCP 60002: address book (NSPI), referral (RFR)
 \t\tip daddr 192.0.2.10 tcp dport { 135, 6001, 60001, 60002 } accept
-\t\t# cas02 (192.0.2.11)
+\t\t# cas02 (192.0.2.11), from clients: any address
 \t\t#   TCP 135: endpoint mapper
 \t\t#   TCP 6001: RPC over HTTP, MAPI (EMSMDB)
 \t\t#   TCP 60001: MAPI (EMSMDB)
@@ -185,17 +183,90 @@ def test_csv_rows() -> None:
     assert {r["source"] for r in rows} == {"any"} and {r["dynamic"] for r in rows} == {"no"}
 
 
-def test_dynamic_port_is_refused_with_one_line_reason() -> None:
-    with pytest.raises(UsageError) as info:
-        render_firewall([*REPORTS, dynamic_windows_host()], "nftables")
-    message = str(info.value)
-    assert "win01 (192.0.2.20): MAPI (EMSMDB) on 50123 is a dynamic port" in message
-    assert "\n" not in message
+def test_an_unverified_dynamic_port_leaves_its_server_out_with_why() -> None:
+    plan = plan_rules([*REPORTS, dynamic_host()])
+    assert [s.address for s in plan.servers] == ["192.0.2.10", "192.0.2.11"]
+    (left,) = plan.left_out
+    assert left.blocking and left.address == "192.0.2.20"
+    assert "MAPI (EMSMDB) on 50123" in left.reason and "not verified as pinned" in left.reason
+    assert "--expect" in left.reason and "--allow-dynamic" in left.reason
+    text = render_firewall([*REPORTS, dynamic_host()], "nftables")
+    assert "#   ex01 (192.0.2.20): MAPI (EMSMDB) on 50123" in text
+
+
+def test_a_dynamic_port_other_than_the_expected_one_says_pin_it() -> None:
+    moved = build_report(host("cas03", "192.0.2.12"), (tcp(MAPI, 52311),), (), CAS)
+    (left,) = plan_rules([moved]).left_out
+    assert "not the expected static one; pin it first" in left.reason
+
+
+def test_a_port_pinned_inside_the_dynamic_range_gets_its_rule() -> None:
+    pinned = build_report(host("cas04", "192.0.2.13"), (tcp(MAPI, 60001),), (), CAS)
+    (server,) = plan_rules([pinned]).servers
+    assert [p.text for p in server.ports] == ["135", "60001"]
+
+
+def test_servers_whose_role_needs_nothing_or_that_did_not_answer_are_left_out() -> None:
+    mailbox = build_report(
+        host("mbx01", "192.0.2.14"), (tcp(MAPI, 60001),), (), Expectation(role=Role.MAILBOX)
+    )
+    down = build_report(
+        HostResult("cas07", "192.0.2.40", 135, HostStatus.FILTERED, error="timed out"), (), (), CAS
+    )
+    empty = build_report(host("win02", "192.0.2.41"), (), (), None)
+    plan = plan_rules([mailbox, down, empty])
+    assert not plan.servers
+    reasons = {left.address: left.reason for left in plan.left_out}
+    assert "role (mailbox) serves Outlook no RPC port" in reasons["192.0.2.14"]
+    assert reasons["192.0.2.40"] == "the endpoint mapper did not answer (filtered)"
+    assert "no Exchange interface" in reasons["192.0.2.41"]
+    assert not any(left.blocking for left in plan.left_out)
+
+
+def test_public_folder_servers_open_mapi_and_6001_only() -> None:
+    pf = build_report(
+        host("pf01", "192.0.2.15"),
+        (tcp(MAPI, 60001), tcp(NSPI, 60002)),
+        (
+            HttpPortProbe(6001, MAPI, HttpProbeStatus.NCACN_HTTP),
+            HttpPortProbe(6004, NSPI, HttpProbeStatus.NCACN_HTTP),
+        ),
+        Expectation(role=Role.MAILBOX_PUBLIC_FOLDERS, static_ports=((MAPI, 60001),)),
+    )
+    (server,) = plan_rules([pf]).servers
+    assert [p.text for p in server.ports] == ["135", "6001", "60001"]
+
+
+def test_several_sources_and_proxy_sources() -> None:
+    plan = plan_rules(REPORTS[:1])
+    clients = parse_sources(["10.0.0.0/8", "192.168.1.0/24,10.0.0.0/8"])
+    proxies = parse_sources(["198.51.100.7"], "--proxy-source")
+    text = render_rules(plan, FirewallFormat.NFTABLES, clients, proxies)
+    assert (
+        "ip saddr { 10.0.0.0/8, 192.168.1.0/24 } ip daddr 192.0.2.10 tcp dport "
+        "{ 135, 60001, 60002 } accept" in text
+    )
+    assert "ip saddr { 198.51.100.7/32 } ip daddr 192.0.2.10 tcp dport { 6001 } accept" in text
+    netsh = render_rules(plan, FirewallFormat.NETSH, clients, proxies)
+    assert "remoteip=10.0.0.0/8,192.168.1.0/24" in netsh and "RPC proxy" in netsh
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["10.0.0.5/8"], "has host bits set: write 10.0.0.0/8"),
+        (["any", "10.0.0.0/8"], "does not go with other sources"),
+        (["clients"], "is not 'any', an address or a CIDR"),
+    ],
+)
+def test_bad_sources_are_one_line(values: list[str], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_sources(values)
 
 
 def test_dynamic_allowed_opens_the_range_with_a_warning() -> None:
-    text = render_firewall([dynamic_windows_host()], "nftables", allow_dynamic=True)
-    assert "ip daddr 192.0.2.20 tcp dport { 135, 49152-65535 } accept" in text
+    text = render_firewall([dynamic_host()], "nftables", allow_dynamic=True)
+    assert "ip daddr 192.0.2.20 tcp dport { 135, 6005-65534 } accept" in text
     assert "WARNING: opens the whole dynamic range" in text
 
 
@@ -207,7 +278,7 @@ def test_exchange_server_dynamic_opens_the_exchange_range_and_swallows_ports_ins
         Expectation(role=Role.CLIENT_ACCESS, static_ports=((NSPI, 60002),)),
     )
     ranges = DynamicRanges(PortRange(49152, 65535), PortRange(6005, 59530))
-    (plan,) = plan_rules([report], allow_dynamic=True, ranges=ranges)
+    (plan,) = plan_rules([report], allow_dynamic=True, ranges=ranges).servers
     assert [p.text for p in plan.ports] == ["135", "6005-59530", "60002"]
     iptables = render_firewall([report], "iptables", allow_dynamic=True, ranges=ranges)
     assert "--dports 135,6005:59530,60002 -j ACCEPT" in iptables
@@ -216,8 +287,8 @@ def test_exchange_server_dynamic_opens_the_exchange_range_and_swallows_ports_ins
 def test_many_ports_are_split_into_multiport_chunks() -> None:
     ports = tuple(tcp(MAPI, 10000 + n) for n in range(20))
     ranges = DynamicRanges(PortRange(49152, 65535), PortRange(40000, 40001))
-    windows = Expectation(role=Role.WINDOWS, ranges=ranges)
-    report = build_report(host("x", "198.51.100.9"), ports, (), windows)
+    unpinned = Expectation(role=Role.CLIENT_ACCESS, ranges=ranges)
+    report = build_report(host("x", "198.51.100.9"), ports, (), unpinned)
     text = render_firewall([report], "iptables", ranges=ranges)
     rules = [line for line in text.splitlines() if line.startswith("-A ")]
     assert len(rules) == 2
@@ -229,7 +300,7 @@ def test_many_ports_are_split_into_multiport_chunks() -> None:
     [
         ({"fmt": "pf"}, "unknown firewall format 'pf'"),
         ({"fmt": "netsh", "source": "clients"}, "is not 'any', an address or a CIDR"),
-        ({"fmt": "netsh", "source": "2001:db8::/32"}, "is IPv6 but 192.0.2.10 is IPv4"),
+        ({"fmt": "netsh", "source": "2001:db8::/32"}, "no IPv4 source for 192.0.2.10"),
     ],
 )
 def test_usage_errors(kwargs: dict[str, str], message: str) -> None:
@@ -242,12 +313,6 @@ def test_iptables_refuses_ipv6_but_nftables_writes_ip6() -> None:
     with pytest.raises(UsageError, match="IPv4 only"):
         render_firewall([v6], "iptables")
     assert "ip6 daddr 2001:db8::10 tcp dport" in render_firewall([v6], "nftables")
-
-
-def test_unreachable_host_still_gets_the_endpoint_mapper_rule() -> None:
-    down = HostResult("cas07", "192.0.2.40", 135, HostStatus.FILTERED, error="timed out")
-    (plan,) = plan_rules([build_report(down, (), (), CAS)])
-    assert [p.text for p in plan.ports] == ["135"]
 
 
 # --- validation by the real tools --------------------------------------------------------
@@ -270,7 +335,7 @@ def _run_or_skip(command: list[str]) -> subprocess.CompletedProcess[str]:
 def test_nft_accepts_the_file(tmp_path: Path, allow_dynamic: bool) -> None:
     reports = [*REPORTS, static_cas("cas6", "2001:db8::10")]
     if allow_dynamic:
-        reports.append(dynamic_windows_host())
+        reports.append(dynamic_host())
     file = tmp_path / "rules.nft"
     file.write_text(render_firewall(reports, "nftables", allow_dynamic=allow_dynamic, source="any"))
     result = _run_or_skip(["nft", "-c", "-f", str(file)])
@@ -284,12 +349,12 @@ def test_iptables_restore_accepts_the_file(tmp_path: Path, source: str) -> None:
         host("x", "192.0.2.50"),
         tuple(tcp(MAPI, 10000 + n) for n in range(20)),
         (),
-        Expectation(role=Role.WINDOWS, ranges=ranges),
+        Expectation(role=Role.CLIENT_ACCESS, ranges=ranges),
     )
     file = tmp_path / "rules.iptables"
     file.write_text(
         render_firewall(
-            [*REPORTS, many, dynamic_windows_host()],
+            [*REPORTS, many, dynamic_host()],
             "iptables",
             source=source,
             allow_dynamic=True,

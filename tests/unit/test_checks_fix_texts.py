@@ -425,8 +425,8 @@ def test_a_configured_legacy_range_is_used() -> None:
 def test_firewall_opens_the_legacy_range_for_legacy_dynamic_ports() -> None:
     legacy = Expectation(role=Role.LEGACY)
     report = build_report(HOSTS[0], (tcp(MAPI, 1032), tcp(NSPI, 4997)), (), legacy)
-    (plan,) = plan_rules([report], allow_dynamic=True)
-    dynamic = [r.ports for r in plan.ports if r.dynamic]
+    (server,) = plan_rules([report], allow_dynamic=True).servers
+    dynamic = [r.ports for r in server.ports if r.dynamic]
     assert dynamic == [PortRange(1025, 5000)]
 
 

@@ -1,23 +1,44 @@
-"""``diff``: what changed between two results, or between a result and a live check."""
+"""``diff``: what changed between two results, or between a result and a live check.
+
+Each host is judged against AFTER's recorded expectation (``--policy`` overrides); a
+live check with no ``--policy`` checks each host against what BEFORE recorded for it,
+so it probes what BEFORE probed and invents no change.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from epmscan.app.check import run_check
 from epmscan.app.observer import RunObserver
-from epmscan.checks.diff import diff_exit_code, diff_results
-from epmscan.errors import UsageError
-from epmscan.models import ExchangeHostReport, ResultDiff, SavedRun
+from epmscan.checks.diff import diff_results
+from epmscan.checks.findings import rejudged
+from epmscan.errors import TargetSpecError, UsageError
+from epmscan.models import (
+    ExchangeHostReport,
+    Policy,
+    ResultDiff,
+    RunInfo,
+    SavedRun,
+    ServerGroup,
+)
 from epmscan.report.saved_results import load_saved_run
 from epmscan.settings import CheckSettings, DiffSettings
+from epmscan.targets import TargetSpace
 
 
 @dataclass(frozen=True, slots=True)
 class DiffOutcome:
     diff: ResultDiff
-    significant: bool
-    """A change the policy cares about happened (the command exits 1)."""
+    notes: tuple[str, ...] = ()
+    """What the readers could not read (a file cut short)."""
+
+    @property
+    def significant(self) -> bool:
+        """A change the expectations care about happened (the command exits 1)."""
+        return self.diff.significant
 
 
 class _Collect(RunObserver[ExchangeHostReport]):
@@ -31,10 +52,64 @@ class _Collect(RunObserver[ExchangeHostReport]):
 def live_run(settings: CheckSettings) -> SavedRun:
     """A check run now, as a result to compare with (nothing written)."""
     collected = _Collect()
-    run_check(settings, collected)
+    outcome = run_check(settings, collected)
     return SavedRun(
-        info=None, hosts=tuple(collected.reports), exchange_checked=True, source="--live"
+        info=outcome.run.info,
+        hosts=tuple(collected.reports),
+        exchange_checked=True,
+        source="--live",
     )
+
+
+def recorded_policy(saved: SavedRun) -> Policy:
+    """A policy holding each host to the expectation ``saved`` recorded for it."""
+    groups = []
+    for report in saved.hosts:
+        expectation = report.expectation
+        if expectation is None:
+            continue
+        try:
+            network = ipaddress.ip_network(report.host.address)
+        except ValueError:
+            continue
+        groups.append(
+            ServerGroup(
+                name=report.host.target,
+                networks=(network,),
+                names=(report.host.target.lower(),),
+                expectation=expectation,
+                specs=(report.host.target,),
+            )
+        )
+    return Policy(groups=tuple(groups), source=f"{saved.source} (recorded expectations)")
+
+
+def _scope(info: RunInfo | None) -> Callable[[ExchangeHostReport], bool | None] | None:
+    """Whether a run scanned a host, from its header (None: the header cannot tell)."""
+    if info is None or not (info.targets or info.input_files):
+        return None
+    try:
+        space = TargetSpace.parse(
+            info.targets,
+            input_files=info.input_files,
+            exclude=info.exclude,
+            exclude_files=info.exclude_files,
+            max_hosts=1 << 62,
+        )
+    except (TargetSpecError, OSError):
+        return None
+
+    def covers(report: ExchangeHostReport) -> bool | None:
+        host = report.host
+        name = None if host.target == host.address else host.target
+        return space.covers(host.address, name)
+
+    return covers
+
+
+def _under(policy: Policy, report: ExchangeHostReport) -> ExchangeHostReport:
+    """``report`` judged against ``policy`` instead of what it recorded."""
+    return rejudged(report, policy.expectation_for(report.host.address, report.host.target))
 
 
 def compare(settings: DiffSettings) -> DiffOutcome:
@@ -46,6 +121,20 @@ def compare(settings: DiffSettings) -> DiffOutcome:
         after = load_saved_run(settings.after)
     else:
         assert settings.live is not None
-        after = live_run(settings.live)
-    diff = diff_results(before.hosts, after.hosts)
-    return DiffOutcome(diff, bool(diff_exit_code(diff, settings.policy)))
+        live = settings.live
+        if settings.policy is None:
+            live = replace(live, policy=recorded_policy(before))
+        after = live_run(live)
+    policy = settings.policy
+    before_hosts, after_hosts = before.hosts, after.hosts
+    if policy is not None:
+        before_hosts = tuple(_under(policy, r) for r in before_hosts)
+        after_hosts = tuple(_under(policy, r) for r in after_hosts)
+    diff = diff_results(
+        before_hosts,
+        after_hosts,
+        in_before=_scope(before.info),
+        in_after=_scope(after.info),
+        after_only_answered=after.info.only_answered if after.info else False,
+    )
+    return DiffOutcome(diff, before.notes + after.notes)

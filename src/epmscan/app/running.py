@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -22,6 +21,7 @@ from epmscan.engine.loop import run
 from epmscan.engine.scanner import HostJob, Scanner, ScanProgress
 from epmscan.errors import UsageError
 from epmscan.models import HostResult, HostStatus, RunInfo, RunSummary
+from epmscan.report.text import utc_timestamp
 from epmscan.settings import ScanSettings
 from epmscan.targets import Target, TargetSpace, new_seed
 
@@ -90,8 +90,12 @@ def plan_run(
         mode=settings.mode.value,
         seed=targets.seed if targets.seed is not None else new_seed(),
         shard=f"{targets.shard[0]}/{targets.shard[1]}",
-        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        started=utc_timestamp(),
         policy=policy_source,
+        input_files=targets.input_files,
+        exclude=targets.exclude,
+        exclude_files=targets.exclude_files,
+        only_answered=settings.outputs.only_answered,
     )
     return RunPlan(settings, space, total, info, budget.warning)
 

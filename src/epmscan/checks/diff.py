@@ -1,30 +1,48 @@
-"""Compare two results: what appeared, disappeared, moved or changed status.
+"""Compare two results: every change of what ``check`` reports, and which ones count.
 
-:func:`diff_results` matches hosts by (target, address) and, per host, endpoints by
-(uuid, version, transport, port, endpoint). An endpoint whose (uuid, version,
-transport) is still registered but on another port is a *move*, not a removal plus an
-addition. :func:`diff_exit_code` answers 1 when anything the policy cares about changed.
+:func:`diff_results` matches hosts by (target, address). Per host it compares the
+endpoint mapper's status, the endpoint set (an endpoint whose (uuid, version,
+transport) is still registered but on another port is a *move*), each Exchange
+interface's resolved port and the bind result on it, each RPC-over-HTTP probe
+(greeting, banner, the bind behind it) and the findings (added, resolved).
+
+Which changes count (the command exits 1) is decided by the expectation the host is
+judged against (AFTER's, or the one ``--policy`` gives): a changed status always; a
+new finding at error or worse always; for Exchange ports and probes, the interfaces the
+expectation cares about (a static port expected, or the ones Outlook uses on its role);
+for RPC over HTTP, the required ports. With no expectation at all every Exchange port or
+probe change counts. Ordinary Windows endpoints come and go and never count.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
-from epmscan.facts.exchange import EXCHANGE_BY_UUID
+from epmscan.facts.exchange import EXCHANGE_BY_UUID, ROLE_INTERFACES
 from epmscan.models import (
     EndpointRecord,
     ExchangeHostReport,
     ExchangeInterface,
     ExchangePortChange,
+    Expectation,
+    Finding,
     HostDiff,
     HttpChange,
-    HttpProbeStatus,
-    Policy,
+    HttpPortProbe,
+    MissingHost,
     PortMove,
+    ResolvedPort,
     ResultDiff,
+    Severity,
 )
 
 EndpointIdentity = tuple[str, str, str, int | None, str | None]
+COUNTING_SEVERITY = Severity.ERROR
+"""A finding that appears at this severity or worse makes the diff fail."""
+
+InScope = Callable[[ExchangeHostReport], bool | None]
+"""Whether a result scanned a host (None: cannot tell)."""
 
 
 def endpoint_identity(endpoint: EndpointRecord) -> EndpointIdentity:
@@ -77,27 +95,90 @@ def _endpoint_diff(
     return tuple(added), tuple(removed), tuple(moves)
 
 
-def _http_diff(old: ExchangeHostReport, new: ExchangeHostReport) -> tuple[HttpChange, ...]:
-    before: dict[int, HttpProbeStatus] = {p.port: p.status for p in old.http}
-    after: dict[int, HttpProbeStatus] = {p.port: p.status for p in new.http}
-    return tuple(
-        HttpChange(port, before.get(port), after.get(port))
-        for port in sorted(set(before) | set(after))
-        if before.get(port) != after.get(port)
-    )
-
-
-def _exchange_port_diff(
+def _port_changes(
     old: ExchangeHostReport, new: ExchangeHostReport
 ) -> tuple[ExchangePortChange, ...]:
-    before = {(p.interface, p.transport): p.port for p in old.ports}
-    after = {(p.interface, p.transport): p.port for p in new.ports}
-    keys = sorted(set(before) | set(after), key=lambda k: (k[0].value, k[1]))
-    return tuple(
-        ExchangePortChange(key[0], key[1], before.get(key), after.get(key))
-        for key in keys
-        if before.get(key) != after.get(key)
-    )
+    def by_key(
+        report: ExchangeHostReport,
+    ) -> dict[tuple[ExchangeInterface, str], list[ResolvedPort]]:
+        found: dict[tuple[ExchangeInterface, str], list[ResolvedPort]] = {}
+        for p in report.ports:
+            found.setdefault((p.interface, p.transport), []).append(p)
+        return found
+
+    before, after = by_key(old), by_key(new)
+    changes = []
+    order = list(ExchangeInterface)
+    for key in sorted(set(before) | set(after), key=lambda k: (order.index(k[0]), k[1])):
+        was = before.get(key, [])
+        now = after.get(key, [])
+        was_ports = [(p.port, p.probe) for p in was]
+        now_ports = [(p.port, p.probe) for p in now]
+        if sorted(was_ports, key=str) == sorted(now_ports, key=str):
+            continue
+        old_port, old_probe = was_ports[0] if was_ports else (None, None)
+        new_port, new_probe = now_ports[0] if now_ports else (None, None)
+        changes.append(ExchangePortChange(key[0], key[1], old_port, new_port, old_probe, new_probe))
+    return tuple(changes)
+
+
+def _http_view(probe: HttpPortProbe) -> tuple[object, ...]:
+    return (probe.status, probe.bind, probe.banner)
+
+
+def _http_changes(old: ExchangeHostReport, new: ExchangeHostReport) -> tuple[HttpChange, ...]:
+    before = {p.port: p for p in old.http}
+    after = {p.port: p for p in new.http}
+    changes = []
+    for port in sorted(set(before) | set(after)):
+        was, now = before.get(port), after.get(port)
+        if was is not None and now is not None and _http_view(was) == _http_view(now):
+            continue
+        changes.append(HttpChange(port, was, now))
+    return tuple(changes)
+
+
+def _finding_key(finding: Finding) -> tuple[str, str | None]:
+    return (finding.code, finding.found)
+
+
+def _finding_changes(
+    old: ExchangeHostReport, new: ExchangeHostReport
+) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    before = {_finding_key(f): f for f in old.findings}
+    after = {_finding_key(f): f for f in new.findings}
+    added = tuple(f for k, f in after.items() if k not in before)
+    resolved = tuple(f for k, f in before.items() if k not in after)
+    return added, resolved
+
+
+def cares_about(expectation: Expectation | None, interface: ExchangeInterface) -> bool:
+    """Whether a change of ``interface``'s port or bind counts for this expectation."""
+    if expectation is None:
+        return True
+    if expectation.static_port(interface) is not None:
+        return True
+    if interface is ExchangeInterface.ASYNC_MAPI:
+        interface = ExchangeInterface.MAPI
+    return interface in ROLE_INTERFACES.get(expectation.role, frozenset())
+
+
+def _significant(diff: HostDiff, expectation: Expectation | None) -> tuple[str, ...]:
+    reasons = []
+    if diff.status_changed:
+        reasons.append("status")
+    touched = [exchange_interface_of(e) for e in diff.added + diff.removed]
+    touched += [m.exchange_interface for m in diff.moved]
+    if any(i is not None and cares_about(expectation, i) for i in touched):
+        reasons.append("exchange endpoints")
+    if any(cares_about(expectation, c.interface) for c in diff.port_changes):
+        reasons.append("exchange ports")
+    required = set(expectation.require_http) if expectation is not None else None
+    if any(required is None or c.port in required for c in diff.http_changes):
+        reasons.append("rpc over http")
+    if any(f.severity.rank >= COUNTING_SEVERITY.rank for f in diff.findings_added):
+        reasons.append("new findings")
+    return tuple(reasons)
 
 
 def _key(report: ExchangeHostReport) -> tuple[str, str]:
@@ -105,20 +186,60 @@ def _key(report: ExchangeHostReport) -> tuple[str, str]:
 
 
 def diff_results(
-    old: Iterable[ExchangeHostReport], new: Iterable[ExchangeHostReport]
+    old: Iterable[ExchangeHostReport],
+    new: Iterable[ExchangeHostReport],
+    *,
+    judge: Callable[[ExchangeHostReport], Expectation | None] | None = None,
+    in_before: InScope | None = None,
+    in_after: InScope | None = None,
+    after_only_answered: bool = False,
 ) -> ResultDiff:
-    """Compare two results host by host."""
+    """Compare two results host by host.
+
+    ``judge`` gives the expectation a host is judged against (default: the one AFTER
+    recorded for it). ``in_before``/``in_after`` say whether a result scanned a host,
+    so that a host missing from a result is told apart: not scanned there, or scanned
+    and left out by ``--only-answered`` (``after_only_answered``) because it did not
+    answer.
+    """
+    judge = judge or (lambda report: report.expectation)
     old_by_key = {_key(h): h for h in old}
     new_by_key = {_key(h): h for h in new}
-    appeared = tuple(h for k, h in new_by_key.items() if k not in old_by_key)
-    disappeared = tuple(h for k, h in old_by_key.items() if k not in new_by_key)
+    appeared = []
+    for key, report in new_by_key.items():
+        if key in old_by_key:
+            continue
+        scanned = in_before(report) if in_before is not None else None
+        if scanned is False:
+            appeared.append(MissingHost(report, "out_of_scope", False))
+        else:
+            appeared.append(MissingHost(report, "new", True))
+    disappeared = []
+    for key, report in old_by_key.items():
+        if key in new_by_key:
+            continue
+        scanned = in_after(report) if in_after is not None else None
+        if scanned is False:
+            disappeared.append(MissingHost(report, "out_of_scope", False))
+        elif after_only_answered:
+            disappeared.append(MissingHost(report, "stopped_answering", report.host.ok))
+        else:
+            disappeared.append(MissingHost(report, "gone", True))
     changed: list[HostDiff] = []
     unchanged = 0
+    warnings: list[str] = []
     for key, before in old_by_key.items():
         after = new_by_key.get(key)
         if after is None:
             continue
         added, removed, moved = _endpoint_diff(before.host.endpoints, after.host.endpoints)
+        findings_added, findings_resolved = _finding_changes(before, after)
+        expectation = judge(after)
+        expectation_changed = (
+            before.expectation is not None
+            and after.expectation is not None
+            and before.expectation != after.expectation
+        )
         host_diff = HostDiff(
             target=after.host.target,
             address=after.host.address,
@@ -127,45 +248,26 @@ def diff_results(
             added=added,
             removed=removed,
             moved=moved,
-            http_changes=_http_diff(before, after),
-            exchange_port_changes=_exchange_port_diff(before, after),
+            port_changes=_port_changes(before, after),
+            http_changes=_http_changes(before, after),
+            findings_added=findings_added,
+            findings_resolved=findings_resolved,
+            expectation_changed=expectation_changed,
         )
+        if expectation_changed:
+            warnings.append(
+                f"{after.host.target}: the expectations differ between the two results; "
+                "judged with AFTER's"
+            )
         if host_diff.changed:
-            changed.append(host_diff)
+            reasons = _significant(host_diff, expectation)
+            changed.append(_with_reasons(host_diff, reasons))
         else:
             unchanged += 1
-    return ResultDiff(appeared, disappeared, tuple(changed), unchanged)
+    return ResultDiff(
+        tuple(appeared), tuple(disappeared), tuple(changed), unchanged, tuple(warnings)
+    )
 
 
-def diff_exit_code(diff: ResultDiff, policy: Policy | None = None) -> int:
-    """1 when something the policy cares about changed, else 0.
-
-    Always cared about: hosts that appeared or disappeared, a changed host status, and
-    any Exchange interface endpoint that moved, appeared or vanished. RPC-over-HTTP
-    changes count for the ports the host's expectation requires; with no policy, any
-    HTTP change counts. Other endpoints (ordinary Windows services on dynamic ports)
-    come and go and never fail the diff.
-    """
-    if diff.appeared or diff.disappeared:
-        return 1
-    for host in diff.changed:
-        exchange_moves = any(m.exchange_interface is not None for m in host.moved)
-        exchange_endpoints = any(
-            exchange_interface_of(e) is not None for e in host.added + host.removed
-        )
-        if (
-            host.status_changed
-            or exchange_moves
-            or exchange_endpoints
-            or host.exchange_port_changes
-        ):
-            return 1
-        if not host.http_changes:
-            continue
-        if policy is None:
-            return 1
-        expectation = policy.expectation_for(host.address, host.target)
-        required = set(expectation.require_http) if expectation else set()
-        if any(change.port in required for change in host.http_changes):
-            return 1
-    return 0
+def _with_reasons(diff: HostDiff, reasons: tuple[str, ...]) -> HostDiff:
+    return replace(diff, significant=reasons)

@@ -166,7 +166,13 @@ def build_report(
         ports=classified,
         http=tuple(http),
         findings=evaluate(host, classified, http, expectation),
+        expectation=expectation,
     )
+
+
+def rejudged(report: ExchangeHostReport, expectation: Expectation | None) -> ExchangeHostReport:
+    """The same observations judged against another expectation (``diff --policy``)."""
+    return build_report(report.host, report.ports, report.http, expectation)
 
 
 def _epm_findings(out: _Collector) -> None:

@@ -20,6 +20,8 @@ from epmscan.cli.console import (
 from epmscan.errors import UsageError
 from epmscan.models import Policy
 from epmscan.report.diff_console import print_diff
+from epmscan.report.diff_json import diff_to_json
+from epmscan.report.writers import check_paths, write_document
 from epmscan.settings import CheckSettings, DiffSettings, TargetSettings
 
 _CHECK = CheckSettings()
@@ -40,6 +42,14 @@ def diff_command(
     ] = None,
     port: opt.Port = _CHECK.scan.network.port,
     concurrency: opt.Concurrency = _CHECK.scan.concurrency,
+    json_path: Annotated[
+        str | None,
+        typer.Option(
+            "--json",
+            metavar="PATH",
+            help="Write the whole difference as a JSON document to PATH ('-': stdout).",
+        ),
+    ] = None,
     *,
     console: ConsoleArgs,
 ) -> None:
@@ -49,6 +59,8 @@ def diff_command(
     HTTP ports, host status), else 0.
     """
     try:
+        if json_path is not None:
+            check_paths([("--json", json_path)])
         policy = load_policy(policy_file) if policy_file else None
         live_check = None
         if live:
@@ -65,5 +77,13 @@ def diff_command(
         outcome = compare(DiffSettings(before=before, after=after, live=live_check, policy=policy))
     except UsageError as exc:
         exit_with_usage_error(str(exc))
-    print_diff(outcome.diff, console.output())
+    print_diff(outcome.diff, console.output(stderr=json_path == "-"), outcome.notes)
+    if json_path is not None:
+        document = diff_to_json(
+            outcome.diff, before=before, after=after or "--live", notes=outcome.notes
+        )
+        try:
+            write_document(json_path, document)
+        except UsageError as exc:
+            exit_with_usage_error(str(exc))
     raise typer.Exit(EXIT_FINDINGS if outcome.significant else EXIT_OK)

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from epmscan.app.firewall import firewall_rules
-from epmscan.cli.console import exit_with_usage_error
-from epmscan.cli.parsing import parse_firewall_format, parse_source
+from epmscan.cli.console import EXIT_FINDINGS, EXIT_OK, exit_with_usage_error, stderr_console
+from epmscan.cli.parsing import build_policy, parse_firewall_format, parse_sources
 from epmscan.errors import UsageError
+from epmscan.report.firewall_rules import left_out_lines
 from epmscan.settings import FirewallFormat, FirewallSettings
 
 FORMATS = tuple(f.value for f in FirewallFormat)
@@ -22,9 +23,26 @@ def firewall_command(
         str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
     ] = FirewallFormat.NETSH.value,
     source: Annotated[
-        str,
-        typer.Option("--source", help="Client addresses allowed in: any, an address or a CIDR."),
-    ] = "any",
+        list[str] | None,
+        typer.Option(
+            "--source",
+            help="Outlook clients allowed in: addresses or CIDRs (repeatable; default any).",
+        ),
+    ] = None,
+    proxy_source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--proxy-source",
+            help="RPC proxy servers: 6001/6002/6004 open to them only (repeatable).",
+        ),
+    ] = None,
+    policy_file: Annotated[
+        str | None, typer.Option("--policy", help="Judge the servers by this policy.")
+    ] = None,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option("--expect", help="The pinned ports, e.g. mapi=60001 (repeatable)."),
+    ] = None,
     allow_dynamic: Annotated[
         bool,
         typer.Option(
@@ -33,15 +51,36 @@ def firewall_command(
         ),
     ] = False,
 ) -> None:
-    """Turn a result into firewall rules: TCP 135, the static ports, 6001/6002/6004."""
+    """Turn a result into firewall rules: TCP 135, the static ports, 6001/6002/6004.
+
+    Exit 0: rules for every server that needs them; 1: some left out that could have
+    rules with --expect/--policy, pinning or --allow-dynamic (listed on stderr); 2: usage
+    error or no rules at all.
+    """
     try:
+        policy = None
+        if policy_file or expect:
+            policy = build_policy(policy_file, list(expect or []), None, True)
         settings = FirewallSettings(
             result=result,
             format=parse_firewall_format(fmt),
-            source=parse_source(source),
+            sources=parse_sources(source or []),
+            proxy_sources=parse_sources(proxy_source or [], "--proxy-source"),
+            policy=policy,
             allow_dynamic=allow_dynamic,
         )
-        text = firewall_rules(settings)
+        outcome = firewall_rules(settings)
     except UsageError as exc:
         exit_with_usage_error(str(exc))
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    err = stderr_console()
+    for note in outcome.notes:
+        err.print(f"epmscan: note: {note}", markup=False)
+    for line in left_out_lines(outcome.plan):
+        err.print(f"epmscan: left out: {line}", markup=False)
+    if not outcome.text:
+        exit_with_usage_error(
+            f"{result}: no server to write rules for ({len(outcome.plan.left_out)} left out, "
+            "each with why above)"
+        )
+    sys.stdout.write(outcome.text)
+    raise typer.Exit(EXIT_FINDINGS if outcome.incomplete else EXIT_OK)

@@ -109,14 +109,29 @@ def parse_firewall_format(text: str) -> FirewallFormat:
         raise UsageError(f"unknown firewall format {text!r} (expected one of: {allowed})") from None
 
 
-def parse_source(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    """``--source``: ``any`` (None), an address or a CIDR."""
-    if text.strip().lower() == "any":
-        return None
-    try:
-        return ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError:
-        raise UsageError(f"firewall source {text!r} is not 'any', an address or a CIDR") from None
+def parse_sources(
+    texts: Iterable[str], option: str = "--source"
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``--source`` values: addresses or CIDR blocks (comma separated or repeated);
+    ``any`` alone means every address (an empty tuple). Host bits set are an error."""
+    items = [part.strip() for text in texts for part in text.split(",") if part.strip()]
+    if not items or [i.lower() for i in items] == ["any"]:
+        return ()
+    networks = []
+    for item in items:
+        if item.lower() == "any":
+            raise UsageError(f"{option} any does not go with other sources")
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as exc:
+            if "host bits set" in str(exc):
+                network = ipaddress.ip_network(item, strict=False)
+                raise UsageError(
+                    f"{option} {item} has host bits set: write {network} for the network, "
+                    f"or {item.split('/')[0]} for the one address"
+                ) from None
+            raise UsageError(f"{option} {item!r} is not 'any', an address or a CIDR") from None
+    return tuple(dict.fromkeys(networks))
 
 
 def build_policy(

@@ -12,7 +12,14 @@ serialise as their value. The submodules, each owning one thing:
 - :mod:`.diff`: what changed between two results (``ResultDiff``).
 """
 
-from epmscan.models.diff import ExchangePortChange, HostDiff, HttpChange, PortMove, ResultDiff
+from epmscan.models.diff import (
+    ExchangePortChange,
+    HostDiff,
+    HttpChange,
+    MissingHost,
+    PortMove,
+    ResultDiff,
+)
 from epmscan.models.endpoints import (
     BindOutcome,
     EndpointRecord,
@@ -69,6 +76,7 @@ __all__ = [
     "IcmpError",
     "InterfaceId",
     "LookupEntry",
+    "MissingHost",
     "Policy",
     "PortClass",
     "PortMove",

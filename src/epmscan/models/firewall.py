@@ -15,6 +15,8 @@ class RulePort:
     ports: PortRange
     reason: str
     dynamic: bool = False
+    proxy_only: bool = False
+    """RPC over HTTP: opened only to the RPC proxy servers, when they are given."""
 
     @property
     def text(self) -> str:
@@ -37,3 +39,23 @@ class ServerRules:
     @property
     def has_dynamic(self) -> bool:
         return any(p.dynamic for p in self.ports)
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """A server the rules leave out, and why (what would let it in, when anything would)."""
+
+    address: str
+    name: str
+    reason: str
+    blocking: bool = False
+    """True when the user could get rules for it (with expectations, pinning or
+    ``--allow-dynamic``): the command says so and exits 1."""
+
+
+@dataclass(frozen=True, slots=True)
+class FirewallPlan:
+    """The rules to write, per server, and the servers left out."""
+
+    servers: tuple[ServerRules, ...]
+    left_out: tuple[LeftOut, ...] = ()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from epmscan.models.endpoints import HostResult, HostStatus
 from epmscan.models.exchange import Finding, HttpPortProbe, ResolvedPort, Role
+from epmscan.models.policy import Expectation
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,8 @@ class ExchangeHostReport:
     ports: tuple[ResolvedPort, ...] = ()
     http: tuple[HttpPortProbe, ...] = ()
     findings: tuple[Finding, ...] = ()
+    expectation: Expectation | None = None
+    """What the host was judged against (None: no expectation, or a plain scan)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +34,16 @@ class RunInfo:
     seed: int
     shard: str
     started: str
+    """When the run started: UTC, ISO 8601 with milliseconds."""
     policy: str | None = None
     """The policy file a ``check`` judged by (None: command-line expectations)."""
+    input_files: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    exclude_files: tuple[str, ...] = ()
+    only_answered: bool = False
+    """Hosts that did not answer are not in the file (they were scanned all the same)."""
+    schema: int = 0
+    """The schema of the document it was read from (0: made by this run)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +77,5 @@ class SavedRun:
     """True when the hosts carry an Exchange check (``check``), not just a dump."""
     source: str = ""
     """Where it was read from (a file name, ``--live``)."""
+    notes: tuple[str, ...] = ()
+    """What the reader could not read (a file cut short)."""

@@ -2,10 +2,15 @@
 
 Tolerant of the envelope: a JSON document (``{"epmscan": header, "hosts": [...]}``, a
 list of host objects, an object with ``hosts``/``results``, or one host object) or a
-JSONL stream (one host object per line; the summary line is skipped). Each host object
-has the :func:`~epmscan.report.serialize.host_to_dict` shape, with an ``exchange``
-member for a ``check``. Every problem is one :class:`~epmscan.errors.UsageError` line
-naming the file.
+JSONL stream (an ``{"epmscan": header}`` line, one host object per line, a summary
+line). Each host object has the :func:`~epmscan.report.serialize.host_to_dict` shape,
+with an ``exchange`` member for a ``check``. Every schema up to
+:data:`~epmscan.report.serialize.SCHEMA_VERSION` is read.
+
+A file cut short (a run killed before it finished: ``PATH.partial``, or JSON lines whose
+last line is incomplete) is read as far as it goes, with a note. Everything else that
+is wrong (not JSON, not UTF-8, binary, no host in it, a newer schema) is one
+:class:`~epmscan.errors.UsageError` line naming the file.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from epmscan.errors import UsageError
-from epmscan.models import ExchangeHostReport, SavedRun
-from epmscan.report.serialize import exchange_from_dict
+from epmscan.models import ExchangeHostReport, RunInfo, SavedRun
+from epmscan.report.serialize import SCHEMA_VERSION, exchange_from_dict, info_from_dict
+
+MAX_SAVED_BYTES = 4 * 1024 * 1024 * 1024
+"""A saved result larger than this is refused rather than read into memory."""
 
 
 def _is_host(obj: object) -> bool:
@@ -38,25 +46,66 @@ def _hosts_in(document: object) -> list[dict[str, Any]]:
     return []
 
 
-def host_objects(text: str, source: str = "<saved>") -> list[dict[str, Any]]:
-    """The host objects of a saved JSON document or a JSONL stream (summary lines skipped)."""
+def _header_in(document: object) -> dict[str, Any] | None:
+    if isinstance(document, dict) and isinstance(document.get("epmscan"), dict):
+        header: dict[str, Any] = document["epmscan"]
+        return header
+    return None
+
+
+class _Parsed:
+    def __init__(self) -> None:
+        self.hosts: list[dict[str, Any]] = []
+        self.header: dict[str, Any] | None = None
+        self.notes: list[str] = []
+
+
+def _parse_lines(text: str, source: str) -> _Parsed:
+    """JSON lines, or a document cut short: one object per line, trailing commas allowed."""
+    parsed = _Parsed()
+    lines = text.splitlines()
+    bad: list[tuple[int, str]] = []
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip().rstrip(",")
+        if not line or line in ("[", "]", "{", "}", '"hosts": [', "]"):
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            try:  # the first line of a document: '{"epmscan": {...},' without its end
+                item = json.loads(line + "}") if line.startswith('{"epmscan":') else None
+            except json.JSONDecodeError:
+                item = None
+            if item is None:
+                bad.append((number, exc.msg))
+                continue
+        header = _header_in(item)
+        if header is not None:
+            parsed.header = header
+            continue
+        parsed.hosts.extend(_hosts_in(item))
+    if bad:
+        last_line = len([line for line in lines if line.strip()])
+        if len(bad) == 1 and bad[0][0] >= last_line and parsed.hosts:
+            parsed.notes.append(
+                f"{source}: the file ends inside line {bad[0][0]} (a run cut short?): "
+                f"read the {len(parsed.hosts)} hosts before it"
+            )
+        else:
+            number, message = bad[0]
+            raise UsageError(f"{source}:{number}: not a saved epmscan result ({message})")
+    return parsed
+
+
+def _parse(text: str, source: str) -> _Parsed:
     try:
         document = json.loads(text)
     except json.JSONDecodeError:
-        objects: list[object] = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                objects.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{source}:{number}: not JSON or JSONL ({exc.msg})") from None
-        raw = [h for obj in objects for h in _hosts_in(obj)]
-    else:
-        raw = _hosts_in(document)
-    if not raw:
-        raise UsageError(f"{source}: no host results found")
-    return raw
+        return _parse_lines(text, source)
+    parsed = _Parsed()
+    parsed.header = _header_in(document)
+    parsed.hosts = _hosts_in(document)
+    return parsed
 
 
 def _report(data: dict[str, Any]) -> ExchangeHostReport:
@@ -67,22 +116,51 @@ def _report(data: dict[str, Any]) -> ExchangeHostReport:
 
 def parse_saved_run(text: str, source: str = "<saved>") -> SavedRun:
     """A saved result's text as models."""
-    raw = host_objects(text, source)
+    if "\x00" in text:
+        raise UsageError(f"{source}: a binary file, not a saved epmscan result")
+    parsed = _parse(text, source)
+    if not parsed.hosts:
+        raise UsageError(f"{source}: no host results found (not a saved epmscan result?)")
+    info: RunInfo | None = None
+    if parsed.header is not None:
+        try:
+            info = info_from_dict(parsed.header)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"{source}: its epmscan header is malformed ({exc})") from None
+        if info.schema > SCHEMA_VERSION:
+            raise UsageError(
+                f"{source}: saved with schema {info.schema}, newer than this epmscan reads "
+                f"({SCHEMA_VERSION}): upgrade epmscan"
+            )
     hosts = []
-    for number, data in enumerate(raw, 1):
+    for number, data in enumerate(parsed.hosts, 1):
         try:
             hosts.append(_report(data))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise UsageError(f"{source}: host {number} is malformed ({exc})") from None
-    checked = any("exchange" in data for data in raw)
-    return SavedRun(info=None, hosts=tuple(hosts), exchange_checked=checked, source=source)
+            raise UsageError(f"{source}: host {number} is malformed ({exc!r})") from None
+    checked = any("exchange" in data for data in parsed.hosts)
+    return SavedRun(
+        info=info,
+        hosts=tuple(hosts),
+        exchange_checked=checked,
+        source=source,
+        notes=tuple(parsed.notes),
+    )
 
 
 def load_saved_run(path: str | Path) -> SavedRun:
-    """Read a saved result file (``--save``/``--json`` document or ``--jsonl``)."""
+    """Read a saved result file (``--save``/``--json`` document, ``.partial``, ``--jsonl``)."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        if file.is_dir():
+            raise UsageError(f"{file}: is a directory, not a saved result")
+        if file.stat().st_size > MAX_SAVED_BYTES:
+            raise UsageError(f"{file}: larger than {MAX_SAVED_BYTES >> 30} GiB; not read")
+        data = file.read_bytes()
     except OSError as exc:
         raise UsageError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{file}: not UTF-8 text, not a saved epmscan result") from None
     return parse_saved_run(text, str(file))

@@ -18,9 +18,11 @@ except ImportError:  # pragma: no cover - orjson is installed where it has wheel
     orjson = None  # type: ignore[assignment]
 
 from epmscan.models import (
+    DynamicRanges,
     EndpointRecord,
     ExchangeHostReport,
     ExchangeInterface,
+    Expectation,
     Finding,
     HostResult,
     HostStatus,
@@ -29,6 +31,7 @@ from epmscan.models import (
     IcmpError,
     PortClass,
     PortProbeStatus,
+    PortRange,
     ResolvedPort,
     Role,
     RunInfo,
@@ -36,7 +39,11 @@ from epmscan.models import (
     Severity,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The shape of saved documents. It goes up when a field is removed, renamed or changes
+meaning; new fields do not change it. Readers accept every schema up to their own
+(docs/json.md lists the changes): 2 adds per-host ``expectation``, the scanned targets
+and ``only_answered`` in the header, times in UTC with milliseconds."""
 
 
 def _plain(obj: Any) -> dict[str, Any]:
@@ -80,8 +87,60 @@ def exchange_to_dict(report: ExchangeHostReport) -> dict[str, Any]:
         "ports": [_plain(p) for p in report.ports],
         "http": [_plain(h) for h in report.http],
         "findings": [_plain(f) for f in report.findings],
+        "expectation": expectation_to_dict(report.expectation),
     }
     return out
+
+
+def expectation_to_dict(expectation: Expectation | None) -> dict[str, Any] | None:
+    """What a host was judged against, as saved: every field, in a stable order."""
+    if expectation is None:
+        return None
+    ranges = expectation.ranges
+    return {
+        "group": expectation.group,
+        "role": expectation.role.value if expectation.role else None,
+        "static_ports": {iface.value: port for iface, port in expectation.static_ports},
+        "require_http": list(expectation.require_http),
+        "allow_dynamic": expectation.allow_dynamic,
+        "ranges": {
+            "windows": [ranges.windows.first, ranges.windows.last],
+            "exchange": [ranges.exchange.first, ranges.exchange.last],
+            "legacy": [ranges.legacy.first, ranges.legacy.last],
+        },
+        "severity_overrides": [[code, sev.value] for code, sev in expectation.severity_overrides],
+    }
+
+
+def expectation_from_dict(data: dict[str, Any] | None) -> Expectation | None:
+    """The inverse of :func:`expectation_to_dict` (missing parts take their defaults)."""
+    if not data:
+        return None
+    defaults = DynamicRanges()
+    saved = data.get("ranges") or {}
+
+    def span(key: str, default: PortRange) -> PortRange:
+        value = saved.get(key)
+        return PortRange(int(value[0]), int(value[1])) if value else default
+
+    return Expectation(
+        group=data.get("group"),
+        role=Role(data["role"]) if data.get("role") else None,
+        static_ports=tuple(
+            (ExchangeInterface(name), int(port))
+            for name, port in (data.get("static_ports") or {}).items()
+        ),
+        require_http=tuple(int(p) for p in data.get("require_http") or ()),
+        allow_dynamic=bool(data.get("allow_dynamic", True)),
+        ranges=DynamicRanges(
+            span("windows", defaults.windows),
+            span("exchange", defaults.exchange),
+            span("legacy", defaults.legacy),
+        ),
+        severity_overrides=tuple(
+            (str(code), Severity(sev)) for code, sev in data.get("severity_overrides") or ()
+        ),
+    )
 
 
 def _host_fields(host: HostResult, endpoints: object) -> dict[str, Any]:
@@ -147,6 +206,7 @@ def exchange_to_json(report: ExchangeHostReport) -> str:
             "ports": report.ports,
             "http": report.http,
             "findings": report.findings,
+            "expectation": expectation_to_dict(report.expectation),
         }
         return orjson.dumps(data).decode()
     return _stdlib_encode(exchange_to_dict(report))
@@ -158,6 +218,10 @@ def info_to_dict(info: RunInfo) -> dict[str, Any]:
         "schema": SCHEMA_VERSION,
         "command": info.command,
         "targets": list(info.targets),
+        "input_files": list(info.input_files),
+        "exclude": list(info.exclude),
+        "exclude_files": list(info.exclude_files),
+        "only_answered": info.only_answered,
         "port": info.port,
         "mode": info.mode,
         "seed": info.seed,
@@ -167,6 +231,25 @@ def info_to_dict(info: RunInfo) -> dict[str, Any]:
     if info.command == "check":
         data["policy"] = info.policy
     return data
+
+
+def info_from_dict(data: dict[str, Any]) -> RunInfo:
+    """A saved header back (schema 1 headers have no targets' details: empty)."""
+    return RunInfo(
+        command=str(data.get("command", "")),
+        targets=tuple(str(t) for t in data.get("targets") or ()),
+        port=int(data.get("port", 135)),
+        mode=str(data.get("mode", "dump")),
+        seed=int(data.get("seed", 0)),
+        shard=str(data.get("shard", "1/1")),
+        started=str(data.get("started", "")),
+        policy=data.get("policy"),
+        input_files=tuple(str(t) for t in data.get("input_files") or ()),
+        exclude=tuple(str(t) for t in data.get("exclude") or ()),
+        exclude_files=tuple(str(t) for t in data.get("exclude_files") or ()),
+        only_answered=bool(data.get("only_answered", False)),
+        schema=int(data.get("schema", 1)),
+    )
 
 
 def summary_to_dict(summary: RunSummary) -> dict[str, Any]:
@@ -264,4 +347,5 @@ def exchange_from_dict(data: dict[str, Any]) -> ExchangeHostReport:
         ports=ports,
         http=http,
         findings=findings,
+        expectation=expectation_from_dict(ex.get("expectation")),
     )

@@ -8,7 +8,9 @@ runs a formula. JSON keeps the decoded value unchanged (JSON's own escaping is e
 
 from __future__ import annotations
 
+import time
 import unicodedata
+from datetime import UTC, datetime
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet may read as the start of a formula (OWASP's CSV injection list)."""
@@ -45,3 +47,9 @@ def csv_cell(value: object) -> object:
     if value.startswith(FORMULA_STARTS):
         value = "'" + value
     return printable(value)
+
+
+def utc_timestamp(when: float | None = None) -> str:
+    """``2026-11-29T08:30:00.123Z``: UTC, ISO 8601, milliseconds (every file's clock)."""
+    moment = datetime.fromtimestamp(time.time() if when is None else when, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

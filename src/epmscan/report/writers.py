@@ -92,6 +92,24 @@ def _open(path: str, shown: str) -> TextIO:
         raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None
 
 
+def write_document(path: str, text: str) -> None:
+    """Write a whole document to ``path`` (``-``: stdout) in one rename: never half a file."""
+    if path == "-":
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as exc:
+            raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
+        return
+    partial = path + PARTIAL_SUFFIX
+    try:
+        with _open(partial, path) as stream:
+            stream.write(text)
+        os.replace(partial, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 class _Stream:
     """One output: stdout, or a file (written to ``.partial`` when it is sorted at the end)."""
 

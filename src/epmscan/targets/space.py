@@ -13,6 +13,7 @@ the targets at positions K-1, K-1+N, ... of it, so shard sizes differ by at most
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -175,6 +176,23 @@ class TargetSpace:
                 f"{max_hosts:,}; pass --max-hosts {space.total} (or more) to scan them all"
             )
         return space
+
+    def covers(self, address: str, name: str | None = None) -> bool | None:
+        """Whether the space holds ``address`` (or the host name ``name``).
+
+        None when it cannot tell without reading its ``-iL`` files again.
+        """
+        if name is not None and _name_key(name) in {_name_key(n) for n in self.names}:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return None if self.files is not None else False
+        intervals = self.ipv4 if ip.version == 4 else self.ipv6
+        value = int(ip)
+        if any(first <= value < end for first, end in intervals):
+            return True
+        return None if self.files is not None else False
 
     def __repr__(self) -> str:
         files = f", {self.files!r}" if self.files is not None else ""
