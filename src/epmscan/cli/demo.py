@@ -7,29 +7,36 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from epmscan.cli.console import output_console, stderr_console
+from epmscan.cli.console import exit_with_usage_error, output_console, stderr_console
+from epmscan.errors import UsageError
 from epmscan.report.check_console import print_check
 
 
 def demo_command(
     epm_port: Annotated[
-        int | None, typer.Option("--epm-port", help="Endpoint mapper port of the demo lab.")
+        int | None,
+        typer.Option("--epm-port", min=1, max=65535, help="Endpoint mapper port of the demo lab."),
     ] = None,
 ) -> None:
     """Six emulated Exchange servers on loopback, checked against a demo policy."""
-    from epmscan.app.demo import PLAN, demo_lab, run_demo  # the lab only when a demo runs
+    from epmscan.app.demo import PLAN, DemoSite, run_demo  # the lab only when a demo runs
 
     console = output_console()
-    port = epm_port if epm_port is not None else demo_lab().epm_port
-    heading = Text("epmscan demo", style="bold")
-    heading.append(
-        f": six emulated Exchange 2010 servers on 127.0.10.1-6, endpoint mapper on port {port};"
-        " nothing leaves this machine."
-    )
-    console.print(heading)
-    for planned in PLAN:
-        console.print(f"  {planned.address}  {planned.story}")
-    outcome = run_demo(port)
+
+    def started(site: DemoSite) -> None:
+        heading = Text("epmscan demo", style="bold")
+        heading.append(
+            f": six emulated Exchange 2010 servers on {site.label}, endpoint mapper on port"
+            f" {site.epm_port}; nothing leaves this machine."
+        )
+        console.print(heading)
+        for planned, address in zip(PLAN, site.addresses, strict=True):
+            console.print(f"  {address}  {planned.story}")
+
+    try:
+        outcome = run_demo(epm_port, started)
+    except UsageError as exc:
+        exit_with_usage_error(str(exc))
     console.print()
     print_check(outcome.reports, console)
     command = f"epmscan check --policy {outcome.folder}/policy.toml --port {outcome.epm_port}"
