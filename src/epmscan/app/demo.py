@@ -165,7 +165,8 @@ def demo_policy(site: DemoSite = NOMINAL_SITE) -> Policy:
         replace(
             group,
             networks=tuple(
-                ipaddress.ip_network(site.address(str(n.network_address))) for n in group.networks
+                ipaddress.ip_network(f"{site.address(str(n.network_address))}/{n.prefixlen}")
+                for n in group.networks
             ),
             specs=tuple(site.address(spec) for spec in group.specs),
         )
