@@ -27,15 +27,36 @@ _DUMP = DumpSettings(target="")
 """``dump``'s defaults."""
 
 
+def _unless_given(ctx: typer.Context, name: str, value: float, shortcut: float | None) -> float:
+    """``value`` when its option was given or no ``--timeout``; ``--timeout`` otherwise."""
+    source = ctx.get_parameter_source(name)
+    if shortcut is None or (source is not None and source.name != "DEFAULT"):
+        return value
+    return shortcut
+
+
 @with_console_options
 def dump_command(
+    ctx: typer.Context,
     host: Annotated[str, typer.Argument(help="Address or name of the host to ask.")],
     port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="EPM port.")] = (
         _DUMP.network.port
     ),
-    timeout: Annotated[
-        float, typer.Option("--timeout", "-t", min=0.01, help="Seconds per connect and per read.")
+    connect_timeout: Annotated[
+        float, typer.Option("--connect-timeout", min=0.01, help="Seconds to wait for a connect.")
     ] = _DUMP.network.timeouts.connect,
+    read_timeout: Annotated[
+        float, typer.Option("--read-timeout", min=0.01, help="Seconds to wait for each answer.")
+    ] = _DUMP.network.timeouts.read,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            "-t",
+            min=0.01,
+            help="Sets both --connect-timeout and --read-timeout (either, given, wins).",
+        ),
+    ] = None,
     host_timeout: Annotated[
         float, typer.Option("--host-timeout", min=0.01, help="Seconds for the whole host.")
     ] = _DUMP.network.timeouts.host,
@@ -55,7 +76,10 @@ def dump_command(
             _DUMP.network,
             port=port,
             timeouts=replace(
-                _DUMP.network.timeouts, connect=timeout, read=timeout, host=host_timeout
+                _DUMP.network.timeouts,
+                connect=_unless_given(ctx, "connect_timeout", connect_timeout, timeout),
+                read=_unless_given(ctx, "read_timeout", read_timeout, timeout),
+                host=host_timeout,
             ),
             max_ents=max_ents,
             decoder=parse_decoder(decoder),

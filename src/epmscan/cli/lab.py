@@ -98,7 +98,7 @@ async def _serve(config: LabConfig, console: Console) -> None:
 
 def lab_command(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML lab file (see docs/lab.md).")
+        Path | None, typer.Option("--config", help="TOML lab file (see docs/lab.md).")
     ] = None,
     profile: Annotated[
         str | None,
