@@ -10,8 +10,11 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from epmscan.cli.parsing import parse_decoder, parse_mode
+from epmscan.cli.parsing import parse_decoder, parse_mode, parse_severity
+from epmscan.errors import UsageError
+from epmscan.models import Severity
 from epmscan.settings import (
+    FindingsSettings,
     NetworkSettings,
     OutputSettings,
     ScanSettings,
@@ -92,6 +95,48 @@ NoProgress = Annotated[bool, typer.Option("--no-progress", help="No live progres
 Decoder = Annotated[
     str, typer.Option("--decoder", help="fast (default) or impacket (reference, slow).")
 ]
+
+
+Findings = Annotated[
+    bool,
+    typer.Option(
+        "--findings",
+        help="Security view: roles guessed per host, risky interfaces by severity (docs/json.md).",
+    ),
+]
+Verify = Annotated[
+    bool,
+    typer.Option(
+        "--verify",
+        help="Bind every advertised TCP port of a risky interface (implies --findings).",
+    ),
+]
+ScanFailOn = Annotated[
+    str | None,
+    typer.Option(
+        "--fail-on",
+        help="Exit 1 at findings of this severity or worse (implies --findings; default none).",
+    ),
+]
+
+
+def findings_settings(findings: bool, verify: bool, fail_on: str | None) -> FindingsSettings:
+    """The security view ``--findings``, ``--verify`` and ``--fail-on`` ask for.
+
+    ``--verify`` and ``--fail-on`` imply ``--findings``; ``--fail-on none`` is the default
+    (a scan exits 0 whatever it finds). A bad severity is a :class:`UsageError`.
+    """
+    threshold = None
+    if fail_on is not None and fail_on.strip().lower() != "none":
+        try:
+            threshold = parse_severity(fail_on)
+        except UsageError:
+            allowed = ", ".join(["none", *(s.value for s in Severity)])
+            raise UsageError(
+                f"--fail-on: unknown severity {fail_on!r} (expected one of: {allowed})"
+            ) from None
+    enabled = findings or verify or threshold is not None
+    return FindingsSettings(enabled=enabled, verify=verify, fail_on=threshold)
 
 
 @dataclass(frozen=True)
