@@ -186,3 +186,20 @@ def test_duplicates_and_unknown_role_ids_are_refused() -> None:
         load_catalogue(GOOD + ROLES.replace('label = "l"', 'label = "l"\nhigh = ["nope"]', 1))
     with pytest.raises(CatalogueError, match="no \\[\\[role\\]\\] rule"):
         load_catalogue(GOOD)
+
+
+def test_docs_list_every_entry_and_every_lab_profile() -> None:
+    from pathlib import Path
+
+    from epmscan.lab import list_profiles
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    security = (docs / "security.md").read_text()
+    for entry in CATALOGUE.interfaces:
+        assert f"`{entry.code}`" in security, entry.code
+        assert entry.interface.uuid in security, entry.id
+    for role in HostRole:
+        assert f"`{role.value}`" in security, role
+    lab = (docs / "lab.md").read_text()
+    for profile in list_profiles():
+        assert f"`{profile.name}`" in lab, profile.name
