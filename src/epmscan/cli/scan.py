@@ -35,6 +35,7 @@ K = TypeVar("K")
 
 SCAN_DEFAULTS = ScanSettings()
 """``scan``'s defaults, read by its options."""
+DEFAULT_FAIL_ON = SCAN_DEFAULTS.findings.fail_on.value if SCAN_DEFAULTS.findings.fail_on else None
 
 TABLE_LIMIT = 100
 """Results kept for the closing display (a screenful); the output files get every host."""
@@ -114,7 +115,7 @@ def scan_command(
     args: opt.ScanArgs,
     findings: opt.Findings = SCAN_DEFAULTS.findings.enabled,
     verify: opt.Verify = SCAN_DEFAULTS.findings.verify,
-    fail_on: opt.ScanFailOn = None,
+    fail_on: opt.ScanFailOn = DEFAULT_FAIL_ON,
     *,
     console: ConsoleArgs,
 ) -> None:
