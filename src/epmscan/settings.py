@@ -128,6 +128,18 @@ class OutputSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class FindingsSettings:
+    """The security view of a scan (``--findings``): roles, risky interfaces, exit code."""
+
+    enabled: bool = False
+    """Infer roles and report findings per host (:mod:`epmscan.checks.exposure`)."""
+    verify: bool = False
+    """Bind each advertised TCP port of a catalogued interface (one more connection each)."""
+    fail_on: Severity | None = None
+    """Findings at this severity or worse make the scan exit 1 (None: a scan exits 0)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ScanSettings:
     """One ``scan``: targets, how to talk to them, how many at once, where results go."""
 
@@ -141,6 +153,8 @@ class ScanSettings:
     """Extra attempts for a host whose connect got no answer."""
     outputs: OutputSettings = field(default_factory=OutputSettings)
     grace: float = DEFAULT_GRACE
+    findings: FindingsSettings = field(default_factory=FindingsSettings)
+    """The security view (only ``scan`` uses it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ the sockets samba-dcerpcd holds (``/proc``), and from the facts recorded for Sam
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -184,3 +185,24 @@ def test_dump_of_a_port_where_samba_does_not_listen_says_closed(
     result = run.json()
     assert (result["status"], result["port"], result["endpoints"]) == ("closed", port, [])
     assert result["error"]
+
+
+def test_scan_findings_call_samba_standalone_a_file_server_with_a_spooler(
+    samba_epm: SambaEpm, epmscan: Callable[..., CliRun]
+) -> None:
+    run = epmscan(
+        "scan", samba_epm.address, "--verify", "--jsonl", "-", "--no-progress", "--fail-on", "none"
+    )
+    assert run.returncode == 0, run.describe()
+    host = json.loads(run.stdout.splitlines()[1])
+    roles = {r["role"]: r for r in host["security"]["roles"]}
+    assert roles["file_server"]["confidence"] == "high"
+    assert "ms-fsrvp" in roles["file_server"]["evidence"]
+    assert "domain_controller" not in roles
+    findings = {f["code"]: f for f in host["security"]["findings"]}
+    assert findings["epm.anonymous"]["severity"] == "info"
+    spooler = findings["coercion.ms-rprn"]
+    assert [r["endpoint"] for r in spooler["reachable"]] == ["\\pipe\\spoolss"]
+    # Every advertised TCP port of a catalogued interface accepts its bind on Samba.
+    tcp = [r for f in findings.values() for r in f["reachable"] if r["transport"] == "ncacn_ip_tcp"]
+    assert tcp and all(r["verify"] == "bound" for r in tcp), tcp

@@ -200,8 +200,18 @@ def rpcclient_epmlookup(rpcclient: str, address: str) -> list[RpcclientTower]:
         timeout=30,
         stdin=subprocess.DEVNULL,
     )
+    towers = parse_epmlookup(out.stdout)
+    if not towers:
+        raise RuntimeError(
+            f"rpcclient printed no tower (rc {out.returncode}):\n{out.stdout}\n{out.stderr}"
+        )
+    return towers
+
+
+def parse_epmlookup(text: str) -> list[RpcclientTower]:
+    """The towers of ``rpcclient -c epmlookup``'s output (other lines are skipped)."""
     towers: list[RpcclientTower] = []
-    for line in out.stdout.splitlines():
+    for line in text.splitlines():
         match = _EPMLOOKUP_LINE.match(line.strip())
         if match is None:
             continue
@@ -217,9 +227,5 @@ def rpcclient_epmlookup(rpcclient: str, address: str) -> list[RpcclientTower]:
                 minor=packed >> 16,
                 annotation=match["annotation"],
             )
-        )
-    if not towers:
-        raise RuntimeError(
-            f"rpcclient printed no tower (rc {out.returncode}):\n{out.stdout}\n{out.stderr}"
         )
     return towers

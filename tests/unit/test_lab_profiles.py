@@ -52,6 +52,9 @@ def test_profile_names_are_exact() -> None:
         "exchange2010-cas-static",
         "exchange2010-mailbox-pf",
         "windows-member",
+        "windows-dc",
+        "windows-ca",
+        "windows-file-server",
     ]
     with pytest.raises(LabConfigError, match="known: exchange2010-cas-dynamic"):
         get_profile("exchange2016")
@@ -72,8 +75,9 @@ def test_exchange_catalogue_matches_the_protocol_names() -> None:
 def test_every_profile_has_the_windows_interfaces_and_no_dc(profile: str) -> None:
     host = plan(profile)
     assert keys(host) >= WINDOWS_KEYS
-    assert "drsuapi" not in keys(host)
-    assert "dnsserver" not in keys(host)
+    is_dc = profile == "windows-dc"
+    assert ("drsuapi" in keys(host)) is is_dc
+    assert ("dnsserver" in keys(host)) is is_dc
     tcp_ports = host.tcp_endpoints
     assert tcp_ports["lsarpc"] == tcp_ports["samr"] == tcp_ports["netlogon"]
     assert tcp_ports["tsch"] == tcp_ports["atsvc"]
@@ -211,3 +215,28 @@ def test_pool_chooser_uses_only_the_pool() -> None:
     assert len(host.tcp_listeners) == 6
     with pytest.raises(OSError, match="exhausted"):
         pool_dynamic_chooser((50001,))(random.Random(1), {50001}, (49152, 65535))
+
+
+@pytest.mark.parametrize(
+    ("profile", "added"),
+    [
+        ("windows-dc", {"drsuapi", "dssetup", "backupkey", "efsr_lsarpc", "efsrpc", "nspi",
+                        "netdfs", "dnsserver"}),
+        ("windows-ca", {"icpr"}),
+        ("windows-file-server", {"netdfs", "fsrvp"}),
+    ],
+)  # fmt: skip
+def test_server_profiles_are_a_member_plus_their_role(profile: str, added: set[str]) -> None:
+    member = keys(plan("windows-member"))
+    host = plan(profile)
+    assert keys(host) - member == added
+    assert member <= keys(host)
+
+
+def test_the_dc_serves_its_directory_interfaces_in_lsass_on_one_port() -> None:
+    host = plan("windows-dc")
+    tcp = {e.key: e.port for e in host.entries if e.transport == "ncacn_ip_tcp"}
+    assert tcp["drsuapi"] == tcp["lsarpc"] == tcp["netlogon"] == tcp["nspi"]
+    pipes = {e.endpoint for e in host.entries if e.key == "efsrpc"}
+    assert r"\pipe\efsrpc" in pipes
+    assert "efsrpc" not in tcp

@@ -2,31 +2,41 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from epmscan.models import (
+    Confidence,
     EndpointRecord,
     ExchangeHostReport,
     ExchangeInterface,
+    ExposureFinding,
     Finding,
     HostResult,
+    HostRole,
     HostStatus,
     HttpPortProbe,
     HttpProbeStatus,
     IcmpError,
+    InferredRole,
     PortClass,
     PortProbeStatus,
+    Reachability,
     ResolvedPort,
     Role,
+    SecurityHostReport,
     Severity,
 )
 from epmscan.report import serialize
+from epmscan.report.order import address_key
 from epmscan.report.saved_results import parse_saved_run
+from epmscan.report.writers import SecurityCsvWriter
 
 text = st.text(max_size=12)
 maybe_port = st.one_of(st.none(), st.integers(1, 65535))
@@ -190,4 +200,103 @@ def test_icmp_detail_is_in_the_host_object(encoder: str) -> None:
     assert serialize.host_from_dict(data) == host
     assert (
         json.loads(serialize.host_to_json(HostResult("h", "h", 135, HostStatus.OK)))["icmp"] is None
+    )
+
+
+SECURITY = SecurityHostReport(
+    host=HostResult("dc01", "192.0.2.20", 135, HostStatus.OK),
+    roles=(
+        InferredRole(HostRole.DOMAIN_CONTROLLER, Confidence.HIGH, ("ms-drsr",)),
+        InferredRole(HostRole.PRINT_SERVER, Confidence.LOW, ("ms-rprn", "ms-par")),
+    ),
+    findings=(
+        ExposureFinding(Severity.INFO, "192.0.2.20", "epm.anonymous", "listed", why="map"),
+        ExposureFinding(
+            Severity.CRITICAL,
+            "192.0.2.20",
+            "coercion.ms-rprn",
+            "spooler",
+            why="printer bug",
+            interface="ms-rprn",
+            document="MS-RPRN",
+            uuid="12345678-1234-abcd-ef00-0123456789ab",
+            version="1.0",
+            reachable=(
+                Reachability(
+                    "ncacn_ip_tcp",
+                    "ncacn_ip_tcp:192.0.2.20[49667]",
+                    49667,
+                    None,
+                    True,
+                    PortProbeStatus.BOUND,
+                    "bind accepted",
+                ),
+                Reachability(
+                    "ncacn_np",
+                    "ncacn_np:\\\\DC01[\\PIPE\\spoolss]",
+                    None,
+                    "\\PIPE\\spoolss",
+                    registered=False,
+                ),
+            ),
+            source="https://learn.microsoft.com/",
+        ),
+    ),
+    verified=True,
+)
+
+
+def test_security_report_is_the_same_json_from_both_encoders_and_loads_back(
+    encoder: str,
+) -> None:
+    line = serialize.security_to_json(SECURITY, 3)
+    data = json.loads(line)
+    assert data == serialize.security_to_dict(SECURITY, 3)
+    sec = data["security"]
+    assert (sec["catalogue"], sec["verified"], sec["worst"]) == (3, True, "critical")
+    assert sec["roles"][1] == {
+        "role": "print_server",
+        "confidence": "low",
+        "evidence": ["ms-rprn", "ms-par"],
+    }
+    reach = sec["findings"][1]["reachable"]
+    assert [(r["verify"], r["registered"]) for r in reach] == [("bound", True), (None, False)]
+    assert list(sec["findings"][1]) == [f.name for f in fields(ExposureFinding)]
+    assert list(reach[0]) == [f.name for f in fields(Reachability)]
+    assert serialize.security_from_dict(data) == SECURITY
+    # A host object without the member (a plain scan) loads as a report without findings.
+    plain = serialize.security_from_dict(serialize.host_to_dict(SECURITY.host))
+    assert (plain.roles, plain.findings, plain.verified) == ((), (), False)
+
+
+def test_security_csv_has_a_row_per_role_and_per_finding_transport(tmp_path: Path) -> None:
+    path = tmp_path / "security.csv"
+    writer = SecurityCsvWriter(str(path))
+    writer.start({})
+    writer.write_host(serialize.security_to_dict(SECURITY), address_key("192.0.2.20", "dc01"))
+    failed = HostResult("10.9.9.9", "10.9.9.9", 135, HostStatus.CLOSED, "refused")
+    writer.write_host(
+        serialize.security_to_dict(SecurityHostReport(failed)), address_key("10.9.9.9", "")
+    )
+    writer.finish({})
+    rows = list(csv.DictReader(path.open()))
+    assert [r["kind"] for r in rows] == ["host", "role", "role", "finding", "finding", "finding"]
+    assert rows[0]["message"] == "refused"
+    assert (rows[1]["code"], rows[1]["interface"], rows[1]["message"]) == (
+        "role.domain_controller",
+        "ms-drsr",
+        "high confidence",
+    )
+    assert rows[3]["code"] == "epm.anonymous" and rows[3]["transport"] == ""
+    tcp, pipe = rows[4], rows[5]
+    assert (tcp["severity"], tcp["port"], tcp["registered"], tcp["verify"]) == (
+        "critical",
+        "49667",
+        "true",
+        "bound",
+    )
+    assert (pipe["endpoint"], pipe["registered"], pipe["verify"]) == (
+        "\\PIPE\\spoolss",
+        "false",
+        "",
     )

@@ -23,6 +23,7 @@ from epmscan.report.writers import (
     JsonDocumentWriter,
     JsonlWriter,
     OutputError,
+    SecurityCsvWriter,
     WriterSet,
     check_paths,
 )
@@ -63,7 +64,7 @@ class OutputFiles(RunObserver[R], Generic[R]):
         *,
         to_json: Callable[[R], str],
         to_dict: Callable[[R], dict[str, Any]],
-        csv_writer: type[CsvWriter | CheckCsvWriter] = CsvWriter,
+        csv_writer: type[CsvWriter | CheckCsvWriter | SecurityCsvWriter] = CsvWriter,
     ) -> None:
         check_paths(output_paths(outputs))
         self.outputs = outputs

@@ -18,7 +18,7 @@ from epmscan.cli.console import (
     exit_with_usage_error,
     with_console_options,
 )
-from epmscan.cli.parsing import build_policy, parse_severity
+from epmscan.cli.parsing import build_policy, choices, parse_severity
 from epmscan.cli.scan import (
     TABLE_LIMIT,
     ClosingTable,
@@ -27,7 +27,7 @@ from epmscan.cli.scan import (
     output_files,
 )
 from epmscan.errors import UsageError
-from epmscan.models import ExchangeHostReport
+from epmscan.models import ExchangeHostReport, Severity
 from epmscan.report.check_console import SHOWN_SILENT, CheckTally, print_check
 from epmscan.settings import CheckSettings
 
@@ -67,7 +67,12 @@ def check_command(
         typer.Option("--no-dynamic", help="An Exchange interface on a dynamic port is an error."),
     ] = False,
     fail_on: Annotated[
-        str, typer.Option("--fail-on", help="Exit 1 at findings of this severity or worse.")
+        str,
+        typer.Option(
+            "--fail-on",
+            metavar=choices(Severity),
+            help="Exit 1 at findings of this severity or worse.",
+        ),
     ] = CheckSettings().fail_on.value,
     windows_range: Annotated[
         str | None,

@@ -16,12 +16,12 @@ from epmscan.cli.console import (
     stderr_console,
     with_console_options,
 )
-from epmscan.cli.parsing import parse_decoder
+from epmscan.cli.parsing import choices, parse_decoder
 from epmscan.errors import EpmscanError, UsageError
 from epmscan.report.console import print_dump
 from epmscan.report.serialize import host_to_dict
 from epmscan.report.text import printable
-from epmscan.settings import DumpSettings
+from epmscan.settings import Decoder, DumpSettings
 
 _DUMP = DumpSettings(target="")
 """``dump``'s defaults."""
@@ -65,7 +65,12 @@ def dump_command(
     ] = _DUMP.network.max_ents,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     decoder: Annotated[
-        str, typer.Option("--decoder", help="fast (default) or impacket (reference, slow).")
+        str,
+        typer.Option(
+            "--decoder",
+            metavar=choices(Decoder),
+            help="fast (default) or impacket (reference, slow).",
+        ),
     ] = _DUMP.network.decoder.value,
     *,
     console: ConsoleArgs,

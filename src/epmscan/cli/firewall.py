@@ -9,18 +9,19 @@ import typer
 
 from epmscan.app.firewall import firewall_rules
 from epmscan.cli.console import EXIT_FINDINGS, EXIT_OK, exit_with_usage_error, stderr_console
-from epmscan.cli.parsing import build_policy, parse_firewall_format, parse_sources
+from epmscan.cli.parsing import build_policy, choices, parse_firewall_format, parse_sources
 from epmscan.errors import UsageError
 from epmscan.report.firewall_rules import left_out_lines
 from epmscan.settings import FirewallFormat, FirewallSettings
-
-FORMATS = tuple(f.value for f in FirewallFormat)
 
 
 def firewall_command(
     result: Annotated[str, typer.Argument(help="A saved result (check/scan --save or --jsonl).")],
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
+        str,
+        typer.Option(
+            "--format", "-f", metavar=choices(FirewallFormat), help="The rule language to write."
+        ),
     ] = FirewallFormat.NETSH.value,
     source: Annotated[
         list[str] | None,

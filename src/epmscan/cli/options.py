@@ -10,10 +10,15 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from epmscan.cli.parsing import parse_decoder, parse_mode
+from epmscan.cli.parsing import choices, parse_decoder, parse_mode, parse_severity
+from epmscan.errors import UsageError
+from epmscan.models import Severity
+from epmscan.settings import Decoder as DecoderChoice
 from epmscan.settings import (
+    FindingsSettings,
     NetworkSettings,
     OutputSettings,
+    ScanMode,
     ScanSettings,
     TargetSettings,
     Timeouts,
@@ -47,7 +52,12 @@ Shard = Annotated[
 ]
 Port = Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Endpoint mapper port.")]
 Mode = Annotated[
-    str, typer.Option("--mode", help="dump (full ept_lookup) or map (ept_map, Exchange only).")
+    str,
+    typer.Option(
+        "--mode",
+        metavar=choices(ScanMode),
+        help="dump (full ept_lookup) or map (ept_map, Exchange only).",
+    ),
 ]
 Concurrency = Annotated[
     int, typer.Option("--concurrency", "-c", min=1, max=100000, help="Hosts in flight at once.")
@@ -90,8 +100,56 @@ OnlyAnswered = Annotated[
 ]
 NoProgress = Annotated[bool, typer.Option("--no-progress", help="No live progress bar.")]
 Decoder = Annotated[
-    str, typer.Option("--decoder", help="fast (default) or impacket (reference, slow).")
+    str,
+    typer.Option(
+        "--decoder",
+        metavar=choices(DecoderChoice),
+        help="fast (default) or impacket (reference, slow).",
+    ),
 ]
+
+
+Findings = Annotated[
+    bool,
+    typer.Option(
+        "--findings",
+        help="Security view: roles guessed per host, risky interfaces by severity (docs/json.md).",
+    ),
+]
+Verify = Annotated[
+    bool,
+    typer.Option(
+        "--verify",
+        help="Bind every advertised TCP port of a risky interface (implies --findings).",
+    ),
+]
+ScanFailOn = Annotated[
+    str | None,
+    typer.Option(
+        "--fail-on",
+        metavar="<none|" + choices(Severity)[1:],
+        help="Exit 1 at findings of this severity or worse (implies --findings; default none).",
+    ),
+]
+
+
+def findings_settings(findings: bool, verify: bool, fail_on: str | None) -> FindingsSettings:
+    """The security view ``--findings``, ``--verify`` and ``--fail-on`` ask for.
+
+    ``--verify`` and ``--fail-on`` imply ``--findings``; ``--fail-on none`` is the default
+    (a scan exits 0 whatever it finds). A bad severity is a :class:`UsageError`.
+    """
+    threshold = None
+    if fail_on is not None and fail_on.strip().lower() != "none":
+        try:
+            threshold = parse_severity(fail_on)
+        except UsageError:
+            allowed = ", ".join(["none", *(s.value for s in Severity)])
+            raise UsageError(
+                f"--fail-on: unknown severity {fail_on!r} (expected one of: {allowed})"
+            ) from None
+    enabled = findings or verify or threshold is not None
+    return FindingsSettings(enabled=enabled, verify=verify, fail_on=threshold)
 
 
 @dataclass(frozen=True)

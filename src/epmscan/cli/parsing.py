@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from enum import Enum
 
 from epmscan.checks.policy_file import load_policy
 from epmscan.errors import UsageError
@@ -73,6 +74,11 @@ def parse_port_range(text: str, what: str) -> PortRange:
     if first > last:
         raise UsageError(f"{what}: {text!r} ends before it starts")
     return PortRange(first, last)
+
+
+def choices(enum: type[Enum]) -> str:
+    """An option's metavar listing its choices, as help shows them: ``<a|b|c>``."""
+    return "<" + "|".join(str(member.value) for member in enum) + ">"
 
 
 def parse_severity(text: str, what: str = "--fail-on") -> Severity:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Generic, TypeVar
 
 import typer
@@ -13,6 +14,7 @@ from epmscan.app.outputs import SILENT_STATUSES, host_status
 from epmscan.app.scan import run_scan
 from epmscan.cli import options as opt
 from epmscan.cli.console import (
+    EXIT_FINDINGS,
     EXIT_OK,
     ConsoleArgs,
     exit_code_for_signal,
@@ -23,12 +25,17 @@ from epmscan.cli.console import (
 from epmscan.cli.progress import ProgressBar
 from epmscan.engine.loop import loop_name
 from epmscan.errors import UsageError
-from epmscan.models import HostResult
+from epmscan.models import HostResult, SecurityHostReport
 from epmscan.report.console import ScanRow, print_scan_summary, scan_row
+from epmscan.report.security_console import SecurityTally, print_security
 from epmscan.settings import OutputSettings, ScanSettings
 
 R = TypeVar("R")
 K = TypeVar("K")
+
+SCAN_DEFAULTS = ScanSettings()
+"""``scan``'s defaults, read by its options."""
+DEFAULT_FAIL_ON = SCAN_DEFAULTS.findings.fail_on.value if SCAN_DEFAULTS.findings.fail_on else None
 
 TABLE_LIMIT = 100
 """Results kept for the closing display (a screenful); the output files get every host."""
@@ -85,15 +92,48 @@ def output_files(outputs: OutputSettings) -> list[str]:
     return [p for p in paths if p and p != "-"]
 
 
-@opt.with_scan_options(ScanSettings())
+class SecurityTallyObserver(RunObserver[SecurityHostReport]):
+    """Counts every host's findings and roles for the closing line."""
+
+    def __init__(self) -> None:
+        self.tally = SecurityTally()
+
+    def host_done(self, result: SecurityHostReport) -> None:
+        self.tally.add(result)
+
+
+def security_row(report: SecurityHostReport) -> tuple[ScanRow, SecurityHostReport]:
+    """What the console keeps of a host's security view: its row and its findings (the
+    dump's endpoints are in the files only)."""
+    slim = replace(report, host=replace(report.host, endpoints=()))
+    return scan_row(report.host), slim
+
+
+@opt.with_scan_options(SCAN_DEFAULTS)
 @with_console_options
-def scan_command(args: opt.ScanArgs, *, console: ConsoleArgs) -> None:
-    """Dump the endpoint mapper of every host in TARGETS, many at once."""
+def scan_command(
+    args: opt.ScanArgs,
+    findings: opt.Findings = SCAN_DEFAULTS.findings.enabled,
+    verify: opt.Verify = SCAN_DEFAULTS.findings.verify,
+    fail_on: opt.ScanFailOn = DEFAULT_FAIL_ON,
+    *,
+    console: ConsoleArgs,
+) -> None:
+    """Dump the endpoint mapper of every host in TARGETS, many at once.
+
+    With --findings: the roles each host appears to play and the risky interfaces it
+    exposes, by severity. Exit 0 (also with findings, unless --fail-on), 1: a finding at
+    or above --fail-on, 2: usage error.
+    """
     if not (args.targets or args.input_lists):
         exit_with_usage_error("no targets given (TARGETS... or -iL FILE)")
-    table: ClosingTable[HostResult, ScanRow] = ClosingTable(scan_row)
     try:
-        settings = args.to_settings()
+        settings = replace(
+            args.to_settings(), findings=opt.findings_settings(findings, verify, fail_on)
+        )
+        if settings.findings.enabled:
+            _security_scan(args, settings, console)
+        table: ClosingTable[HostResult, ScanRow] = ClosingTable(scan_row)
         observers = [*console_observers(args, console, "scan"), table]
         outcome = run_scan(settings, ObserverGroup(observers))
     except UsageError as exc:
@@ -108,3 +148,33 @@ def scan_command(args: opt.ScanArgs, *, console: ConsoleArgs) -> None:
         loop=loop_name() if console.verbose else "",
     )
     raise typer.Exit(exit_code_for_signal(outcome.signal) or EXIT_OK)
+
+
+def _security_scan(args: opt.ScanArgs, settings: ScanSettings, console: ConsoleArgs) -> None:
+    """``scan --findings``: the hosts' table, then roles and findings; exits."""
+    table: ClosingTable[SecurityHostReport, tuple[ScanRow, SecurityHostReport]] = ClosingTable(
+        security_row
+    )
+    tally = SecurityTallyObserver()
+    observers = [*console_observers(args, console, "scan"), table, tally]
+    outcome = run_scan(settings, ObserverGroup(observers))
+    out = console.output(stderr=document_on_stdout(settings.outputs))
+    print_scan_summary(
+        [row for row, _ in table.kept],
+        outcome.summary,
+        out,
+        dropped=table.dropped,
+        seed=outcome.info.seed,
+        loop=loop_name() if console.verbose else "",
+    )
+    print_security(
+        [report for _, report in table.kept],
+        out,
+        tally=tally.tally,
+        files=output_files(settings.outputs),
+        verbose=console.verbose,
+    )
+    signal_exit = exit_code_for_signal(outcome.signal)
+    if signal_exit is not None:
+        raise typer.Exit(signal_exit)
+    raise typer.Exit(EXIT_FINDINGS if outcome.failed else EXIT_OK)

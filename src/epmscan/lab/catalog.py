@@ -2,7 +2,9 @@
 
 UUIDs, versions and annotations are those Windows Server 2008 R2/2012 and Exchange 2010
 register with their endpoint mapper (as impacket's ``rpcdump`` and Microsoft's open
-specifications name them). Profiles refer to interfaces by key (``lsarpc``, ``mapi``);
+specifications name them). The interfaces of the domain controller, certificate authority
+and file server profiles take UUID and version from the security interface catalogue
+(:mod:`epmscan.facts.security`). Profiles refer to interfaces by key (``lsarpc``, ``mapi``);
 ``ports.<key>`` in a lab file moves the TCP endpoint of the process serving that key.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from epmscan.facts.exchange import EXCHANGE_INTERFACES
+from epmscan.facts.security import CATALOGUE as SECURITY_CATALOGUE
 from epmscan.models import ExchangeInterface, InterfaceId
 
 
@@ -29,6 +32,12 @@ def _entry(
 ) -> CatalogInterface:
     major, minor = (int(part) for part in version.split("."))
     return CatalogInterface(key, InterfaceId(uuid, major, minor), annotation, description)
+
+
+def _security(key: str, entry_id: str, annotation: str = "") -> CatalogInterface:
+    """An interface of the security catalogue, keyed by ``key``, as the catalogue defines it."""
+    entry = SECURITY_CATALOGUE.by_id(entry_id)
+    return CatalogInterface(key, entry.interface, annotation, f"[{entry.document}] {entry.name}")
 
 
 def _exchange(interface: ExchangeInterface, description: str) -> CatalogInterface:
@@ -243,6 +252,14 @@ _ENTRIES = (
         "",
         "[MS-DNSP] DNS Server Management",
     ),
+    # Domain controller (lsass), DFS namespaces, EFS, File Server VSS Agent, AD CS
+    _security("dssetup", "ms-dssp"),
+    _security("backupkey", "ms-bkrp"),
+    _security("efsr_lsarpc", "ms-efsr-lsarpc"),
+    _security("efsrpc", "ms-efsr"),
+    _security("netdfs", "ms-dfsnm"),
+    _security("fsrvp", "ms-fsrvp"),
+    _security("icpr", "ms-icpr"),
     # Exchange 2010: RPC Client Access, address book, store, system attendant
     _exchange(ExchangeInterface.MAPI, "[MS-OXCRPC] EMSMDB"),
     _exchange(ExchangeInterface.ASYNC_MAPI, "[MS-OXCRPC] AsyncEMSMDB"),

@@ -143,6 +143,58 @@ _WINDOWS_BASE = (
     _LOCAL_SERVICE,
 )
 
+_LSASS_DC = ProcessSpec(
+    "lsass.exe",
+    (
+        "lsarpc",
+        "samr",
+        "netlogon",
+        "keyiso",
+        "drsuapi",
+        "dssetup",
+        "backupkey",
+        "efsr_lsarpc",
+        "nspi",
+    ),
+    pipes=(r"\pipe\lsass", r"\PIPE\protected_storage"),
+    lrpc=("samss lpc", "lsasspirpc", "protected_storage", "audit", "NTDS_LPC"),
+)
+_DNS_SERVER = ProcessSpec(
+    "dns.exe",
+    ("dnsserver",),
+    pipes=(r"\PIPE\DNSSERVER",),
+    lrpc=("DNSserver",),
+)
+_DFS_NAMESPACE = ProcessSpec(
+    "dfssvc.exe",
+    ("netdfs",),
+    pipes=(r"\PIPE\netdfs",),
+)
+_EFS = ProcessSpec(
+    "lsass.exe (EFS)",
+    ("efsrpc",),
+    tcp=None,
+    pipes=(r"\pipe\efsrpc",),
+    lrpc=("efslrpc",),
+)
+_FSS_AGENT = ProcessSpec(
+    "svchost.exe (FssAgent)",
+    ("fsrvp",),
+    tcp=None,
+    pipes=(r"\PIPE\FssagentRpc",),
+)
+_CERTSRV = ProcessSpec(
+    "certsrv.exe (CertSvc)",
+    ("icpr",),
+    pipes=(r"\PIPE\cert",),
+)
+
+_WINDOWS_DC = tuple(_LSASS_DC if process is _LSASS else process for process in _WINDOWS_BASE) + (
+    _DNS_SERVER,
+    _DFS_NAMESPACE,
+    _EFS,
+)
+
 _CAS_HTTP = MappingProxyType({"mapi": 6001, "async_mapi": 6001, "rfr": 6002, "nspi": 6004})
 
 
@@ -207,6 +259,26 @@ PROFILES: dict[str, Profile] = {
             "Windows Server 2008 R2/2012 member server: no Exchange, not a domain controller",
             _WINDOWS_BASE,
             netbios_prefix="SRV",
+        ),
+        Profile(
+            "windows-dc",
+            "Windows Server 2012 domain controller: directory replication, backup key, NSPI "
+            "and EFS in lsass, DNS server, DFS namespaces, the print spooler left running",
+            _WINDOWS_DC,
+            netbios_prefix="DC",
+        ),
+        Profile(
+            "windows-ca",
+            "Windows Server 2012 member running an AD CS certification authority (ICertPassage "
+            "on a dynamic port and \\PIPE\\cert)",
+            _WINDOWS_BASE + (_CERTSRV,),
+            netbios_prefix="CA",
+        ),
+        Profile(
+            "windows-file-server",
+            "Windows Server 2012 file server: DFS namespaces and the File Server VSS Agent",
+            _WINDOWS_BASE + (_DFS_NAMESPACE, _FSS_AGENT),
+            netbios_prefix="FS",
         ),
     )
 }

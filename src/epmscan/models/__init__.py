@@ -9,7 +9,9 @@ serialise as their value. The submodules, each owning one thing:
 - :mod:`.policy`: what is expected of a host (``Expectation``, ``Policy``);
 - :mod:`.reports`: one host's full report (``ExchangeHostReport``), a run's header
   (``RunInfo``), its summary (``RunSummary``) and a result read back (``SavedRun``);
-- :mod:`.diff`: what changed between two results (``ResultDiff``).
+- :mod:`.diff`: what changed between two results (``ResultDiff``);
+- :mod:`.security`: the interface catalogue's entries, inferred roles, exposure findings
+  and one host's security view (``SecurityHostReport``).
 """
 
 from epmscan.models.diff import (
@@ -53,11 +55,24 @@ from epmscan.models.policy import (
     ServerGroup,
 )
 from epmscan.models.reports import ExchangeHostReport, RunInfo, RunSummary, SavedRun
+from epmscan.models.security import (
+    Confidence,
+    ExposureFinding,
+    HostRole,
+    InferredRole,
+    InterfaceCatalogue,
+    InterfaceCategory,
+    Reachability,
+    RoleRule,
+    SecurityHostReport,
+    SecurityInterface,
+)
 
 __all__ = [
     "EXCHANGE_DYNAMIC",
     "WINDOWS_DYNAMIC",
     "BindOutcome",
+    "Confidence",
     "DynamicRanges",
     "EndpointRecord",
     "ExchangeHostReport",
@@ -65,15 +80,20 @@ __all__ = [
     "ExchangeObservation",
     "ExchangePortChange",
     "Expectation",
+    "ExposureFinding",
     "Finding",
     "Floor",
     "HostDiff",
     "HostResult",
+    "HostRole",
     "HostStatus",
     "HttpChange",
     "HttpPortProbe",
     "HttpProbeStatus",
     "IcmpError",
+    "InferredRole",
+    "InterfaceCatalogue",
+    "InterfaceCategory",
     "InterfaceId",
     "LookupEntry",
     "MissingHost",
@@ -82,12 +102,16 @@ __all__ = [
     "PortMove",
     "PortProbeStatus",
     "PortRange",
+    "Reachability",
     "ResolvedPort",
     "ResultDiff",
     "Role",
+    "RoleRule",
     "RunInfo",
     "RunSummary",
     "SavedRun",
+    "SecurityHostReport",
+    "SecurityInterface",
     "ServerGroup",
     "Severity",
     "Tower",

@@ -2,7 +2,9 @@
 
 One shape for every output: ``dump --json``, each ``--jsonl`` line, the ``--json``
 document and ``--save`` files all use :func:`host_to_dict`. Loading a saved file goes
-through :func:`host_from_dict`, so a result survives the round trip unchanged.
+through :func:`host_from_dict`, so a result survives the round trip unchanged. ``check``
+adds an ``exchange`` member to the host object, ``scan --findings`` a ``security`` member
+(:func:`security_to_dict`); with orjson both are encoded straight from the dataclasses.
 """
 
 from __future__ import annotations
@@ -18,24 +20,30 @@ except ImportError:  # pragma: no cover - orjson is installed where it has wheel
     orjson = None  # type: ignore[assignment]
 
 from epmscan.models import (
+    Confidence,
     DynamicRanges,
     EndpointRecord,
     ExchangeHostReport,
     ExchangeInterface,
     Expectation,
+    ExposureFinding,
     Finding,
     HostResult,
+    HostRole,
     HostStatus,
     HttpPortProbe,
     HttpProbeStatus,
     IcmpError,
+    InferredRole,
     PortClass,
     PortProbeStatus,
     PortRange,
+    Reachability,
     ResolvedPort,
     Role,
     RunInfo,
     RunSummary,
+    SecurityHostReport,
     Severity,
 )
 
@@ -141,6 +149,114 @@ def expectation_from_dict(data: dict[str, Any] | None) -> Expectation | None:
             (str(code), Severity(sev)) for code, sev in data.get("severity_overrides") or ()
         ),
     )
+
+
+def reachability_to_dict(reach: Reachability) -> dict[str, Any]:
+    """One transport an interface is reachable on."""
+    return {
+        "transport": reach.transport,
+        "binding": reach.binding,
+        "port": reach.port,
+        "endpoint": reach.endpoint,
+        "registered": reach.registered,
+        "verify": reach.verify.value if reach.verify is not None else None,
+        "verify_detail": reach.verify_detail,
+    }
+
+
+def exposure_to_dict(finding: ExposureFinding) -> dict[str, Any]:
+    """One security finding, with the transports it rests on."""
+    return {
+        "severity": finding.severity.value,
+        "host": finding.host,
+        "code": finding.code,
+        "message": finding.message,
+        "why": finding.why,
+        "interface": finding.interface,
+        "document": finding.document,
+        "uuid": finding.uuid,
+        "version": finding.version,
+        "reachable": [reachability_to_dict(r) for r in finding.reachable],
+        "source": finding.source,
+    }
+
+
+def role_to_dict(role: InferredRole) -> dict[str, Any]:
+    return {
+        "role": role.role.value,
+        "confidence": role.confidence.value,
+        "evidence": list(role.evidence),
+    }
+
+
+def _security_member(report: SecurityHostReport, catalogue_version: int) -> dict[str, Any]:
+    return {
+        "catalogue": catalogue_version,
+        "verified": report.verified,
+        "worst": report.worst.value if report.worst is not None else None,
+        "roles": [role_to_dict(r) for r in report.roles],
+        "findings": [exposure_to_dict(f) for f in report.findings],
+    }
+
+
+def security_to_dict(report: SecurityHostReport, catalogue_version: int = 1) -> dict[str, Any]:
+    """A host object with a ``security`` member: inferred roles and findings."""
+    out = host_to_dict(report.host)
+    out["security"] = _security_member(report, catalogue_version)
+    return out
+
+
+def security_to_json(report: SecurityHostReport, catalogue_version: int = 1) -> str:
+    """:func:`security_to_dict` as one line of compact JSON."""
+    if orjson is not None:
+        data = _host_fields(report.host, report.host.endpoints)
+        data["security"] = {
+            "catalogue": catalogue_version,
+            "verified": report.verified,
+            "worst": report.worst,
+            "roles": report.roles,
+            "findings": report.findings,
+        }
+        return orjson.dumps(data).decode()
+    return _stdlib_encode(security_to_dict(report, catalogue_version))
+
+
+def security_from_dict(data: dict[str, Any]) -> SecurityHostReport:
+    """Rebuild a :class:`SecurityHostReport`; a host object without ``security`` has none."""
+    host = host_from_dict(data)
+    sec = data.get("security") or {}
+    roles = tuple(
+        InferredRole(HostRole(r["role"]), Confidence(r["confidence"]), tuple(r.get("evidence", ())))
+        for r in sec.get("roles", ())
+    )
+    findings = tuple(
+        ExposureFinding(
+            severity=Severity(f["severity"]),
+            host=f["host"],
+            code=f["code"],
+            message=f["message"],
+            why=f.get("why"),
+            interface=f.get("interface"),
+            document=f.get("document"),
+            uuid=f.get("uuid"),
+            version=f.get("version"),
+            reachable=tuple(
+                Reachability(
+                    transport=r["transport"],
+                    binding=r["binding"],
+                    port=r.get("port"),
+                    endpoint=r.get("endpoint"),
+                    registered=bool(r.get("registered", True)),
+                    verify=PortProbeStatus(r["verify"]) if r.get("verify") else None,
+                    verify_detail=r.get("verify_detail"),
+                )
+                for r in f.get("reachable", ())
+            ),
+            source=f.get("source"),
+        )
+        for f in sec.get("findings", ())
+    )
+    return SecurityHostReport(host, roles, findings, verified=bool(sec.get("verified", False)))
 
 
 def _host_fields(host: HostResult, endpoints: object) -> dict[str, Any]:

@@ -336,11 +336,77 @@ class CheckCsvWriter(_CsvBase):
         self._append(self._rows(base + row for row in rows), key)
 
 
+SECURITY_CSV_COLUMNS = (
+    "target",
+    "address",
+    "status",
+    "kind",
+    "severity",
+    "code",
+    "interface",
+    "document",
+    "uuid",
+    "version",
+    "transport",
+    "port",
+    "endpoint",
+    "binding",
+    "registered",
+    "verify",
+    "message",
+)
+
+
+class SecurityCsvWriter(_CsvBase):
+    """``scan --findings`` as CSV: a row per inferred role, per finding and transport.
+
+    ``kind`` is ``role`` (``code`` is ``role.<role>``, ``interface`` the evidence ids
+    joined by ``;``, ``message`` the confidence), ``finding`` (one row per transport the
+    interface is reachable on; ``epm.anonymous`` has none) or ``host`` (a host that gave
+    neither, with its error).
+    """
+
+    columns = SECURITY_CSV_COLUMNS
+
+    def write_host(self, host: Mapping[str, Any], key: SortKey) -> None:
+        base = [host["target"], host["address"], host["status"]]
+        sec = host.get("security") or {}
+        rows: list[list[Any]] = []
+        for r in sec.get("roles", ()):
+            rows.append(
+                ["role", "", f"role.{r['role']}", ";".join(r.get("evidence", ())), "", "",
+                 "", "", "", "", "", "", "", f"{r['confidence']} confidence"]
+            )  # fmt: skip
+        for f in sec.get("findings", ()):
+            head = [
+                "finding",
+                f["severity"],
+                f["code"],
+                f.get("interface") or "",
+                f.get("document") or "",
+                f.get("uuid") or "",
+                f.get("version") or "",
+            ]
+            reachable = f.get("reachable") or ()
+            if not reachable:
+                rows.append(head + [""] * 6 + [f["message"]])
+            for t in reachable:
+                rows.append(
+                    head
+                    + [t["transport"], _blank(t.get("port")), t.get("endpoint") or "",
+                       t["binding"], "true" if t.get("registered", True) else "false",
+                       t.get("verify") or "", f["message"]]
+                )  # fmt: skip
+        if not rows:
+            rows.append(["host"] + [""] * 12 + [host.get("error") or ""])
+        self._append(self._rows(base + row for row in rows), key)
+
+
 def _blank(value: object) -> object:
     return "" if value is None else value
 
 
-Writer = JsonlWriter | JsonDocumentWriter | CsvWriter | CheckCsvWriter
+Writer = JsonlWriter | JsonDocumentWriter | CsvWriter | CheckCsvWriter | SecurityCsvWriter
 
 
 class WriterSet:
