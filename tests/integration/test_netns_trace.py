@@ -353,7 +353,7 @@ def test_path_shows_the_router_rejecting_the_rpc_port_while_135_goes_through(sit
         ROUTER_NEAR,
         13,
     )
-    assert path["verdict"].startswith(f"at hop 2 {ROUTER_NEAR} rejects {MAPI_PORT}")
+    assert path["verdict"].startswith(f"{ROUTER_NEAR} (hop 1) rejects {MAPI_PORT} with ICMP")
 
 
 def test_path_shows_where_dropped_syns_die(site: Site) -> None:
@@ -364,6 +364,7 @@ def test_path_shows_where_dropped_syns_die(site: Site) -> None:
     assert probes[(2, MAPI_PORT)]["reply"] == "none"
     assert probes[(2, 135)]["reply"] == "syn_ack"
     assert f"dies after hop 1 ({ROUTER_NEAR})" in path["verdict"], run.describe()
+    assert "the server's own hop" in path["verdict"]
 
 
 # --- without the privilege to capture ----------------------------------------------------

@@ -85,7 +85,7 @@ def route_interface(address: str) -> str:
     """The network interface the route to ``address`` leaves by."""
     conf = _scapy_conf()
     if ipaddress.ip_address(address).version == 6:
-        import scapy.route6  # noqa: F401  (fills conf.route6 from the kernel's table)
+        import scapy.route6  # fills conf.route6 from the kernel's table
 
         iface, _source, _gateway = conf.route6.route(address)
     else:

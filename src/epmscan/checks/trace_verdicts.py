@@ -411,6 +411,22 @@ def _last_router(column: Sequence[PathProbe], before: int) -> PathProbe | None:
     return routers[-1] if routers else None
 
 
+def _hop_of(probes: Iterable[PathProbe], address: str | None, fallback: int) -> int:
+    """The hop at which ``address`` answers with time exceeded (it is that router)."""
+    routers = [p.ttl for p in probes if p.reply == "time_exceeded" and p.address == address]
+    return min(routers) if routers else fallback
+
+
+def path_end(probes: Sequence[PathProbe], port: int) -> int:
+    """The last TTL worth showing for ``port``: its end, or one past its last answer."""
+    column = _column(probes, port)
+    end = _end(column)
+    if end is not None:
+        return end.ttl
+    answered = [p.ttl for p in column if p.reply != "none"]
+    return (max(answered) if answered else 0) + 1
+
+
 def path_verdict(target: str, probes: Sequence[PathProbe], failing: int, reference: int) -> str:
     """Where the path to ``failing`` ends, next to where the path to ``reference`` goes."""
     bad, good = _column(probes, failing), _column(probes, reference)
@@ -423,14 +439,21 @@ def path_verdict(target: str, probes: Sequence[PathProbe], failing: int, referen
         last = _last_router(bad, good_end.ttl if good_end else len(bad) + 1)
         after = f"hop {last.ttl} ({last.address})" if last else "this machine"
         dies = last.ttl + 1 if last else 1
+        where = "dropped there or beyond"
+        if good_end is not None and dies == good_end.ttl:
+            where = "the server's own hop: the server's firewall or the last link drops it"
         return (
             f"the path to {failing} dies after {after}: nothing answers from hop {dies} on "
-            f"(dropped there or beyond), while {reach}"
+            f"({where}), while {reach}"
         )
     if bad_end.reply == "unreachable":
+        hop = _hop_of(probes, bad_end.address, bad_end.ttl)
+        why = ""
+        if bad_end.icmp_code == 13 or (bad_end.icmp_type == 1 and bad_end.icmp_code == 1):
+            why = " (administratively prohibited: a firewall there)"
         return (
-            f"at hop {bad_end.ttl} {bad_end.address} rejects {failing} with ICMP type "
-            f"{bad_end.icmp_type} code {bad_end.icmp_code}, while {reach}"
+            f"{bad_end.address} (hop {hop}) rejects {failing} with ICMP type {bad_end.icmp_type} "
+            f"code {bad_end.icmp_code}{why} from TTL {bad_end.ttl} on, while {reach}"
         )
     if good_end is not None and bad_end.ttl < good_end.ttl:
         return (

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from epmscan.checks.capture_verdicts import host_port
+from epmscan.checks.trace_verdicts import path_end
 from epmscan.facts.exchange import LABELS
 from epmscan.models import ExchangeInterface
 from epmscan.models.trace import PathProbe, TraceReport, TraceStep
@@ -96,19 +97,17 @@ def _header(report: TraceReport) -> list[str]:
 
 
 def _path_rows(report: TraceReport) -> list[tuple[str, ...]]:
+    """One row per TTL, up to where every port's path ended (or one hop past its last answer)."""
     path = report.path
     if path is None:
         return []
     by_ttl: dict[int, dict[int, PathProbe]] = {}
     for probe in path.probes:
         by_ttl.setdefault(probe.ttl, {})[probe.port] = probe
-    last = 0
-    for ttl, probes in by_ttl.items():
-        if any(p.reply != "none" for p in probes.values()):
-            last = ttl
+    last = min(path.max_hops, max(path_end(path.probes, port) for port in path.ports))
     rows = []
     for ttl in sorted(by_ttl):
-        if ttl > last + 1:
+        if ttl > last:
             break
         cells = [str(ttl)]
         for port in path.ports:
@@ -215,7 +214,7 @@ def _rich(report: TraceReport, output: Output, verbose: bool) -> None:
         output.render(table)
         outcome, sentence = verdict(steps)
         verdicts.add_row(
-            f"{label} ({'HTTP' if transport == 'ncacn_http' else 'TCP'})",
+            f"{label} over {'HTTP' if transport == 'ncacn_http' else 'TCP'}",
             Text(outcome, style=STATUS_STYLE.get(outcome, "bold")),
             printable(sentence),
         )
