@@ -29,6 +29,7 @@ bounds and timings are never asserted.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -412,3 +413,45 @@ def test_the_console_timeline_without_privileges(site: Site) -> None:
     ], run.stdout
     assert any(line.startswith("verdict\tmapi\tncacn_ip_tcp\tclosed\t") for line in lines)
     assert any(line.startswith("note\tno packet capture") for line in lines)
+
+
+# --- interrupted -------------------------------------------------------------------------
+
+
+def test_sigterm_ends_the_trace_with_the_steps_done(site: Site) -> None:
+    command = [
+        sys.executable, "-m", "epmscan", "trace", SERVERS["drop"], "--rpc", "mapi",
+        "--no-http", "--connect-timeout", "30", "--json",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        ["ip", "netns", "exec", site.client.name, *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=epmscan_env(),
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not _syn_sent_to(site.client, SERVERS["drop"]):
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 143, stderr
+    data = json.loads(stdout)
+    assert data["interrupted"] == "SIGTERM" and data["ok"] is False
+    assert [(s["step"], s["outcome"]) for s in data["steps"]] == [
+        ("connect", "ok"),
+        ("bind", "bound"),
+        ("ept_map", "ok"),
+    ]
+
+
+def _syn_sent_to(client: Namespace, address: str) -> bool:
+    """Whether a connect to ``address``:60001 is waiting for its answer (``ss``)."""
+    listed = client.run("ss", "-Htn", "state", "syn-sent", "dst", address)
+    return f":{MAPI_PORT}" in listed.stdout
