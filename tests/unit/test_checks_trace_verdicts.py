@@ -182,7 +182,9 @@ def test_icmp_admin_prohibited_names_the_router() -> None:
     last = explain([failing_connect("unreachable", icmp=kernel, detail="x")], packets)[-1]
     assert last.explanation is not None
     assert "(type 3 code 13) from 10.9.1.1" in last.explanation
-    assert "administratively prohibited, a firewall at that address" in last.explanation
+    assert "prohibited (type 3 code 13) from 10.9.1.1: a firewall at that address" in (
+        last.explanation
+    )
     sources = [(e.source, e.src, e.icmp_code) for e in last.evidence if e.icmp_code is not None]
     assert sources == [("kernel", ROUTER, 13), ("wire", ROUTER, 13)]
 
@@ -225,7 +227,7 @@ def test_silence_after_the_handshake_says_what_was_sent() -> None:
     [
         ("closed", None, "whether the server (nothing listens) or a device on the path sent it"),
         ("filtered", None, "run as root or with CAP_NET_RAW to see the packets"),
-        ("unreachable", IcmpError(3, 13, ROUTER), "from 10.9.1.1: administratively prohibited"),
+        ("unreachable", IcmpError(3, 13, ROUTER), "from 10.9.1.1: a firewall at that address"),
     ],
 )
 def test_without_a_capture_the_kernel_speaks_and_the_rest_is_named(

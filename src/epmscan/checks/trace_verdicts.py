@@ -264,7 +264,7 @@ def _icmp_where(step: TraceStep, sender: str | None, code: int | None) -> str:
         step.icmp is not None and step.icmp.protocol == "icmpv6" and code == 1
     )
     if prohibited:
-        return f"{sender}: administratively prohibited, a firewall at that address rejects it"
+        return f"{sender}: a firewall at that address rejects it"
     return f"{sender}: a router or firewall there rejects it"
 
 

@@ -137,8 +137,8 @@ class _Way:
                 outcome = "wrong_service"
             self.step(TraceStepKind.BIND, port, clock, outcome, str(exc))
             return False
-        name = "the endpoint mapper" if epm else self.interface
-        detail = f"{name} {interface} accepted (max_xmit {ack.max_xmit_frag})"
+        what = f"endpoint mapper v{interface.version}" if epm else f"{self.interface} {interface}"
+        detail = f"{what} accepted (max_xmit {ack.max_xmit_frag})"
         self.step(TraceStepKind.BIND, port, clock, "bound", detail)
         return True
 
