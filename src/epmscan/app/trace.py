@@ -49,7 +49,7 @@ def start_capture(
 ) -> tuple[PacketSniffer | None, CaptureStatus]:
     """A running sniffer for the trace's packets, or None and the reason it is not."""
     if not settings.capture:
-        return None, CaptureStatus(active=False, reason="capture turned off (--no-capture)")
+        return None, CaptureStatus(active=False, reason="--no-capture was given")
     reason = capture_unavailable()
     if reason is not None:
         return None, CaptureStatus(active=False, reason=reason)

@@ -5,8 +5,9 @@ steps out with their ``evidence`` and, for a step that failed, an ``explanation`
 
 The packets of a step are those of its connection: TCP between this end's address and
 port and the server's, and ICMP errors quoting a segment of it. On one connection they
-go to the first step that had not yet ended when they were captured (connect, then bind,
-...); what comes after the last step (the closing FINs) goes to the last.
+go to the step that had started last when they were captured: each step starts its clock
+before it sends anything, so what it sends and what answers it come after its start and
+before the next step's (connect, then bind, ...); the closing FINs go to the last.
 
 A failed connect is explained with the same phrases as ``epmscan pcap``
 (:func:`epmscan.checks.capture_verdicts.connection_phrase`), from a capture
@@ -40,9 +41,6 @@ RST = 0x04
 PSH = 0x08
 ACK = 0x10
 _FLAG_LETTERS = ((SYN, "S"), (FIN, "F"), (RST, "R"), (PSH, "P"), (ACK, "A"))
-STEP_SLACK = 0.0005
-"""Seconds a packet may be stamped after its step was seen to end (the capture and the
-process read the clock at slightly different moments)."""
 NO_CAPTURE = "run as root or with CAP_NET_RAW to see the packets"
 
 ConnectionKey = tuple[str, int, str, int]
@@ -176,12 +174,10 @@ def packets_by_step(
         for key, indexes in connections.items():
             if not _belongs(packet, key):
                 continue
-            owner = indexes[-1]
+            owner = indexes[0]
             for index in indexes:
-                step = steps[index]
-                if packet.time <= step.started + step.elapsed_ms / 1000.0 + STEP_SLACK:
+                if steps[index].started <= packet.time:
                     owner = index
-                    break
             found.setdefault(owner, []).append(packet)
             break
     return found
