@@ -3,7 +3,8 @@
 A packet socket on ``lo`` sees each packet twice (leaving and arriving). The trace must
 record each once: a connect that worked shows one SYN, one SYN-ACK and one ACK. A port
 the endpoint mapper (or the RPC proxy) advertises but where nothing listens is reset by
-the server's own stack, with the TTL of its SYN-ACKs from the endpoint mapper. Capturing
+the server's own stack, with the TTL of its SYN-ACKs from the endpoint mapper. A port
+that accepts the connection and never answers is a handshake followed by silence. Capturing
 on ``lo`` needs root; without it the test is skipped with the reason. Addresses in
 127.113.0.0/24.
 """
@@ -24,10 +25,10 @@ EPM_PORT = 13135
 LAB_PORTS = (EPM_PORT, 60001, 60002, 6001, 6002, 6004)
 
 
-def _lab_address() -> str:
+def _lab_address(skip: str = "") -> str:
     for last in range(20, 250):
         address = f"127.113.0.{last}"
-        if all(can_bind(address, port) for port in LAB_PORTS):
+        if address != skip and all(can_bind(address, port) for port in LAB_PORTS):
             return address
     pytest.skip("no free address in 127.113.0.0/24 for the lab's ports")
 
@@ -76,3 +77,24 @@ def test_an_advertised_port_where_nothing_listens_is_reset_by_the_server(lab: Ru
     assert closed["step"] == "connect" and closed["outcome"] == "closed"
     assert flags(closed)[0] == "S" and flags(closed)[1] in ("R", "RA")
     assert "reset by the server itself" in closed["explanation"]
+
+
+@pytest.fixture(scope="module")
+def silent_lab(lab: RunningLab) -> Iterator[RunningLab]:
+    address = _lab_address(skip=lab.address)
+    with running_lab("exchange2010-cas-static", address, EPM_PORT, silent_ports=[60001]) as made:
+        yield made
+
+
+def test_a_handshake_then_silence_is_a_timeout(silent_lab: RunningLab) -> None:
+    run = trace(silent_lab, "--rpc", "mapi", "--no-http", "--read-timeout", "1")
+    assert run.returncode == 1, run.describe()
+    bind = run.json()["steps"][-1]
+    assert (bind["step"], bind["port"], bind["outcome"]) == ("bind", 60001, "timeout")
+    assert bind["explanation"].startswith(
+        "the handshake completed (SYN-ACK TTL 64), this end sent the bind ("
+    )
+    assert "nothing came back within" in bind["explanation"]
+    assert not [
+        e for e in bind["evidence"] if e["src"] == silent_lab.address and e["flags"] == "PA"
+    ]
