@@ -98,3 +98,13 @@ def test_a_handshake_then_silence_is_a_timeout(silent_lab: RunningLab) -> None:
     assert not [
         e for e in bind["evidence"] if e["src"] == silent_lab.address and e["flags"] == "PA"
     ]
+
+
+def test_a_capture_that_cannot_start_is_said_and_the_trace_runs(lab: RunningLab) -> None:
+    run = trace(lab, "--rpc", "rfr", "--no-http", "--net-iface", "epmtr-none0")
+    assert run.returncode == 0, run.describe()
+    data = run.json()
+    assert data["capture"]["active"] is False
+    assert "epmtr-none0" in data["capture"]["reason"]
+    assert data["notes"] and data["notes"][0].startswith("no packet capture")
+    assert [s["outcome"] for s in data["steps"]] == ["ok", "bound", "ok", "ok", "bound"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -177,11 +178,15 @@ class PacketSniffer:
             sniffer.start()
         except Exception as exc:  # scapy raises many kinds for a bad interface or filter
             raise CaptureUnavailable(f"cannot capture on {self.iface}: {exc}") from None
-        if not ready.wait(timeout):
-            failure = getattr(sniffer, "exception", None)
-            self._stop(sniffer)
-            reason = failure or "the packet socket did not open"
-            raise CaptureUnavailable(f"cannot capture on {self.iface}: {reason}")
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.05):
+            thread = getattr(sniffer, "thread", None)
+            failed = thread is not None and not thread.is_alive()
+            if failed or time.monotonic() > deadline:
+                failure = getattr(sniffer, "exception", None)
+                self._stop(sniffer)
+                reason = failure or "the packet socket did not open"
+                raise CaptureUnavailable(f"cannot capture on {self.iface}: {reason}")
         self._sniffer = sniffer
 
     def _add(self, packet: Any) -> None:
