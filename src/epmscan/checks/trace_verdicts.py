@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from epmscan.checks.capture_verdicts import connection_phrase
+from epmscan.models import IcmpError
 from epmscan.models.capture import Connection, ConnectionOutcome, ConnectionRole, ResetSource
 from epmscan.models.trace import (
     Evidence,
@@ -100,28 +101,11 @@ def packet_evidence(packet: WirePacket) -> Evidence:
     )
 
 
-_ICMP4 = {
-    0: "network unreachable",
-    1: "host unreachable",
-    3: "port unreachable",
-    9: "network administratively prohibited",
-    10: "host administratively prohibited",
-    13: "communication administratively prohibited",
-}
-_ICMP6 = {
-    0: "no route to destination",
-    1: "communication administratively prohibited",
-    3: "address unreachable",
-    4: "port unreachable",
-    5: "source address failed ingress/egress policy",
-    6: "reject route to destination",
-}
-
-
 def _icmp_meaning(packet: WirePacket) -> str:
-    table = _ICMP6 if packet.protocol == "icmpv6" else _ICMP4
+    """``destination unreachable: communication administratively prohibited`` and the like."""
     code = packet.icmp_code if packet.icmp_code is not None else -1
-    return f"destination unreachable: {table.get(code, f'code {code}')}"
+    icmp = IcmpError(packet.icmp_type or 0, code, packet.src, packet.protocol)
+    return f"destination unreachable: {icmp.meaning or f'code {code}'}"
 
 
 def kernel_evidence(step: TraceStep) -> tuple[Evidence, ...]:
