@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from epmscan.facts.exchange import RPC_HTTP_PORTS
-from epmscan.models import Policy, Severity
+from epmscan.models import ExchangeInterface, Policy, Severity
 from epmscan.protocol.constants import DEFAULT_MAX_ENTS, EPM_PORT
 
 DEFAULT_MAX_HOSTS = 1 << 20
@@ -222,3 +222,35 @@ class PcapSettings:
     file: str
     epm_ports: tuple[int, ...] = ()
     """TCP ports read as endpoint mappers besides 135 and 593 (a lab, a NAT)."""
+
+
+TRACE_TIMEOUTS = Timeouts(connect=5.0, read=5.0, host=60.0)
+"""``trace`` waits like ``dump``: 5 s lets the kernel retransmit a SYN twice (1 s, 3 s),
+so a dropped SYN shows as several."""
+TRACE_PATH_HOPS = 16
+"""TTLs tried by ``trace --path``."""
+TRACE_PATH_TIMEOUT = 2.0
+"""Seconds ``trace --path`` waits for the answers to its SYNs."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSettings:
+    """One ``trace``: Outlook's steps to one server, per Exchange interface."""
+
+    server: str
+    interfaces: tuple[ExchangeInterface, ...] = tuple(ExchangeInterface)
+    """Followed in this order: MAPI, AsyncEMSMDB, NSPI, RFR by default."""
+    network: NetworkSettings = field(
+        default_factory=lambda: NetworkSettings(timeouts=TRACE_TIMEOUTS, reset_on_close=False)
+    )
+    """The endpoint mapper's port and the connect and read timeouts of every step."""
+    http: bool = True
+    """Also the RPC-over-HTTP ports of the interfaces (6001 MAPI, 6002 RFR, 6004 NSPI)."""
+    capture: bool = True
+    """Record the packets of the traced connections when privileges allow."""
+    net_iface: str | None = None
+    """The interface to capture on (None: the one the route to the server takes)."""
+    path: bool = False
+    """A TCP SYN traceroute to a failing port and to the endpoint mapper's, side by side."""
+    path_max_hops: int = TRACE_PATH_HOPS
+    path_timeout: float = TRACE_PATH_TIMEOUT

@@ -2,8 +2,10 @@
 
 ``TestNetwork`` is a context manager. Inside it every piece is a network namespace named
 ``epmn-<run>-<role>`` (``<run>`` is random per network, so networks of parallel runs never
-meet), every address is in 10.77.0.0/16, and nothing is created in the namespace of the
-test itself: packets only travel between the namespaces of one network.
+meet), every address is in 10.77.0.0/16 (a network may be given another prefix and range:
+``open_network(prefix=..., address_range=...)``, so that tests of different areas never
+share names or addresses), and nothing is created in the namespace of the test itself:
+packets only travel between the namespaces of one network.
 
 - ``namespace(role)``: a bare namespace (only ``lo``);
 - ``lan(cidr)``: a Linux bridge in the network's own bridge namespace (``epmn-<run>-br``);
@@ -13,7 +15,9 @@ test itself: packets only travel between the namespaces of one network.
   forwarding on (per namespace: the machine's own setting is untouched).
 
 A :class:`Namespace` runs commands (``ip netns exec``), loads nftables rules, adds routes,
-runs ``python -m epmscan`` with ``PYTHONPATH`` of the tree under test, and starts
+runs ``python -m epmscan`` with ``PYTHONPATH`` of the tree under test (behind a wrapper
+such as ``setpriv`` that drops a capability), runs any program in the background until
+the network is closed (``start``: a ``tcpdump`` capture), and starts
 ``epmscan lab --config FILE`` (or ``--profile NAME --any-address``) or Samba's
 ``samba-dcerpcd`` inside itself. Leaving the
 ``with`` block, also on an exception or a failed assertion, stops every process it started
@@ -64,10 +68,12 @@ class NetnsUnavailable(NetnsError):
     """Not even one namespace could be made here (no privilege for it)."""
 
 
-def _in_test_range(address: str) -> ipaddress.IPv4Address:
+def _in_test_range(
+    address: str, allowed: ipaddress.IPv4Network = TEST_RANGE
+) -> ipaddress.IPv4Address:
     parsed = ipaddress.ip_address(address)
-    if not isinstance(parsed, ipaddress.IPv4Address) or parsed not in TEST_RANGE:
-        raise ValueError(f"{address} is not in the test range {TEST_RANGE}")
+    if not isinstance(parsed, ipaddress.IPv4Address) or parsed not in allowed:
+        raise ValueError(f"{address} is not in the test range {allowed}")
     return parsed
 
 
@@ -102,10 +108,16 @@ def require_netns(*tools: str) -> None:
 
 
 @contextlib.contextmanager
-def open_network(*tools: str) -> Iterator[TestNetwork]:
-    """A :class:`TestNetwork`, or a skip with the reason where namespaces are impossible."""
+def open_network(
+    *tools: str, prefix: str = PREFIX, address_range: str = str(TEST_RANGE)
+) -> Iterator[TestNetwork]:
+    """A :class:`TestNetwork`, or a skip with the reason where namespaces are impossible.
+
+    ``prefix`` names its namespaces (``<prefix><run>-<role>``), ``address_range`` holds
+    every address in it.
+    """
     require_netns(*tools)
-    network = TestNetwork()
+    network = TestNetwork(prefix=prefix, address_range=address_range)
     try:
         network.__enter__()
     except NetnsUnavailable as exc:
@@ -135,7 +147,7 @@ class Lan:
 
     def interface(self, address: str) -> str:
         """``address/prefix`` for ``ip addr add``, checked to be in this LAN."""
-        if _in_test_range(address) not in self.network:
+        if _in_test_range(address, self.network) not in self.network:
             raise ValueError(f"{address} is not in {self.network}")
         return f"{address}/{self.network.prefixlen}"
 
@@ -176,21 +188,27 @@ class Namespace:
 
     def route(self, destination: str, via: str) -> None:
         """Reach ``destination`` (a CIDR or ``default``) through the router at ``via``."""
-        _in_test_range(via)
+        allowed = self.network.address_range
+        _in_test_range(via, allowed)
         if destination != "default":
             network = ipaddress.ip_network(destination)
-            if not isinstance(network, ipaddress.IPv4Network) or not network.subnet_of(TEST_RANGE):
-                raise ValueError(f"{destination} is not inside {TEST_RANGE}")
+            if not isinstance(network, ipaddress.IPv4Network) or not network.subnet_of(allowed):
+                raise ValueError(f"{destination} is not inside {allowed}")
         self.ip("route", "add", destination, "via", via)
 
     def nft(self, ruleset: str) -> None:
         """Load an nftables ruleset (``nft -f -``) into this namespace."""
         self.check("nft", "-f", "-", input=ruleset)
 
-    def epmscan(self, *args: str, timeout: float = 60.0) -> CliRun:
-        """``python -m epmscan ARGS`` run in this namespace, with the tree under test."""
+    def epmscan(self, *args: str, timeout: float = 60.0, wrapper: Sequence[str] = ()) -> CliRun:
+        """``python -m epmscan ARGS`` run in this namespace, with the tree under test.
+
+        ``wrapper`` goes before the interpreter inside the namespace (``setpriv
+        --bounding-set=-net_raw``: the run without the privilege to capture).
+        """
+        command = [*wrapper, sys.executable, "-m", "epmscan", *args]
         completed = subprocess.run(
-            ["ip", "netns", "exec", self.name, sys.executable, "-m", "epmscan", *args],
+            ["ip", "netns", "exec", self.name, *command],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -261,9 +279,35 @@ class Namespace:
         self.network.stoppers.append(samba.stop)
         return samba
 
+    def start(self, *args: str, output: Path) -> subprocess.Popen[bytes]:
+        """Run ``ARGS`` here in the background, output to ``output``, until the network is
+        closed or :func:`stop_process` stops it (SIGINT first: tcpdump then writes its
+        file to the end)."""
+        with output.open("wb") as sink:
+            process = subprocess.Popen(
+                ["ip", "netns", "exec", self.name, *args],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        self.network.stoppers.append(lambda: stop_process(process))
+        return process
+
     @property
     def role(self) -> str:
         return self.name.rsplit("-", 1)[1]
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGINT, then SIGKILL after ``timeout`` seconds; waits for the process to end."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 class TestNetwork:
@@ -271,9 +315,11 @@ class TestNetwork:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self) -> None:
+    def __init__(self, *, prefix: str = PREFIX, address_range: str = str(TEST_RANGE)) -> None:
+        self.prefix = prefix
+        self.address_range = ipaddress.IPv4Network(address_range)
         self.run_id = uuid.uuid4().hex[:6]
-        self.bridge_ns = f"{PREFIX}{self.run_id}-br"
+        self.bridge_ns = f"{prefix}{self.run_id}-br"
         self.namespaces: list[str] = []
         self.lans: list[Lan] = []
         self.stoppers: list[Callable[[], None]] = []
@@ -302,17 +348,18 @@ class TestNetwork:
         """A bare namespace ``epmn-<run>-<role>``: only ``lo`` (up unless ``lo_up`` is false)."""
         if not role.isalnum() or len(role) > 12:
             raise ValueError(f"role {role!r}: up to 12 letters or digits")
-        name = f"{PREFIX}{self.run_id}-{role}"
+        name = f"{self.prefix}{self.run_id}-{role}"
         if name in self.namespaces:
             raise ValueError(f"this network already has a {role!r}")
         self._add_namespace(name, lo_up=lo_up)
         return Namespace(name, self)
 
     def lan(self, cidr: str) -> Lan:
-        """A new LAN (a bridge) for the subnet ``cidr`` (inside 10.77.0.0/16)."""
+        """A new LAN (a bridge) for the subnet ``cidr`` (inside the network's range)."""
         network = ipaddress.ip_network(cidr)
-        if not isinstance(network, ipaddress.IPv4Network) or not network.subnet_of(TEST_RANGE):
-            raise ValueError(f"{cidr} is not inside {TEST_RANGE}")
+        allowed = self.address_range
+        if not isinstance(network, ipaddress.IPv4Network) or not network.subnet_of(allowed):
+            raise ValueError(f"{cidr} is not inside {allowed}")
         lan = Lan(f"br{len(self.lans)}", network)
         _run(["ip", "-n", self.bridge_ns, "link", "add", lan.bridge, "type", "bridge"])
         _run(["ip", "-n", self.bridge_ns, "link", "set", lan.bridge, "up"])
@@ -320,7 +367,7 @@ class TestNetwork:
         return lan
 
     def lan_of(self, address: str) -> Lan:
-        parsed = _in_test_range(address)
+        parsed = _in_test_range(address, self.address_range)
         for lan in self.lans:
             if parsed in lan.network:
                 return lan
@@ -396,9 +443,9 @@ def _kill_leftovers(name: str) -> None:
         time.sleep(0.1)
 
 
-def existing_namespaces(run_id: str) -> list[str]:
+def existing_namespaces(run_id: str, prefix: str = PREFIX) -> list[str]:
     """Names of the namespaces of run ``run_id`` that still exist (``ip netns list``)."""
     listed = _run(["ip", "netns", "list"])
     return [
-        line.split()[0] for line in listed.splitlines() if line.startswith(f"{PREFIX}{run_id}-")
+        line.split()[0] for line in listed.splitlines() if line.startswith(f"{prefix}{run_id}-")
     ]

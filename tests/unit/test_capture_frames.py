@@ -88,11 +88,14 @@ def test_ipv6_with_an_extension_header() -> None:
 def test_icmp_unreachable_quotes_the_connection() -> None:
     quoted = IP(src=CLIENT, dst=SERVER) / TCP(sport=50123, dport=60001, flags="S")
     frame = bytes(
-        Ether() / IP(src="203.0.113.1", dst=CLIENT) / ICMP(type=3, code=13) / bytes(quoted)[:28]
+        Ether()
+        / IP(src="203.0.113.1", dst=CLIENT, ttl=250)
+        / ICMP(type=3, code=13)
+        / bytes(quoted)[:28]
     )
     record = _decode(LINKTYPE_ETHERNET, frame)
     assert record == IcmpUnreachable(
-        7, 12.5, "203.0.113.1", 3, 13, False, CLIENT, SERVER, 50123, 60001
+        7, 12.5, "203.0.113.1", 3, 13, False, CLIENT, SERVER, 50123, 60001, 250
     )
 
 
@@ -100,13 +103,13 @@ def test_icmpv6_unreachable_quotes_the_connection() -> None:
     quoted = IPv6(src="2001:db8::10", dst="2001:db8::20") / TCP(sport=50123, dport=60001)
     frame = bytes(
         Ether()
-        / IPv6(src="2001:db8::1", dst="2001:db8::10")
+        / IPv6(src="2001:db8::1", dst="2001:db8::10", hlim=61)
         / scapy_inet6.ICMPv6DestUnreach(code=1)
         / bytes(quoted)[:48]
     )
     record = _decode(LINKTYPE_ETHERNET, frame)
     assert record == IcmpUnreachable(
-        7, 12.5, "2001:db8::1", 1, 1, True, "2001:db8::10", "2001:db8::20", 50123, 60001
+        7, 12.5, "2001:db8::1", 1, 1, True, "2001:db8::10", "2001:db8::20", 50123, 60001, 61
     )
 
 

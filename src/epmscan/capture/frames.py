@@ -163,7 +163,7 @@ class FrameDecoder:
                 time,
             )
         if protocol == _PROTO_ICMP:
-            return self._icmp4(data, start, _inet_ntop(_AF_INET, src), frame, time)
+            return self._icmp4(data, start, _inet_ntop(_AF_INET, src), frame, time, ttl)
         return None
 
     def _ipv6_payload(self, data: bytes, offset: int) -> tuple[int, int, int, int] | None:
@@ -202,7 +202,7 @@ class FrameDecoder:
             dst = _inet_ntop(_AF_INET6, data[offset + 24 : offset + 40])
             return self._tcp(data, start, end, src, dst, hop_limit, frame, time)
         if protocol == _PROTO_ICMP6:
-            return self._icmp6(data, start, src, frame, time)
+            return self._icmp6(data, start, src, frame, time, hop_limit)
         return None
 
     def _tcp(
@@ -231,7 +231,7 @@ class FrameDecoder:
         return Segment(frame, time, src, dst, sport, dport, flags, ttl, seq, payload, missing)
 
     def _icmp4(
-        self, data: bytes, start: int, sender: str, frame: int, time: float
+        self, data: bytes, start: int, sender: str, frame: int, time: float, ttl: int
     ) -> IcmpUnreachable | None:
         if len(data) < start + 8 or data[start] != 3:
             return None
@@ -246,11 +246,11 @@ class FrameDecoder:
         dst = _inet_ntop(_AF_INET, data[quoted + 16 : quoted + 20])
         sport, dport, _seq = _PORTS_SEQ.unpack_from(data, quoted + header)
         return IcmpUnreachable(
-            frame, time, sender, icmp_type, icmp_code, False, src, dst, sport, dport
+            frame, time, sender, icmp_type, icmp_code, False, src, dst, sport, dport, ttl
         )
 
     def _icmp6(
-        self, data: bytes, start: int, sender: str, frame: int, time: float
+        self, data: bytes, start: int, sender: str, frame: int, time: float, hop_limit: int
     ) -> IcmpUnreachable | None:
         if len(data) < start + 8 or data[start] != 1:
             return None
@@ -266,5 +266,5 @@ class FrameDecoder:
         dst = _inet_ntop(_AF_INET6, data[quoted + 24 : quoted + 40])
         sport, dport, _seq = _PORTS_SEQ.unpack_from(data, tcp_start)
         return IcmpUnreachable(
-            frame, time, sender, icmp_type, icmp_code, True, src, dst, sport, dport
+            frame, time, sender, icmp_type, icmp_code, True, src, dst, sport, dport, hop_limit
         )

@@ -48,6 +48,8 @@ class IcmpUnreachable(NamedTuple):
     dst: str
     sport: int
     dport: int
+    ttl: int = 0
+    """The ICMP message's own TTL (hop limit) as captured: how far its sender is."""
 
 
 Record = Segment | IcmpUnreachable

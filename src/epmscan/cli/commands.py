@@ -1,14 +1,14 @@
 """Registers the commands that live in their own modules on the typer app.
 
-``lab`` and ``demo`` import the lab only when they run, and ``pcap`` scapy, so ``scan``
-does not pay for either.
+``lab`` and ``demo`` import the lab only when they run, and ``pcap`` and ``trace`` scapy,
+so ``scan`` does not pay for either.
 """
 
 from __future__ import annotations
 
 import typer
 
-from epmscan.cli import check, demo, diff, dump, firewall, lab, pcap, scan
+from epmscan.cli import check, demo, diff, dump, firewall, lab, pcap, scan, trace
 
 
 def register(app: typer.Typer) -> None:
@@ -19,4 +19,5 @@ def register(app: typer.Typer) -> None:
     app.command(name="firewall")(firewall.firewall_command)
     app.command(name="demo")(demo.demo_command)
     app.command(name="pcap")(pcap.pcap_command)
+    app.command(name="trace")(trace.trace_command)
     app.command(name="lab")(lab.lab_command)

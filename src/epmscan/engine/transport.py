@@ -25,6 +25,7 @@ import os
 import socket
 import struct
 import sys
+from collections.abc import Callable
 from typing import cast
 
 from epmscan.engine.icmp import ERRQUEUE_CONTROL_SIZE, icmp_from_ancillary, recverr_option
@@ -206,11 +207,19 @@ def _connect_error(sock: socket.socket, code: int) -> TransportError:
     return error
 
 
-async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connection:
+async def open_tcp(
+    address: str,
+    port: int,
+    *,
+    connect_timeout: float,
+    on_local: Callable[[str, int], None] | None = None,
+) -> Connection:
     """Connect to ``address:port`` (an IP literal) within ``connect_timeout`` seconds.
 
     An unreachable host raises :class:`HostUnreachableError` with the ICMP message that
-    said so, where the kernel queued one (Linux).
+    said so, where the kernel queued one (Linux). ``on_local`` is told this end's address
+    and port as soon as the SYN is on its way, also when the connect then fails (a trace
+    finds the connection's packets by them).
     """
     loop = asyncio.get_running_loop()
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -225,6 +234,9 @@ async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connec
             level, option = recverr_option(family)
             sock.setsockopt(level, option, 1)
         code = sock.connect_ex((address, port))
+        if on_local is not None:
+            local = sock.getsockname()
+            on_local(str(local[0]), int(local[1]))
         if code == errno.EINPROGRESS:
             answered: asyncio.Future[bool] = loop.create_future()
             fd = sock.fileno()
