@@ -594,7 +594,7 @@ def test_another_service_or_silence_on_6002(sent: bytes, status: str) -> None:
     assert verdict.status == status
     assert verdict.exchange == "rfr"
     if sent:
-        assert connection.banner == "HTTP/1.1 400 Bad Request .[2J"
+        assert connection.banner == "HTTP/1.1 400 Bad Request \x1b[2J"
 
 
 # --- bounds ------------------------------------------------------------------------------------

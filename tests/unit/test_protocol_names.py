@@ -54,7 +54,7 @@ def test_unknown_interfaces_have_no_name() -> None:
             b"HTTP/1.1 400 Bad Request\r\nServer: x\r\n",
             (False, "HTTP/1.1 400 Bad Request Server: x"),
         ),
-        (b"SSH-2.0-OpenSSH_9.2\r\n\x00\xff", (False, "SSH-2.0-OpenSSH_9.2 ..")),
+        (b"SSH-2.0-OpenSSH_9.2\r\n\x00\xff", (False, "SSH-2.0-OpenSSH_9.2 \x00\xff")),
         (b"", (False, "")),
         (b"ncacn_http/0.9", (False, "ncacn_http/0.9")),
     ],

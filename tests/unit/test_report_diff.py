@@ -113,7 +113,7 @@ def test_server_text_is_escaped_on_the_console_and_kept_in_json() -> None:
 
 def test_no_change_is_one_line() -> None:
     assert plain_lines([report("192.0.2.10")], [report("192.0.2.10")]) == [
-        "no changes (1 hosts compared)"
+        "no changes (1 host compared)"
     ]
 
 

@@ -15,10 +15,12 @@ BANNER_LIMIT: Final = 80
 
 
 def classify_greeting(data: bytes) -> tuple[bool, str]:
-    """``(is_ncacn_http, printable_banner)`` for the first bytes a port sent."""
+    """``(is_ncacn_http, banner)`` for the first bytes a port sent.
+
+    The banner is those bytes as Latin-1 text with runs of white space (line breaks too)
+    made one space; other control characters stay as the server sent them, for the
+    report layer to escape where it shows them (JSON keeps them as they are).
+    """
     is_ncacn_http = data.startswith(NCACN_HTTP_GREETING)
     head = data[:BANNER_LIMIT].decode("latin-1")
-    printable = "".join(
-        " " if ch in "\r\n\t" else ch if 0x20 <= ord(ch) < 0x7F else "." for ch in head
-    )
-    return is_ncacn_http, " ".join(printable.split())
+    return is_ncacn_http, " ".join(head.split())

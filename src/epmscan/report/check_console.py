@@ -32,7 +32,7 @@ from epmscan.models import (
 from epmscan.report.console import host_heading, host_label
 from epmscan.report.order import address_key
 from epmscan.report.output import Output, keep_whole
-from epmscan.report.text import printable
+from epmscan.report.text import counted, printable
 
 SEVERITY_STYLE = {
     Severity.INFO: "cyan",
@@ -198,12 +198,12 @@ def closing_line(tally: CheckTally, *, interrupted: bool, total: int | None) -> 
     """``7 servers: 5 answered, 2 did not; findings: 1 critical, 12 error``."""
     if interrupted:
         head = (
-            f"interrupted after {tally.servers} of {total} servers"
+            f"interrupted after {tally.servers} of {counted(total or 0, 'server')}"
             if total
-            else (f"interrupted after {tally.servers} servers")
+            else (f"interrupted after {counted(tally.servers, 'server')}")
         )
     else:
-        head = f"{tally.servers} servers"
+        head = counted(tally.servers, "server")
     head += f": {tally.answered} answered, {tally.servers - tally.answered} did not"
     severities = _counts_text(tally.severities, reversed(Severity))
     return f"{head}; findings: {severities or 'none'}"
@@ -268,7 +268,7 @@ def print_check(
     if fixes and not out.plain:
         out.line(Text("\nFixes", style="bold"))
     for text, (number, hosts) in fixes.items():
-        servers = f"{len(hosts)} server{'s' if len(hosts) != 1 else ''}"
+        servers = counted(len(hosts), "server")
         if out.plain:
             out.record("fix", number, servers, text)
         else:

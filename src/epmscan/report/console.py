@@ -16,7 +16,7 @@ from epmscan.facts.exchange import EXCHANGE_BY_UUID
 from epmscan.models import EndpointRecord, ExchangeInterface, HostResult, HostStatus, RunSummary
 from epmscan.report.order import address_key
 from epmscan.report.output import Output, keep_whole
-from epmscan.report.text import printable
+from epmscan.report.text import counted, printable
 
 STATUS_STYLE = {
     HostStatus.OK: "green",
@@ -211,9 +211,9 @@ def summary_line(summary: RunSummary, seed: int | None = None) -> str:
     """``done: 7 of 7 hosts in 0.5 s (14/s); ok 6, closed 1`` (and the seed)."""
     counts = ", ".join(f"{s.value} {n}" for s, n in summary.statuses if n)
     if summary.interrupted:
-        state = f"interrupted after {summary.done} of {summary.targets} hosts"
+        state = f"interrupted after {summary.done} of {counted(summary.targets, 'host')}"
     else:
-        state = f"done: {summary.done} of {summary.targets} hosts"
+        state = f"done: {summary.done} of {counted(summary.targets, 'host')}"
     line = f"{state} in {summary.elapsed:.1f} s ({summary.hosts_per_second:,.0f}/s)"
     if counts:
         line += f"; {counts}"

@@ -24,7 +24,7 @@ from epmscan.models import (
     ResultDiff,
 )
 from epmscan.report.output import Output
-from epmscan.report.text import printable
+from epmscan.report.text import counted, printable
 
 SIGN_STYLE = {"+": "green", "-": "red", "~": "yellow", "!": "bold red"}
 MISSING_TEXT = {
@@ -120,7 +120,7 @@ def _missing_line(missing: MissingHost, sign: str) -> str:
 
 def closing_line(diff: ResultDiff) -> str:
     if diff.empty:
-        return f"no changes ({diff.unchanged} hosts compared)"
+        return f"no changes ({counted(diff.unchanged, 'host')} compared)"
     counting = sum(1 for h in diff.changed if h.significant)
     return (
         f"{len(diff.changed)} changed ({counting} failing the diff), "

@@ -31,7 +31,7 @@ from epmscan.report.check_console import SEVERITY_STYLE
 from epmscan.report.console import host_label
 from epmscan.report.order import address_key
 from epmscan.report.output import Output
-from epmscan.report.text import printable
+from epmscan.report.text import counted, printable
 
 ROLE_FIELDS = ("role", "host", "role", "confidence", "evidence")
 FINDING_FIELDS = ("finding", "host", "severity", "code", "message")
@@ -79,7 +79,7 @@ def closing_line(tally: SecurityTally) -> str:
     counts = ", ".join(
         f"{tally.severities[s]} {s.value}" for s in reversed(Severity) if tally.severities[s]
     )
-    line = f"findings on {tally.answered} of {tally.hosts} hosts: {counts or 'none'}"
+    line = f"findings on {tally.answered} of {counted(tally.hosts, 'host')}: {counts or 'none'}"
     roles = ", ".join(f"{n} {role_label(role)}" for role in HostRole if (n := tally.roles[role]))
     return f"{line}; roles: {roles}" if roles else line
 

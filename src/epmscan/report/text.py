@@ -53,3 +53,8 @@ def utc_timestamp(when: float | None = None) -> str:
     """``2026-11-29T08:30:00.123Z``: UTC, ISO 8601, milliseconds (every file's clock)."""
     moment = datetime.fromtimestamp(time.time() if when is None else when, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 server``, ``2 servers``: a count with its noun in the right number."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
