@@ -141,6 +141,11 @@ class ScanSettings:
     """Extra attempts for a host whose connect got no answer."""
     outputs: OutputSettings = field(default_factory=OutputSettings)
     grace: float = DEFAULT_GRACE
+    inventory: bool = False
+    """After each host's dump, ask every advertised TCP port what it serves (the remote
+    management interface; candidate binds where that is refused)."""
+    inventory_ports: tuple[int, ...] = ()
+    """TCP ports whose inventory is taken besides those the endpoint mapper advertised."""
 
 
 @dataclass(frozen=True, slots=True)

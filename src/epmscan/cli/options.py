@@ -92,6 +92,21 @@ NoProgress = Annotated[bool, typer.Option("--no-progress", help="No live progres
 Decoder = Annotated[
     str, typer.Option("--decoder", help="fast (default) or impacket (reference, slow).")
 ]
+Inventory = Annotated[
+    bool,
+    typer.Option(
+        "--inventory",
+        help="Ask every advertised TCP port what it serves (rpc_mgmt_inq_if_ids; binds"
+        " where refused): finds interfaces never registered.",
+    ),
+]
+InventoryPorts = Annotated[
+    str | None,
+    typer.Option(
+        "--inventory-ports",
+        help="More TCP ports to take the inventory of, e.g. 49152,49700 (implies --inventory).",
+    ),
+]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Generic, TypeVar
 
 import typer
@@ -20,6 +21,7 @@ from epmscan.cli.console import (
     stderr_console,
     with_console_options,
 )
+from epmscan.cli.parsing import parse_port_list
 from epmscan.cli.progress import ProgressBar
 from epmscan.engine.loop import loop_name
 from epmscan.errors import UsageError
@@ -30,6 +32,8 @@ from epmscan.settings import OutputSettings, ScanSettings
 R = TypeVar("R")
 K = TypeVar("K")
 
+SCAN_DEFAULTS = ScanSettings()
+"""``scan``'s defaults, read by the options it alone has."""
 TABLE_LIMIT = 100
 """Results kept for the closing display (a screenful); the output files get every host."""
 
@@ -87,13 +91,28 @@ def output_files(outputs: OutputSettings) -> list[str]:
 
 @opt.with_scan_options(ScanSettings())
 @with_console_options
-def scan_command(args: opt.ScanArgs, *, console: ConsoleArgs) -> None:
+def scan_command(
+    args: opt.ScanArgs,
+    inventory: opt.Inventory = SCAN_DEFAULTS.inventory,
+    inventory_ports: opt.InventoryPorts = None,
+    *,
+    console: ConsoleArgs,
+) -> None:
     """Dump the endpoint mapper of every host in TARGETS, many at once."""
     if not (args.targets or args.input_lists):
         exit_with_usage_error("no targets given (TARGETS... or -iL FILE)")
     table: ClosingTable[HostResult, ScanRow] = ClosingTable(scan_row)
     try:
-        settings = args.to_settings()
+        extra_ports = (
+            parse_port_list(inventory_ports, "--inventory-ports")
+            if inventory_ports is not None
+            else ()
+        )
+        settings = replace(
+            args.to_settings(),
+            inventory=inventory or bool(extra_ports),
+            inventory_ports=extra_ports,
+        )
         observers = [*console_observers(args, console, "scan"), table]
         outcome = run_scan(settings, ObserverGroup(observers))
     except UsageError as exc:
