@@ -10,8 +10,10 @@ port that host does not use, gets a reset (``SO_LINGER`` 0).
 
 Every connection is answered by the same code: read bytes, feed them to a
 :class:`~epmscan.protocol.server_connection.ServerConnection`, answer binds (accept the interfaces
-served on that port, provider-reject others) and requests (the endpoint mapper's calls
-on the EPM port, a fault elsewhere). ncacn_http ports send ``ncacn_http/1.0`` first.
+served on that port and the remote management interface, provider-reject others) and
+requests (the endpoint mapper's calls on the EPM port; ``rpc_mgmt_inq_if_ids`` on every
+port, listing what the port serves, registered or not, unless the host's ``mgmt`` rejects
+or denies it; a fault otherwise). ncacn_http ports send ``ncacn_http/1.0`` first.
 Silent ports accept and never send a byte, as a port behind a dropping firewall would
 look once the handshake got through.
 
