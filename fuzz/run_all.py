@@ -35,6 +35,7 @@ HARNESSES = (
     "server_connection",
     "lookup_response",
     "map_response",
+    "mgmt_response",
     "lookup_walk",
     "lookup_request",
     "map_request",

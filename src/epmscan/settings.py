@@ -155,6 +155,11 @@ class ScanSettings:
     grace: float = DEFAULT_GRACE
     findings: FindingsSettings = field(default_factory=FindingsSettings)
     """The security view (only ``scan`` uses it)."""
+    inventory: bool = False
+    """After each host's dump, ask every advertised TCP port what it serves (the remote
+    management interface; candidate binds where that is refused)."""
+    inventory_ports: tuple[int, ...] = ()
+    """TCP ports whose inventory is taken besides those the endpoint mapper advertised."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,3 +229,56 @@ def parse_rpcdump(text: str) -> tuple[RpcdumpBlock, ...]:
             flush()
     flush()
     return tuple(blocks)
+
+
+# --- rpcmap.py -------------------------------------------------------------------------
+
+
+def find_rpcmap() -> str | None:
+    """The ``rpcmap.py`` script pip installed with impacket (next to this interpreter first)."""
+    beside = shutil.which("rpcmap.py", path=str(_scripts_dir()))
+    return beside or shutil.which("rpcmap.py")
+
+
+@dataclass(frozen=True)
+class RpcmapRun:
+    """One ``rpcmap.py ncacn_ip_tcp:ADDR[PORT]``: the interfaces it printed, and how it got them."""
+
+    returncode: int
+    output: str
+    interfaces: frozenset[tuple[str, str]]
+    """(lowercase UUID, version) of every ``UUID:`` line."""
+
+    @property
+    def brute_forced(self) -> bool:
+        """True when the management interface was not available and rpcmap bound its list."""
+        return "Bruteforcing UUIDs" in self.output
+
+
+def run_rpcmap(rpcmap: str, address: str, port: int) -> RpcmapRun:
+    """``rpcmap.py -auth-level 1 ncacn_ip_tcp:ADDR[PORT]``: no authentication, as epmscan binds."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            rpcmap,
+            "-auth-level",
+            "1",
+            f"ncacn_ip_tcp:{require_loopback(address)}[{port}]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    output = completed.stdout + completed.stderr
+    return RpcmapRun(completed.returncode, output, parse_rpcmap(completed.stdout))
+
+
+def parse_rpcmap(text: str) -> frozenset[tuple[str, str]]:
+    """The ``UUID: 86D35949-83C9-4044-B424-DB363231FD0C v1.0`` lines of rpcmap's output."""
+    found = set()
+    for line in text.splitlines():
+        if line.startswith("UUID: "):
+            uuid_text, version = line[len("UUID: ") :].split()[:2]
+            found.add((uuid_text.lower(), version.removeprefix("v")))
+    return frozenset(found)

@@ -10,7 +10,12 @@ import pytest
 from epmscan.engine import probes
 from epmscan.protocol import epm_ndr, ncacn_http, pdu_stream
 from epmscan.protocol.client_connection import ClientConnection
-from epmscan.protocol.constants import DEFAULT_MAX_ENTS, DEFAULT_MAX_FRAG, DEFAULT_MAX_PDU_TOTAL
+from epmscan.protocol.constants import (
+    DEFAULT_MAX_ENTS,
+    DEFAULT_MAX_FRAG,
+    DEFAULT_MAX_PDU_TOTAL,
+    MAX_MGMT_INTERFACES,
+)
 from epmscan.protocol.lookup_walk import REPEATS_OF_ONE_ENTRY, LookupWalk
 from epmscan.settings import (
     CHECK_HOST_TIMEOUT,
@@ -59,6 +64,7 @@ DOCUMENTED: list[tuple[str, str]] = [
     ("`GREETING_LIMIT`", f"{probes.GREETING_LIMIT} bytes"),
     ("`BANNER_LIMIT`", f"{ncacn_http.BANNER_LIMIT} shown"),
     ("`DEFAULT_PER_HOST`", f"| {DEFAULT_PER_HOST} |"),
+    ("`MAX_MGMT_INTERFACES`", _count(MAX_MGMT_INTERFACES)),
     ("`DEFAULT_MAX_HOSTS`", _count(DEFAULT_MAX_HOSTS)),
     ("`MAX_OCTET_PIECES`", _count(MAX_OCTET_PIECES)),
     ("`MAX_LINE_BYTES`", _count(listfile.MAX_LINE_BYTES)),

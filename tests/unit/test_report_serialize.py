@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from epmscan.errors import UsageError
 from epmscan.models import (
     Confidence,
     EndpointRecord,
@@ -25,12 +26,15 @@ from epmscan.models import (
     HttpProbeStatus,
     IcmpError,
     InferredRole,
+    InventoryMethod,
     PortClass,
+    PortInventory,
     PortProbeStatus,
     Reachability,
     ResolvedPort,
     Role,
     SecurityHostReport,
+    ServedInterface,
     Severity,
 )
 from epmscan.report import serialize
@@ -55,6 +59,19 @@ endpoints = st.builds(
     provider=st.one_of(st.none(), text),
     tower_error=st.one_of(st.none(), text),
     tower_hex=st.one_of(st.none(), st.binary(max_size=40).map(bytes.hex)),
+    registered=st.booleans(),
+)
+port_inventories = st.builds(
+    PortInventory,
+    port=st.integers(1, 65535),
+    status=st.sampled_from(HostStatus),
+    method=st.one_of(st.none(), st.sampled_from(InventoryMethod)),
+    interfaces=st.lists(
+        st.builds(ServedInterface, uuid=text, version=text, registered=st.booleans()), max_size=3
+    ).map(tuple),
+    error=st.one_of(st.none(), text),
+    mgmt_error=st.one_of(st.none(), text),
+    candidates=st.integers(0, 100),
 )
 hosts = st.builds(
     HostResult,
@@ -78,6 +95,7 @@ hosts = st.builds(
             protocol=st.sampled_from(["icmp", "icmpv6"]),
         ),
     ),
+    inventory=st.one_of(st.none(), st.lists(port_inventories, max_size=3).map(tuple)),
 )
 REPORT_PARTS = dict(
     role=Role.CLIENT_ACCESS,
@@ -300,3 +318,92 @@ def test_security_csv_has_a_row_per_role_and_per_finding_transport(tmp_path: Pat
         "false",
         "",
     )
+
+
+UNREGISTERED = EndpointRecord(
+    uuid="86d35949-83c9-4044-b424-db363231fd0c",
+    version="1.0",
+    name="[MS-TSCH]: Task Scheduler Service Remoting Protocol",
+    annotation="",
+    transport="ncacn_ip_tcp",
+    address="192.0.2.7",
+    port=49670,
+    endpoint=None,
+    binding="ncacn_ip_tcp:192.0.2.7[49670]",
+    registered=False,
+)
+INVENTORY = (
+    PortInventory(
+        49670,
+        HostStatus.OK,
+        InventoryMethod.MGMT,
+        (
+            ServedInterface("86d35949-83c9-4044-b424-db363231fd0c", "1.0", False),
+            ServedInterface("1ff70682-0a51-30e8-076d-740be8cee98b", "1.0", True),
+        ),
+    ),
+    PortInventory(
+        49671,
+        HostStatus.TIMEOUT,
+        InventoryMethod.BIND,
+        (),
+        "binding x: host deadline of 30 s exceeded",
+        "rpc fault rpc_s_access_denied",
+        30,
+    ),
+)
+
+
+def test_the_inventory_is_the_same_json_from_both_encoders(encoder: str) -> None:
+    host = HostResult(
+        "192.0.2.7",
+        "192.0.2.7",
+        135,
+        HostStatus.OK,
+        endpoints=(BROKEN, UNREGISTERED),
+        inventory=INVENTORY,
+    )
+    line = serialize.host_to_json(host)
+    assert line == json.dumps(serialize.host_to_dict(host), separators=(",", ":"))
+    data = json.loads(line)
+    assert [e["registered"] for e in data["endpoints"]] == [True, False]
+    assert data["inventory"][0] == {
+        "port": 49670,
+        "status": "ok",
+        "method": "mgmt",
+        "interfaces": [
+            {"uuid": "86d35949-83c9-4044-b424-db363231fd0c", "version": "1.0", "registered": False},
+            {"uuid": "1ff70682-0a51-30e8-076d-740be8cee98b", "version": "1.0", "registered": True},
+        ],
+        "error": None,
+        "mgmt_error": None,
+        "candidates": 0,
+    }
+    assert data["inventory"][1]["method"] == "bind"
+    no_inventory = json.loads(serialize.host_to_json(HostResult("h", "h", 135, HostStatus.OK)))
+    assert no_inventory["inventory"] is None
+
+
+def test_saved_results_read_the_inventory_back() -> None:
+    host = HostResult(
+        "192.0.2.7", "192.0.2.7", 135, HostStatus.OK, endpoints=(UNREGISTERED,), inventory=INVENTORY
+    )
+    saved = parse_saved_run(serialize.host_to_json(host) + "\n", "saved.jsonl")
+    assert saved.hosts[0].host == host
+
+
+def test_a_result_saved_before_the_inventory_loads_as_registered() -> None:
+    data = serialize.host_to_dict(HostResult("h", "h", 135, HostStatus.OK, endpoints=(BROKEN,)))
+    del data["inventory"]
+    for endpoint in data["endpoints"]:
+        del endpoint["registered"]
+    saved = parse_saved_run(json.dumps(data), "old.json")
+    assert saved.hosts[0].host.inventory is None
+    assert saved.hosts[0].host.endpoints[0].registered is True
+
+
+def test_a_malformed_inventory_is_one_usage_error_line() -> None:
+    data = serialize.host_to_dict(HostResult("h", "h", 135, HostStatus.OK, inventory=INVENTORY))
+    data["inventory"][0]["method"] = "guess"
+    with pytest.raises(UsageError, match=r"^bad.json: host 1 is malformed \("):
+        parse_saved_run(json.dumps(data), "bad.json")

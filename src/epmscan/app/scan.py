@@ -7,6 +7,11 @@ port of a catalogued interface (:func:`~epmscan.engine.probes.probe_bind`, at mo
 ``per_host`` at once, within the host's deadline from the start of its dump). The
 outcome carries the worst severity seen over every host, and whether it reached
 ``fail_on``, as ``check``'s does.
+
+With ``inventory`` each host's job goes on after the dump: every advertised TCP port (and
+those the settings add) is asked what it serves (:mod:`epmscan.engine.inventory`), within
+the same host deadline; the fallback binds the candidates of
+:mod:`epmscan.facts.inventory_candidates`.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from epmscan.checks.exposure import (
     ports_to_verify,
     reaches,
 )
-from epmscan.engine.lookup import dump_host
+from epmscan.engine.inventory import add_inventory
 from epmscan.engine.probes import probe_bind
+from epmscan.engine.scanner import HostJob, default_job
 from epmscan.errors import UsageError
+from epmscan.facts.inventory_candidates import INVENTORY_CANDIDATES
 from epmscan.facts.security import CATALOGUE
 from epmscan.models import (
     HostResult,
@@ -73,13 +80,41 @@ def run_scan(settings: ScanSettings, observer: RunObserver[Any]) -> ScanOutcome:
     """
     if settings.findings.enabled:
         return _run_security_scan(settings, observer)
-    plan = plan_run(settings, command="scan")
+    plan = plan_run(settings, command="scan", sockets_per_host=_sockets_per_host(settings))
     files: OutputFiles[HostResult] = OutputFiles(
         settings.outputs, to_json=host_to_json, to_dict=host_to_dict, csv_writer=CsvWriter
     )
-    outcome = execute_run(plan, ObserverGroup([files, observer]))
+    job = inventory_job(plan.settings) if settings.inventory else None
+    outcome = execute_run(plan, ObserverGroup([files, observer]), job=job)
     files.raise_error()
     return ScanOutcome(outcome.summary, outcome.info)
+
+
+def _sockets_per_host(settings: ScanSettings) -> int:
+    """Connections one host may hold at once: more than one for the inventory and --verify."""
+    several = settings.inventory or settings.findings.verify
+    return settings.network.per_host if several else 1
+
+
+def inventory_job(
+    settings: ScanSettings, candidates: tuple[InterfaceId, ...] = INVENTORY_CANDIDATES
+) -> HostJob[HostResult]:
+    """The scan's per-host job followed by the host's inventory, both by one deadline."""
+    dump = default_job(settings)
+    network = settings.network
+
+    async def job(target: str, address: str) -> HostResult:
+        deadline = asyncio.get_running_loop().time() + network.timeouts.host
+        host = await dump(target, address)
+        return await add_inventory(
+            host,
+            network,
+            candidates,
+            extra_ports=settings.inventory_ports,
+            deadline=deadline,
+        )
+
+    return job
 
 
 async def verify_ports(
@@ -105,13 +140,13 @@ def _run_security_scan(settings: ScanSettings, observer: RunObserver[Any]) -> Sc
     if settings.mode is not ScanMode.DUMP:
         raise UsageError("--findings needs the whole endpoint map: use --mode dump")
     findings = settings.findings
-    sockets = settings.network.per_host if findings.verify else 1
-    plan = plan_run(settings, command="scan", sockets_per_host=sockets)
+    plan = plan_run(settings, command="scan", sockets_per_host=_sockets_per_host(settings))
     network = plan.settings.network
+    dump = inventory_job(plan.settings) if settings.inventory else default_job(plan.settings)
 
     async def job(target: str, address: str) -> SecurityHostReport:
         deadline = asyncio.get_running_loop().time() + network.timeouts.host
-        host = await dump_host(target, address, network)
+        host = await dump(target, address)
         verification: Verification | None = None
         if findings.verify:
             ports = ports_to_verify(host) if host.ok else ()

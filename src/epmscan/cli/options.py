@@ -107,6 +107,21 @@ Decoder = Annotated[
         help="fast (default) or impacket (reference, slow).",
     ),
 ]
+Inventory = Annotated[
+    bool,
+    typer.Option(
+        "--inventory",
+        help="Ask every advertised TCP port what it serves (rpc_mgmt_inq_if_ids; binds"
+        " where refused): finds interfaces never registered.",
+    ),
+]
+InventoryPorts = Annotated[
+    str | None,
+    typer.Option(
+        "--inventory-ports",
+        help="More TCP ports to take the inventory of, e.g. 49152,49700 (implies --inventory).",
+    ),
+]
 
 
 Findings = Annotated[

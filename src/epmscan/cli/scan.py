@@ -22,6 +22,7 @@ from epmscan.cli.console import (
     stderr_console,
     with_console_options,
 )
+from epmscan.cli.parsing import parse_port_list
 from epmscan.cli.progress import ProgressBar
 from epmscan.engine.loop import loop_name
 from epmscan.errors import UsageError
@@ -116,20 +117,31 @@ def scan_command(
     findings: opt.Findings = SCAN_DEFAULTS.findings.enabled,
     verify: opt.Verify = SCAN_DEFAULTS.findings.verify,
     fail_on: opt.ScanFailOn = DEFAULT_FAIL_ON,
+    inventory: opt.Inventory = SCAN_DEFAULTS.inventory,
+    inventory_ports: opt.InventoryPorts = None,
     *,
     console: ConsoleArgs,
 ) -> None:
     """Dump the endpoint mapper of every host in TARGETS, many at once.
 
     With --findings: the roles each host appears to play and the risky interfaces it
-    exposes, by severity. Exit 0 (also with findings, unless --fail-on), 1: a finding at
-    or above --fail-on, 2: usage error.
+    exposes, by severity. With --inventory: what each advertised TCP port serves, also
+    interfaces the endpoint mapper does not list. Exit 0 (also with findings, unless
+    --fail-on), 1: a finding at or above --fail-on, 2: usage error.
     """
     if not (args.targets or args.input_lists):
         exit_with_usage_error("no targets given (TARGETS... or -iL FILE)")
     try:
+        extra_ports = (
+            parse_port_list(inventory_ports, "--inventory-ports")
+            if inventory_ports is not None
+            else ()
+        )
         settings = replace(
-            args.to_settings(), findings=opt.findings_settings(findings, verify, fail_on)
+            args.to_settings(),
+            findings=opt.findings_settings(findings, verify, fail_on),
+            inventory=inventory or bool(extra_ports),
+            inventory_ports=extra_ports,
         )
         if settings.findings.enabled:
             _security_scan(args, settings, console)

@@ -19,14 +19,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, cast
 
 from epmscan.errors import LabConfigError
+from epmscan.lab.catalog import CATALOG
 from epmscan.lab.faults import HostFault, parse_fault
 from epmscan.lab.profiles import PAGING_STYLES, PagingStyle, Profile, get_profile
 from epmscan.protocol.constants import EPM_PORT
 
 PortOverride = int | Literal["dynamic"]
+MgmtMode = Literal["answer", "reject", "access_denied"]
+MGMT_MODES: tuple[str, ...] = ("answer", "reject", "access_denied")
+"""How a host's ports treat the remote management interface: answer ``inq_if_ids``,
+provider-reject its bind (a server that does not offer it), or accept the bind and
+fault the call with ``rpc_s_access_denied`` (``RestrictRemoteClients``)."""
 
 LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 MAX_DELAY = 60.0
@@ -66,6 +72,11 @@ class HostConfig:
     """A hostile behaviour on the host's ports (``lab.faults``), or None for an honest host."""
     delay: float = 0.0
     """Seconds every answer waits: each PDU answer, the ncacn_http greeting, a banner."""
+    unregistered: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Interface key → the profile interface whose process serves it, for interfaces
+    served on TCP but left out of the endpoint map (a profile's own: itself)."""
+    mgmt: MgmtMode = "answer"
+    """How the host's ports treat the remote management interface (:data:`MGMT_MODES`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +141,8 @@ _HOST_KEYS = {
     "fault",
     "delay",
     "delay_ms",
+    "unregistered",
+    "mgmt",
 }
 _ANY_ADDRESS_HINT = "to serve other addresses: any_address = true in [lab], or --any-address"
 _WILDCARD_KEYS = {"hosts", "live", "profiles", "profile", "seed", "bind", "dynamic_pool", "paging"}
@@ -198,6 +211,12 @@ class _Reader:
                 self.fail(f"{self.key(name)}[{index}]", f"{item!r} is not a port 1..65535")
             ports.add(item)
         return frozenset(ports)
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.string(name, default)
+        if value not in allowed:
+            self.fail(self.key(name), f"{value!r} is not one of {', '.join(allowed)}")
+        return value
 
     def paging(self, name: str, default: str) -> PagingStyle:
         value = self.string(name, default)
@@ -268,6 +287,49 @@ def _parse_ports(reader: _Reader, profile: Profile) -> Mapping[str, PortOverride
     return MappingProxyType(ports)
 
 
+def _parse_unregistered(reader: _Reader, profile: Profile) -> Mapping[str, str]:
+    """``unregistered = ["tsch", "drsuapi@lsarpc"]``: a profile interface served but not
+    registered, or a catalogue interface served (unregistered) beside a profile one."""
+    value = reader.table.get("unregistered", [])
+    key = reader.key("unregistered")
+    if not isinstance(value, list):
+        reader.fail(key, f'must be a list of interface keys such as ["tsch"], not {value!r}')
+    on_tcp = profile.tcp_interface_keys
+    unregistered: dict[str, str] = {}
+    for index, item in enumerate(value):
+        where = f"{key}[{index}]"
+        if not isinstance(item, str) or not item:
+            reader.fail(where, f"must be an interface key (KEY or KEY@BESIDE), not {item!r}")
+        name, at, beside = item.partition("@")
+        if name not in CATALOG:
+            reader.fail(where, f"unknown interface {name!r} (known: {', '.join(CATALOG)})")
+        if name in unregistered:
+            reader.fail(where, f"{name} is listed twice")
+        if not at:
+            if name not in profile.interface_keys:
+                reader.fail(
+                    where,
+                    f"profile {profile.name} does not serve {name}: write {name}@KEY to serve"
+                    f" it beside one of its TCP interfaces ({', '.join(on_tcp)})",
+                )
+            if name not in on_tcp:
+                reader.fail(
+                    where, f"profile {profile.name} serves {name} on no TCP port (pipes/LRPC only)"
+                )
+            beside = name
+        else:
+            if name in profile.interface_keys:
+                reader.fail(where, f"profile {profile.name} serves {name} itself: write {name!r}")
+            if beside not in on_tcp:
+                reader.fail(
+                    where,
+                    f"{beside!r} is not an interface profile {profile.name} serves on TCP"
+                    f" (known: {', '.join(on_tcp)})",
+                )
+        unregistered[name] = beside
+    return MappingProxyType(unregistered)
+
+
 def _parse_http_banners(reader: _Reader, profile: Profile) -> Mapping[int, str]:
     value = reader.table.get("http_banners", {})
     key = reader.key("http_banners")
@@ -325,6 +387,8 @@ def _parse_host(
         seed=reader.integer("seed", lab_seed + index, 0, 2**63 - 1),
         fault=_parse_host_fault(reader, profile),
         delay=_delay(reader),
+        unregistered=_parse_unregistered(reader, profile),
+        mgmt=cast(MgmtMode, reader.choice("mgmt", "answer", MGMT_MODES)),
     )
 
 

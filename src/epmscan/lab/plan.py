@@ -2,7 +2,8 @@
 
 A :class:`HostPlan` is pure data: the endpoint map entries in registration order (one
 per interface and tower, as Windows lists them), the TCP listeners (port → interfaces
-accepted there), the ncacn_http listeners, the silent ports. Ports are actual ports:
+accepted there, those left out of the map included), the ncacn_http listeners, the
+silent ports. Ports are actual ports:
 nominal ports shifted by the lab's ``port_offset``, dynamic ports drawn by a caller-given
 chooser from a per-host seeded random generator, so a plan is repeatable.
 """
@@ -57,13 +58,15 @@ class HostPlan:
     http_advertised: tuple[int, ...]
     silent_ports: frozenset[int]
     tcp_endpoints: dict[str, int]
+    """Interface key → TCP port, for every interface reachable on ncacn_ip_tcp."""
     filtered_ports: frozenset[int] = frozenset()
     """Ports whose SYNs go unanswered (a never-accepting listener with a full queue)."""
     foreign_ports: frozenset[int] = frozenset()
     """Ports where another program answers: binds for the registered interfaces fail."""
     http_banners: dict[int, bytes] | None = None
     """ncacn_http ports where another service greets with these bytes instead."""
-    """Interface key → TCP port, for every interface reachable on ncacn_ip_tcp."""
+    unregistered: dict[str, int] | None = None
+    """Interface key → TCP port, for interfaces served there but not in the endpoint map."""
 
     @property
     def address(self) -> str:
@@ -134,10 +137,21 @@ def plan_host(
     tcp_endpoints: dict[str, int] = {}
     epm_interfaces = {EPM_INTERFACE}
 
+    def serve(key: str, port: int) -> None:
+        tcp_endpoints[key] = port
+        interface = CATALOG[key].interface
+        if port == epm_port:
+            epm_interfaces.add(interface)
+        else:
+            tcp_listeners.setdefault(port, set()).add(interface)
+
     for process in profile.processes:
         ports = _process_ports(host, process, epm_port, port_offset, rng, used, choose_dynamic)
         for key in process.interfaces:
             item = CATALOG[key]
+            if key in host.unregistered:
+                serve(key, ports[key])
+                continue
 
             def add(
                 transport: str,
@@ -162,13 +176,8 @@ def plan_host(
                 )
 
             if key in ports:
-                port = ports[key]
-                add("ncacn_ip_tcp", tower_address, port, None)
-                tcp_endpoints[key] = port
-                if port == epm_port:
-                    epm_interfaces.add(item.interface)
-                else:
-                    tcp_listeners.setdefault(port, set()).add(item.interface)
+                add("ncacn_ip_tcp", tower_address, ports[key], None)
+                serve(key, ports[key])
             if key in profile.http_ports:
                 add("ncacn_http", tower_address, profile.http_ports[key] + port_offset, None)
             for pipe in process.pipes:
@@ -176,6 +185,10 @@ def plan_host(
             for lrpc in process.lrpc:
                 add("ncalrpc", None, None, lrpc)
 
+    for key, beside in host.unregistered.items():
+        if key != beside:
+            serve(key, tcp_endpoints[beside])
+    unregistered = {key: tcp_endpoints[key] for key in host.unregistered}
     http_listeners: dict[int, set[InterfaceId]] = {}
     for key, nominal in profile.http_ports.items():
         if nominal in host.http_closed:
@@ -202,6 +215,7 @@ def plan_host(
         http_banners={
             port + port_offset: banner.encode() for port, banner in host.http_banners.items()
         },
+        unregistered=unregistered,
     )
 
 

@@ -10,8 +10,10 @@ port that host does not use, gets a reset (``SO_LINGER`` 0).
 
 Every connection is answered by the same code: read bytes, feed them to a
 :class:`~epmscan.protocol.server_connection.ServerConnection`, answer binds (accept the interfaces
-served on that port, provider-reject others) and requests (the endpoint mapper's calls
-on the EPM port, a fault elsewhere). ncacn_http ports send ``ncacn_http/1.0`` first.
+served on that port and the remote management interface, provider-reject others) and
+requests (the endpoint mapper's calls on the EPM port; ``rpc_mgmt_inq_if_ids`` on every
+port, listing what the port serves, registered or not, unless the host's ``mgmt`` rejects
+or denies it; a fault otherwise). ncacn_http ports send ``ncacn_http/1.0`` first.
 Silent ports accept and never send a byte, as a port behind a dropping firewall would
 look once the handshake got through.
 
@@ -39,7 +41,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from epmscan.errors import LabConfigError, ProtocolError
-from epmscan.lab.config import HostConfig, LabConfig, WildcardConfig, default_host_name
+from epmscan.lab.config import (
+    HostConfig,
+    LabConfig,
+    MgmtMode,
+    WildcardConfig,
+    default_host_name,
+)
 from epmscan.lab.endpoint_map import CallFault, EndpointMapSession, HostEndpointMap
 from epmscan.lab.faults import (
     CONNECTION_KINDS,
@@ -64,13 +72,18 @@ from epmscan.lab.plan import (
 )
 from epmscan.models import InterfaceId
 from epmscan.protocol.constants import (
+    MGMT_INTERFACE,
     NCA_S_OP_RNG_ERROR,
     NCA_S_UNK_IF,
     OP_EPT_LOOKUP,
     OP_EPT_LOOKUP_HANDLE_FREE,
     OP_EPT_MAP,
+    OP_MGMT_INQ_IF_IDS,
+    RPC_S_ACCESS_DENIED,
+    RPC_X_BAD_STUB_DATA,
 )
 from epmscan.protocol.events import BindRequest, PresentationContext, Request
+from epmscan.protocol.mgmt import decode_inq_if_ids_request, encode_inq_if_ids_response
 from epmscan.protocol.ncacn_http import NCACN_HTTP_GREETING
 from epmscan.protocol.server_connection import ServerConnection
 
@@ -206,6 +219,38 @@ def _accepts(served: frozenset[InterfaceId]) -> Callable[[PresentationContext], 
         )
 
     return accept
+
+
+@dataclass(frozen=True, slots=True)
+class _Management:
+    """How one port answers the remote management interface: ``mode`` (``answer``,
+    ``reject`` or ``access_denied``) and the interfaces ``inq_if_ids`` lists there."""
+
+    mode: MgmtMode
+    listed: tuple[InterfaceId, ...]
+
+    def answer(self, connection: ServerConnection, request: Request) -> bytes:
+        """The answer to a call on the management interface."""
+        call_id, context_id = request.call_id, request.context_id
+        if request.opnum != OP_MGMT_INQ_IF_IDS:
+            return connection.fault(call_id, NCA_S_OP_RNG_ERROR, context_id)
+        if self.mode == "access_denied":
+            return connection.fault(call_id, RPC_S_ACCESS_DENIED, context_id)
+        try:
+            decode_inq_if_ids_request(request.stub)
+        except ProtocolError:
+            return connection.fault(call_id, RPC_X_BAD_STUB_DATA, context_id)
+        stub = encode_inq_if_ids_response(self.listed)
+        return connection.response(call_id, stub, context_id)
+
+
+def _management(mode: MgmtMode, served: frozenset[InterfaceId]) -> _Management:
+    listed = tuple(sorted(served, key=lambda i: (i.uuid, i.major, i.minor)))
+    return _Management(mode, listed)
+
+
+def _is_mgmt(interface: InterfaceId) -> bool:
+    return interface.uuid == MGMT_INTERFACE.uuid and interface.major == MGMT_INTERFACE.major
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -448,8 +493,10 @@ class Lab:
             if kind == "http":
                 await send(NCACN_HTTP_GREETING)
             session = EndpointMapSession(host.endpoint_map) if kind == "epm" else None
+            foreign = port in host.plan.foreign_ports
+            mgmt = _management("reject" if foreign else host.config.mgmt, served)
             await self._converse(
-                reader, send, port, served, session, fault, f"{host.address}:{port}"
+                reader, send, port, served, session, fault, f"{host.address}:{port}", mgmt
             )
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
@@ -468,10 +515,12 @@ class Lab:
         session: EndpointMapSession | None,
         fault: HostFault | None = None,
         seed: str = "",
+        mgmt: _Management | None = None,
     ) -> None:
         connection = ServerConnection()
-        accept = _accepts(served)
-        bound: set[int] = set()
+        offered = served if mgmt is None or mgmt.mode == "reject" else served | {MGMT_INTERFACE}
+        accept = _accepts(offered)
+        bound: dict[int, InterfaceId] = {}
         calls = 0
         alloc_hint = None
         if fault is not None and fault.kind is FaultKind.ALLOC_HINT:
@@ -488,7 +537,7 @@ class Lab:
                     stage, answer = "bind", connection.bind_ack(event, accept, str(port))
                 elif isinstance(event, Request):
                     calls += 1
-                    stage, answer = "call", self._answer(connection, event, bound, session)
+                    stage, answer = "call", self._answer(connection, event, bound, session, mgmt)
                     if alloc_hint is not None:
                         answer = with_alloc_hint(answer, alloc_hint)
                 else:
@@ -502,7 +551,9 @@ class Lab:
                         return
                     continue
                 if isinstance(event, BindRequest):
-                    bound.update(c.context_id for c in event.contexts if accept(c))
+                    bound.update(
+                        (c.context_id, c.abstract_syntax) for c in event.contexts if accept(c)
+                    )
                 out.append(answer)
             if out:
                 await send(b"".join(out))
@@ -511,11 +562,15 @@ class Lab:
     def _answer(
         connection: ServerConnection,
         request: Request,
-        bound: set[int],
+        bound: dict[int, InterfaceId],
         session: EndpointMapSession | None,
+        mgmt: _Management | None = None,
     ) -> bytes:
-        if request.context_id not in bound:
+        interface = bound.get(request.context_id)
+        if interface is None:
             return connection.fault(request.call_id, NCA_S_UNK_IF, request.context_id)
+        if mgmt is not None and _is_mgmt(interface):
+            return mgmt.answer(connection, request)
         handlers = (
             {}
             if session is None

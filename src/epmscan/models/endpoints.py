@@ -1,4 +1,9 @@
-"""What an endpoint mapper told us: interfaces, towers, endpoints, and one host's result."""
+"""What an endpoint mapper told us: interfaces, towers, endpoints, and one host's result.
+
+With ``--inventory`` a host's result also says what each of its RPC ports serves
+(:class:`PortInventory`), and endpoints the endpoint mapper never listed join the
+registered ones, marked ``registered=False``.
+"""
 
 from __future__ import annotations
 
@@ -132,6 +137,50 @@ class EndpointRecord:
     """Why the tower could not be parsed; None for a tower that parsed."""
     tower_hex: str | None = None
     """The tower's bytes in hex when it could not be parsed or names no known transport."""
+    registered: bool = True
+    """False for an interface a port serves (found by the inventory) that the endpoint
+    mapper does not list on that port."""
+
+
+class InventoryMethod(str, Enum):
+    """How a port's interfaces were learnt."""
+
+    MGMT = "mgmt"
+    """The port's own list: the management interface's ``rpc_mgmt_inq_if_ids``."""
+    BIND = "bind"
+    """The management interface was refused: each candidate interface was bound (no
+    call); the list holds the candidates accepted, so it may be incomplete."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServedInterface:
+    """One interface a port serves, and whether the endpoint mapper lists it there."""
+
+    uuid: str
+    version: str
+    registered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PortInventory:
+    """What one TCP port of a host serves (``--inventory``).
+
+    ``status`` is ``ok`` when the list is complete (the management interface answered,
+    or every candidate was bound); otherwise how the port failed (``closed``,
+    ``filtered``, ``timeout`` with the interfaces found so far, ``bind_rejected`` or
+    ``rpc_fault`` when the management interface was refused and there was nothing to
+    fall back on, ...), with ``error`` saying it in one line. ``mgmt_error`` is why the
+    management interface did not answer (None when it did); ``candidates`` how many
+    interfaces the fallback bound.
+    """
+
+    port: int
+    status: HostStatus
+    method: InventoryMethod | None
+    interfaces: tuple[ServedInterface, ...] = ()
+    error: str | None = None
+    mgmt_error: str | None = None
+    candidates: int = 0
 
 
 _ICMP_UNREACHABLE_CODES = (
@@ -224,6 +273,8 @@ class HostResult:
     fault_status: int | None = None
     icmp: IcmpError | None = None
     """The ICMP error behind an ``unreachable`` status, where the kernel gave one."""
+    inventory: tuple[PortInventory, ...] | None = None
+    """What each TCP port serves, by port (``--inventory``); None when not asked."""
 
     @property
     def ok(self) -> bool:

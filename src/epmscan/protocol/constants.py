@@ -101,6 +101,9 @@ BIND_NAK_INVALID_CHECKSUM: Final = 9
 NDR_SYNTAX: Final = InterfaceId("8a885d04-1ceb-11c9-9fe8-08002b104860", 2, 0)
 NDR64_SYNTAX: Final = InterfaceId("71710533-beba-4937-8319-b5dbef9ccc36", 1, 0)
 EPM_INTERFACE: Final = InterfaceId("e1af8308-5d1f-11c9-91a4-08002b14a0fa", 3, 0)
+MGMT_INTERFACE: Final = InterfaceId("afa8bd80-7d8a-11c9-bef4-08002b102989", 1, 0)
+"""The remote management interface (C706's ``mgmt.idl``): every DCE/RPC server
+accepts it on every endpoint, whatever it registered with the endpoint mapper."""
 
 # --- fault / status codes ---------------------------------------------------------------
 NCA_S_COMM_FAILURE: Final = 0x1C010001
@@ -134,6 +137,13 @@ RPC_C_VERS_COMPATIBLE: Final = 2
 RPC_C_VERS_EXACT: Final = 3
 RPC_C_VERS_MAJOR_ONLY: Final = 4
 RPC_C_VERS_UPTO: Final = 5
+
+# --- remote management interface ---------------------------------------------------------
+OP_MGMT_INQ_IF_IDS: Final = 0
+"""``rpc_mgmt_inq_if_ids``: no input; out, the interfaces the server offers and a status."""
+MAX_MGMT_INTERFACES: Final = 4096
+"""Cap on the interfaces one ``rpc_mgmt_inq_if_ids`` answer may list (a process serves
+tens; a count above this is a lie or an attack on the decoder)."""
 
 NULL_HANDLE: Final = bytes(20)
 """An ``ept_lookup_handle_t`` (context handle: attributes + UUID) that names nothing."""

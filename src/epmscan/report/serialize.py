@@ -35,7 +35,9 @@ from epmscan.models import (
     HttpProbeStatus,
     IcmpError,
     InferredRole,
+    InventoryMethod,
     PortClass,
+    PortInventory,
     PortProbeStatus,
     PortRange,
     Reachability,
@@ -44,6 +46,7 @@ from epmscan.models import (
     RunInfo,
     RunSummary,
     SecurityHostReport,
+    ServedInterface,
     Severity,
 )
 
@@ -78,12 +81,55 @@ def endpoint_to_dict(e: EndpointRecord) -> dict[str, Any]:
         "provider": e.provider,
         "tower_error": e.tower_error,
         "tower_hex": e.tower_hex,
+        "registered": e.registered,
     }
 
 
 def host_to_dict(host: HostResult) -> dict[str, Any]:
     """The JSON object of one host (the ``dump --json`` shape)."""
-    return _host_fields(host, [endpoint_to_dict(e) for e in host.endpoints])
+    return _host_fields(
+        host, [endpoint_to_dict(e) for e in host.endpoints], _inventory(host.inventory)
+    )
+
+
+def port_inventory_to_dict(port: PortInventory) -> dict[str, Any]:
+    """One port of a host's inventory (the key order of the dataclass, as orjson writes it)."""
+    return {
+        "port": port.port,
+        "status": port.status.value,
+        "method": port.method.value if port.method is not None else None,
+        "interfaces": [
+            {"uuid": i.uuid, "version": i.version, "registered": i.registered}
+            for i in port.interfaces
+        ],
+        "error": port.error,
+        "mgmt_error": port.mgmt_error,
+        "candidates": port.candidates,
+    }
+
+
+def _inventory(ports: tuple[PortInventory, ...] | None) -> list[dict[str, Any]] | None:
+    return None if ports is None else [port_inventory_to_dict(p) for p in ports]
+
+
+def _inventory_from(data: list[dict[str, Any]] | None) -> tuple[PortInventory, ...] | None:
+    if data is None:
+        return None
+    return tuple(
+        PortInventory(
+            port=int(p["port"]),
+            status=HostStatus(p["status"]),
+            method=InventoryMethod(p["method"]) if p.get("method") else None,
+            interfaces=tuple(
+                ServedInterface(str(i["uuid"]), str(i["version"]), bool(i["registered"]))
+                for i in p.get("interfaces", ())
+            ),
+            error=p.get("error"),
+            mgmt_error=p.get("mgmt_error"),
+            candidates=int(p.get("candidates", 0)),
+        )
+        for p in data
+    )
 
 
 def exchange_to_dict(report: ExchangeHostReport) -> dict[str, Any]:
@@ -209,7 +255,7 @@ def security_to_dict(report: SecurityHostReport, catalogue_version: int = 1) -> 
 def security_to_json(report: SecurityHostReport, catalogue_version: int = 1) -> str:
     """:func:`security_to_dict` as one line of compact JSON."""
     if orjson is not None:
-        data = _host_fields(report.host, report.host.endpoints)
+        data = _host_fields(report.host, report.host.endpoints, report.host.inventory)
         data["security"] = {
             "catalogue": catalogue_version,
             "verified": report.verified,
@@ -259,7 +305,7 @@ def security_from_dict(data: dict[str, Any]) -> SecurityHostReport:
     return SecurityHostReport(host, roles, findings, verified=bool(sec.get("verified", False)))
 
 
-def _host_fields(host: HostResult, endpoints: object) -> dict[str, Any]:
+def _host_fields(host: HostResult, endpoints: object, inventory: object) -> dict[str, Any]:
     return {
         "target": host.target,
         "address": host.address,
@@ -272,6 +318,7 @@ def _host_fields(host: HostResult, endpoints: object) -> dict[str, Any]:
         "fault_status": _hex(host.fault_status),
         "icmp": _icmp(host.icmp),
         "endpoints": endpoints,
+        "inventory": inventory,
     }
 
 
@@ -308,14 +355,14 @@ def host_to_json(host: HostResult) -> str:
     endpoint); without it, through the dicts. Both give the same JSON.
     """
     if orjson is not None:
-        return orjson.dumps(_host_fields(host, host.endpoints)).decode()
+        return orjson.dumps(_host_fields(host, host.endpoints, host.inventory)).decode()
     return _stdlib_encode(host_to_dict(host))
 
 
 def exchange_to_json(report: ExchangeHostReport) -> str:
     """:func:`exchange_to_dict` as one line of compact JSON."""
     if orjson is not None:
-        data = _host_fields(report.host, report.host.endpoints)
+        data = _host_fields(report.host, report.host.endpoints, report.host.inventory)
         data["exchange"] = {
             "role": report.role.value if report.role else None,
             "group": report.group,
@@ -412,6 +459,7 @@ def host_from_dict(data: dict[str, Any]) -> HostResult:
         lookup_status=_unhex(data.get("lookup_status")),
         fault_status=_unhex(data.get("fault_status")),
         icmp=_icmp_from(data.get("icmp")),
+        inventory=_inventory_from(data.get("inventory")),
     )
 
 
