@@ -251,6 +251,8 @@ USAGE_CASES: dict[str, Case] = {
     "usage_firewall_bad_format": Case("firewall before.json -f pf"),
     "usage_firewall_bad_source": Case("firewall before.json --source 10.0.0.0/33"),
     "usage_lab_no_config": Case("lab"),
+    "usage_scan_only_unscannable": Case("scan 0.0.0.0 224.0.0.0/30"),
+    "usage_dump_multicast": Case("dump ff02::1"),
     "usage_scan_output_in_missing_folder": Case(f"scan {NET}.1 --json missing/out.json"),
     "usage_scan_two_outputs_one_path": Case(f"scan {NET}.1 --json same.json --save same.json"),
     "help_scan": Case("scan --help", columns=100),

@@ -47,6 +47,12 @@ def check_targets(settings: CheckSettings) -> CheckSettings:
         return settings
     servers = settings.policy.targets()
     if not servers:
+        source = settings.policy.source
+        if source is not None:
+            raise UsageError(
+                f"{source}: the policy names no servers ([[group]] with servers = [...]); "
+                "add some, or give TARGETS or -iL FILE"
+            )
         raise UsageError("no targets given (TARGETS..., -iL FILE, or servers in --policy)")
     targets = replace(settings.scan.targets, specs=servers)
     return replace(settings, scan=replace(settings.scan, targets=targets))

@@ -24,6 +24,7 @@ from epmscan.models import HostResult, HostStatus, RunInfo, RunSummary
 from epmscan.report.text import utc_timestamp
 from epmscan.settings import ScanSettings
 from epmscan.targets import Target, TargetSpace, new_seed
+from epmscan.targets.unscannable import skipped_note
 
 R = TypeVar("R")
 
@@ -63,6 +64,8 @@ class RunPlan:
     info: RunInfo
     warning: str | None = None
     """Why the concurrency was lowered (the open-file limit), if it was."""
+    notes: tuple[str, ...] = ()
+    """What the targets lost on the way (addresses no scan connects to)."""
 
 
 def plan_run(
@@ -80,6 +83,8 @@ def plan_run(
             "same on all of them)"
         )
     space = target_space(settings)
+    if space.total == 0:
+        raise UsageError(_nothing_to_scan(settings, space))
     total = space.shard_total(targets.shard)
     budget = ensure_fd_budget(settings.concurrency, sockets_per_task=sockets_per_host)
     settings = replace(settings, concurrency=min(budget.usable_concurrency, max(1, total)))
@@ -97,7 +102,24 @@ def plan_run(
         exclude_files=targets.exclude_files,
         only_answered=settings.outputs.only_answered,
     )
-    return RunPlan(settings, space, total, info, budget.warning)
+    notes = (skipped_note(space.skipped),) if space.skipped else ()
+    return RunPlan(settings, space, total, info, budget.warning, notes)
+
+
+def _nothing_to_scan(settings: ScanSettings, space: TargetSpace) -> str:
+    """Why a run has no host to scan, naming what emptied it."""
+    targets = settings.targets
+    if space.skipped:
+        return (
+            "no hosts to scan: every target is an address no scan can reach "
+            "(unspecified 0.0.0.0 or ::, or multicast)"
+        )
+    if targets.exclude or targets.exclude_files:
+        return "no hosts to scan: --exclude/--exclude-file leave none of the targets"
+    if targets.input_files and not targets.specs:
+        files = ", ".join(str(f) for f in targets.input_files)
+        return f"no hosts to scan: {files} holds no targets (blank lines and # comments only)"
+    return "no hosts to scan"
 
 
 def execute_run(
@@ -111,6 +133,8 @@ def execute_run(
     settings, total = plan.settings, plan.total
     if plan.warning:
         observer.warning(plan.warning)
+    for note in plan.notes:
+        observer.warning(note)
     state = _RunState()
 
     async def main() -> None:

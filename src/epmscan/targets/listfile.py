@@ -40,8 +40,9 @@ from typing import IO, Any, BinaryIO
 
 from epmscan.errors import TargetSpecError
 from epmscan.targets.intervals import Interval, merge, subtract
-from epmscan.targets.parse import IPV4, parse_spec
+from epmscan.targets.parse import IPV4, IPV6, parse_spec
 from epmscan.targets.permutation import CyclicPermutation
+from epmscan.targets.unscannable import UNSCANNABLE, count_unscannable
 
 BLOCK_BYTES = 64 * 1024
 """A block is the lines of about this many bytes of a file (at least one whole line)."""
@@ -61,25 +62,31 @@ _pton6 = functools.partial(socket.inet_pton, socket.AF_INET6)
 
 @dataclass(frozen=True, slots=True)
 class Exclusions:
-    """What ``--exclude``/``--exclude-file`` take out: merged intervals and name keys."""
+    """What ``--exclude``/``--exclude-file`` take out (merged intervals and name keys),
+    and the addresses no scan connects to (:mod:`~epmscan.targets.unscannable`)."""
 
     ipv4: Sequence[Interval] = ()
     ipv6: Sequence[Interval] = ()
     names: frozenset[str] = frozenset()
+    _v4: list[Interval] = field(default_factory=list, repr=False)
+    _v6: list[Interval] = field(default_factory=list, repr=False)
     _v4_starts: list[int] = field(default_factory=list, repr=False)
     _v6_starts: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        self._v4_starts.extend(start for start, _ in self.ipv4)
-        self._v6_starts.extend(start for start, _ in self.ipv6)
+        self._v4.extend(merge([*self.ipv4, *UNSCANNABLE[IPV4]]))
+        self._v6.extend(merge([*self.ipv6, *UNSCANNABLE[IPV6]]))
+        self._v4_starts.extend(start for start, _ in self._v4)
+        self._v6_starts.extend(start for start, _ in self._v6)
 
     def keep_packed(self, packed: bytes, width: int) -> bytes:
-        """The packed addresses (4 or 16 bytes each) that are not excluded."""
-        intervals, starts = (
-            (self.ipv4, self._v4_starts) if width == 4 else (self.ipv6, self._v6_starts)
-        )
-        if not intervals:
+        """The packed addresses (4 or 16 bytes each) that are not left out."""
+        user = self.ipv4 if width == 4 else self.ipv6
+        if not user and not _may_hold_unscannable(packed, width):
             return packed
+        intervals, starts = (
+            (self._v4, self._v4_starts) if width == 4 else (self._v6, self._v6_starts)
+        )
         kept = bytearray()
         from_bytes = int.from_bytes
         for offset in range(0, len(packed), width):
@@ -90,11 +97,36 @@ class Exclusions:
                 kept += raw
         return bytes(kept)
 
+    def unscannable_in_packed(self, packed: bytes, width: int) -> int:
+        """How many of the packed addresses are unscannable and not excluded anyway."""
+        family = IPV4 if width == 4 else IPV6
+        user = merge(self.ipv4 if family == IPV4 else self.ipv6)
+        count = 0
+        for offset in range(0, len(packed), width):
+            value = int.from_bytes(packed[offset : offset + width], "big")
+            point = [(value, value + 1)]
+            if count_unscannable(family, point) and subtract(point, user):
+                count += 1
+        return count
+
     def cut(self, family: int, intervals: Iterable[Interval]) -> list[Interval]:
-        """``intervals`` of one family without the excluded addresses."""
+        """``intervals`` of one family without the addresses left out."""
         merged = merge(intervals)
-        excluded = self.ipv4 if family == IPV4 else self.ipv6
-        return subtract(merged, excluded) if excluded else merged
+        return subtract(merged, self._v4 if family == IPV4 else self._v6)
+
+    def unscannable_in(self, family: int, intervals: Iterable[Interval]) -> int:
+        """How many of ``intervals`` are unscannable and not excluded anyway."""
+        merged = merge(intervals)
+        user = self.ipv4 if family == IPV4 else self.ipv6
+        return count_unscannable(family, subtract(merged, merge(user)) if user else merged)
+
+
+def _may_hold_unscannable(packed: bytes, width: int) -> bool:
+    """False when no packed address can be unspecified or multicast (checked in C)."""
+    first_octets = packed[::width]
+    if first_octets and max(first_octets) >= (0xE0 if width == 4 else 0xFF):
+        return True
+    return bytes(width) in packed
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +245,8 @@ class TargetFiles:
         self, paths: Iterable[str | os.PathLike[str]], exclusions: Exclusions | None = None
     ) -> None:
         self.exclusions = exclusions or Exclusions()
+        self.skipped = 0
+        """Unscannable addresses the files held (left out, see ``unscannable``)."""
         self.sources: list[_Source] = []
         self.blocks: list[Block] = []
         for path in paths:
@@ -288,6 +322,8 @@ class TargetFiles:
         if plain is not None:
             packed, width = plain
             kept = self.exclusions.keep_packed(packed, width)
+            if len(kept) < len(packed):
+                self.skipped += self.exclusions.unscannable_in_packed(packed, width)
             self.blocks.append(
                 Block(index, offset, offset + len(body), line, len(kept) // width, 0)
             )
@@ -297,7 +333,7 @@ class TargetFiles:
         position = offset
         for number, raw in enumerate(_lines(body), start=line):
             contents = _Contents()
-            self._parse_line(raw, source.label, number, contents)
+            self._parse_line(raw, source.label, number, contents, counting=True)
             if pieces and pieces + contents.pieces > BLOCK_PIECES:
                 self.blocks.append(Block(index, block_start, position, block_line, total, pieces))
                 block_start, block_line, total, pieces = position, number, 0, 0
@@ -306,7 +342,9 @@ class TargetFiles:
             position += len(raw)
         self.blocks.append(Block(index, block_start, position, block_line, total, pieces))
 
-    def _parse_line(self, raw: bytes, label: str, number: int, into: _Contents) -> None:
+    def _parse_line(
+        self, raw: bytes, label: str, number: int, into: _Contents, *, counting: bool = False
+    ) -> None:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -321,6 +359,8 @@ class TargetFiles:
                 if name.rstrip(".").casefold() not in exclusions.names:
                     into.names.append(name)
                 continue
+            if counting:
+                self.skipped += exclusions.unscannable_in(parsed.family, parsed.intervals)
             for start, stop in exclusions.cut(parsed.family, parsed.intervals):
                 into.add_range(parsed.family, start, stop)
 

@@ -2,7 +2,8 @@
 
 ``loop.getaddrinfo`` runs the system resolver (hosts file, DNS, ...) in the default
 executor. A name that does not resolve, times out or has no address of the wanted family
-becomes a :class:`Resolution` with ``error`` set, which the engine reports as
+(or only to addresses no scan connects to, such as a sinkhole's ``0.0.0.0``) becomes a
+:class:`Resolution` with ``error`` set, which the engine reports as
 ``HostStatus.UNRESOLVED``; nothing here raises for a bad name.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from epmscan.targets.space import Target
+from epmscan.targets.unscannable import unscannable_reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +58,14 @@ async def resolve_target(
     except (OSError, UnicodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         return Resolution(target, (), f"{name}: {reason}")
-    addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
-    if not addresses:
+    found = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not found:
         return Resolution(target, (), f"{name}: no address")
+    addresses = tuple(a for a in found if unscannable_reason(a) is None)
+    if not addresses:
+        # A sinkholed name (0.0.0.0) or a multicast group: nothing to connect to.
+        reasons = ", ".join(f"{a} ({unscannable_reason(a)})" for a in found)
+        return Resolution(target, (), f"{name}: resolves only to {reasons}")
     return Resolution(target, addresses)
 
 

@@ -26,11 +26,12 @@ from typing import TypeVar
 
 from epmscan.errors import TargetSpecError
 from epmscan.settings import DEFAULT_MAX_HOSTS
-from epmscan.targets.intervals import Interval, IntervalIndex, merge, size, subtract
+from epmscan.targets.intervals import Interval, IntervalIndex, merge, size
 from epmscan.targets.listfile import Exclusions, TargetFiles
 from epmscan.targets.parse import IPV4, IPV6, parse_spec
 from epmscan.targets.permutation import CyclicPermutation, check_shard, shard_size
 from epmscan.targets.sources import SpecSource, from_arguments, from_exclude_lists, from_files
+from epmscan.targets.unscannable import unscannable_reason
 
 _T = TypeVar("_T")
 _pack_ipv4 = struct.Struct(">I").pack
@@ -62,7 +63,8 @@ class Target:
 
         An IP address (brackets allowed for IPv6) or a syntactically valid host name;
         ranges, CIDR blocks, typos such as ``1.2.3`` or ``300.1.1.1`` and the empty
-        string are a :class:`TargetSpecError`, before anything is resolved or sent.
+        string are a :class:`TargetSpecError`, before anything is resolved or sent; so
+        are the unspecified and multicast addresses.
         """
         parsed = parse_spec(text)
         if parsed.name is not None:
@@ -77,6 +79,12 @@ class Target:
             address = socket.inet_ntoa(_pack_ipv4(value))
         else:
             address = socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
+        reason = unscannable_reason(address)
+        if reason is not None:
+            raise TargetSpecError(
+                f"{address} is {'the' if reason == 'unspecified' else 'a'} {reason} address, "
+                "not a host: nothing to connect to"
+            )
         return cls(spec=address, address=address)
 
 
@@ -135,6 +143,8 @@ class TargetSpace:
         self.address_total = self.ipv4_total + self.ipv6_total
         self.file_total = files.total if files is not None else 0
         self.total = self.address_total + len(self.names) + self.file_total
+        self.skipped = 0
+        """Unscannable addresses (unspecified, multicast) the targets held, left out."""
 
     @classmethod
     def parse(
@@ -161,14 +171,19 @@ class TargetSpace:
         excluded_names = {_name_key(name) for name in unwanted.names}
         paths = list(_listed(input_files))
         files = None
+        exclusions = Exclusions(unwanted.ipv4, unwanted.ipv6, frozenset(excluded_names))
         if paths:
-            exclusions = Exclusions(unwanted.ipv4, unwanted.ipv6, frozenset(excluded_names))
             files = TargetFiles(paths, exclusions)
         space = cls(
-            subtract(wanted.ipv4, unwanted.ipv4),
-            subtract(wanted.ipv6, unwanted.ipv6),
+            exclusions.cut(IPV4, wanted.ipv4),
+            exclusions.cut(IPV6, wanted.ipv6),
             [name for name in wanted.names if _name_key(name) not in excluded_names],
             files,
+        )
+        space.skipped = (
+            exclusions.unscannable_in(IPV4, wanted.ipv4)
+            + exclusions.unscannable_in(IPV6, wanted.ipv6)
+            + (files.skipped if files is not None else 0)
         )
         if space.total > max_hosts:
             raise TargetSpecError(
