@@ -162,14 +162,14 @@ def execute_run(
         finally:
             state.elapsed = loop.time() - started
             state.finished = True
-            observer.run_finished(state.summary(total, settings))
+            observer.run_finished(state.summary(total, settings, plan.info))
 
     try:
         run(main())
     finally:
         if not state.finished:
-            observer.run_finished(state.summary(total, settings))
-    return RunOutcome(state.summary(total, settings), plan.info)
+            observer.run_finished(state.summary(total, settings, plan.info))
+    return RunOutcome(state.summary(total, settings, plan.info), plan.info)
 
 
 @dataclass
@@ -179,7 +179,7 @@ class _RunState:
     elapsed: float = 0.0
     finished: bool = False
 
-    def summary(self, total: int, settings: ScanSettings) -> RunSummary:
+    def summary(self, total: int, settings: ScanSettings, info: RunInfo) -> RunSummary:
         progress = self.progress or ScanProgress()
         return RunSummary(
             targets=total,
@@ -191,4 +191,6 @@ class _RunState:
             port=settings.network.port,
             mode=settings.mode.value,
             local_errors=progress.local_errors,
+            seed=info.seed,
+            shard=info.shard,
         )

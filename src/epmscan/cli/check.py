@@ -11,13 +11,12 @@ from epmscan.app.check import run_check
 from epmscan.app.observer import ObserverGroup, RunObserver
 from epmscan.cli import options as opt
 from epmscan.cli.console import (
-    EXIT_FINDINGS,
-    EXIT_OK,
     ConsoleArgs,
     exit_code_for_signal,
     exit_with_usage_error,
     with_console_options,
 )
+from epmscan.cli.exit_codes import EXIT_FINDINGS, EXIT_OK
 from epmscan.cli.parsing import build_policy, choices, parse_severity
 from epmscan.cli.scan import (
     TABLE_LIMIT,

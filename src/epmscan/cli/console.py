@@ -13,13 +13,12 @@ from typing import Annotated, Any, NoReturn, TypeVar, get_type_hints
 import typer
 from rich.console import Console
 
+from epmscan.cli.exit_codes import (
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_USAGE,
+)
 from epmscan.report.output import Output
-
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
 
 SIGNAL_EXIT = {"SIGINT": EXIT_SIGINT, "SIGTERM": EXIT_SIGTERM}
 

@@ -10,13 +10,8 @@ import typer
 from epmscan.app.diff import compare
 from epmscan.checks.policy_file import load_policy
 from epmscan.cli import options as opt
-from epmscan.cli.console import (
-    EXIT_FINDINGS,
-    EXIT_OK,
-    ConsoleArgs,
-    exit_with_usage_error,
-    with_console_options,
-)
+from epmscan.cli.console import ConsoleArgs, exit_with_usage_error, with_console_options
+from epmscan.cli.exit_codes import EXIT_FINDINGS, EXIT_OK
 from epmscan.errors import UsageError
 from epmscan.models import Policy
 from epmscan.report.diff_console import print_diff

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from epmscan.app.firewall import firewall_rules
-from epmscan.cli.console import EXIT_FINDINGS, EXIT_OK, exit_with_usage_error, stderr_console
+from epmscan.cli.console import exit_with_usage_error, stderr_console
+from epmscan.cli.exit_codes import EXIT_FINDINGS, EXIT_OK
 from epmscan.cli.parsing import build_policy, choices, parse_firewall_format, parse_sources
 from epmscan.errors import UsageError
 from epmscan.report.firewall_rules import left_out_lines

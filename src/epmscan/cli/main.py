@@ -1,74 +1,29 @@
-"""The ``epmscan`` command line: typer commands over the core, rich for the console."""
+"""The ``epmscan`` console script.
+
+Importing the commands takes a moment; Ctrl-C in that moment ends the program with 130
+and no traceback, like Ctrl-C at any later point.
+"""
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from epmscan import __version__
-from epmscan.cli import commands
-from epmscan.cli.console import EXIT_SIGINT, EXIT_USAGE, exit_with_usage_error
-
-app = typer.Typer(
-    name="epmscan",
-    help="Ask MS-RPC endpoint mappers which ports Windows and Exchange servers really use.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"epmscan {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    """epmscan: MS-RPC endpoint mapper probe and scanner."""
-
-
-commands.register(app)
+from epmscan.cli.exit_codes import EXIT_SIGINT
 
 
 def main() -> None:
-    """Console-script entry point: every usage error is one line on stderr and exit 2."""
+    """Console-script entry point."""
     try:
-        code = app(standalone_mode=False)
-    except _USAGE_ERRORS as caught:
-        exc: Any = caught
-        if type(exc).__name__ == "NoArgsIsHelpError":
-            exc.show()
-            sys.exit(EXIT_USAGE)
-        ctx = getattr(exc, "ctx", None)
-        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
-        exit_with_usage_error(exc.format_message() + hint, exit=sys.exit)
-    except _ABORTS:
-        sys.exit(EXIT_SIGINT)
+        from epmscan.cli.app import run
     except KeyboardInterrupt:
         sys.exit(EXIT_SIGINT)
-    sys.exit(code if isinstance(code, int) else 0)
+    run()
 
 
-def _click_exceptions(name: str) -> tuple[type[Exception], ...]:
-    """``name`` from click and from the click typer may carry inside itself."""
-    found: list[type[Exception]] = []
-    for module in ("typer._click.exceptions", "click.exceptions"):
-        try:
-            found.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(found)
+def __getattr__(name: str) -> Any:
+    if name == "app":  # ``from epmscan.cli.main import app`` (the typer app, for tests)
+        from epmscan.cli.app import app
 
-
-_USAGE_ERRORS = _click_exceptions("UsageError")
-_ABORTS = _click_exceptions("Abort")
+        return app
+    raise AttributeError(name)

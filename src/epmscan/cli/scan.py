@@ -14,14 +14,13 @@ from epmscan.app.outputs import SILENT_STATUSES, host_status
 from epmscan.app.scan import run_scan
 from epmscan.cli import options as opt
 from epmscan.cli.console import (
-    EXIT_FINDINGS,
-    EXIT_OK,
     ConsoleArgs,
     exit_code_for_signal,
     exit_with_usage_error,
     stderr_console,
     with_console_options,
 )
+from epmscan.cli.exit_codes import EXIT_FINDINGS, EXIT_OK
 from epmscan.cli.parsing import parse_port_list
 from epmscan.cli.progress import ProgressBar
 from epmscan.engine.loop import loop_name

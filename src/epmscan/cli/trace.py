@@ -10,13 +10,12 @@ from typing import Annotated
 import typer
 
 from epmscan.cli.console import (
-    EXIT_FINDINGS,
-    EXIT_OK,
     ConsoleArgs,
     exit_code_for_signal,
     exit_with_usage_error,
     with_console_options,
 )
+from epmscan.cli.exit_codes import EXIT_FINDINGS, EXIT_OK
 from epmscan.errors import UsageError
 from epmscan.models import ExchangeInterface
 from epmscan.settings import TraceSettings

@@ -60,6 +60,9 @@ class RunSummary:
     port: int
     mode: str
     local_errors: int
+    seed: int | None = None
+    """The seed of the scan order (``--seed`` repeats the run's order)."""
+    shard: str = "1/1"
 
     @property
     def hosts_per_second(self) -> float:

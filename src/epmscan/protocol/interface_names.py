@@ -3,7 +3,8 @@
 Two sources: impacket's tables (``KNOWN_PROTOCOLS``: upper-case UUID text → protocol
 document and title, the "Protocol:" line of rpcdump; ``KNOWN_UUIDS``: 16-byte
 little-endian UUID + 2-byte major version → the DLL/EXE that serves it, rpcdump's
-"Provider:"), read once at import, and the Exchange interfaces Outlook uses
+"Provider:"), read on the first lookup (importing impacket costs a third of a
+second that a usage error or ``--help`` should not pay), and the Exchange interfaces Outlook uses
 (:mod:`epmscan.facts.exchange`), which take precedence.
 """
 
@@ -19,6 +20,7 @@ from epmscan.facts.exchange import EXCHANGE_BY_UUID, INTERFACE_TITLES
 _DOCUMENT = re.compile(r"^\s*(\[[^\]]+\])")
 
 
+@lru_cache(maxsize=1)
 def _load_impacket() -> tuple[dict[str, str], dict[tuple[str, int], str]]:
     try:
         from impacket.dcerpc.v5.epm import KNOWN_PROTOCOLS, KNOWN_UUIDS
@@ -33,9 +35,6 @@ def _load_impacket() -> tuple[dict[str, str], dict[tuple[str, int], str]]:
     return protocols, providers
 
 
-_PROTOCOLS, _PROVIDERS = _load_impacket()
-
-
 @lru_cache(maxsize=4096)
 def interface_name(uuid: str, major: int, minor: int) -> tuple[str, str | None] | None:
     """``(name, provider)`` of an interface, or None when no table knows it.
@@ -48,8 +47,9 @@ def interface_name(uuid: str, major: int, minor: int) -> tuple[str, str | None] 
     exchange = EXCHANGE_BY_UUID.get(key)
     if exchange is not None:
         return INTERFACE_TITLES[exchange]
-    title = _PROTOCOLS.get(key)
-    binary = _PROVIDERS.get((key, major))
+    protocols, providers = _load_impacket()
+    title = protocols.get(key)
+    binary = providers.get((key, major))
     if title is None:
         return (binary, binary) if binary is not None else None
     if binary is not None:

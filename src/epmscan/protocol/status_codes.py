@@ -7,6 +7,8 @@ codes for the names it knows); the decoders look names up here so that a report 
 
 from __future__ import annotations
 
+import functools
+
 from epmscan.models import BindOutcome
 from epmscan.protocol.constants import (
     RESULT_ACCEPTANCE,
@@ -78,6 +80,13 @@ _FAULT_NAMES: dict[int, str] = {
 }
 
 
+@functools.cache
+def _status_names() -> dict[int, str]:
+    """impacket's names, then ours over them; read on the first fault (impacket's import
+    takes a third of a second, which every command would pay at start)."""
+    return {**_impacket_status_names(), **_FAULT_NAMES}
+
+
 def _impacket_status_names() -> dict[int, str]:
     try:
         from impacket.dcerpc.v5.rpcrt import rpc_status_codes
@@ -89,12 +98,9 @@ def _impacket_status_names() -> dict[int, str]:
     return names
 
 
-_STATUS_NAMES = {**_impacket_status_names(), **_FAULT_NAMES}
-
-
 def fault_status_name(status: int) -> str:
     """Symbolic name of an RPC fault/status code (``nca_s_unk_if``), or its hex."""
-    name = _STATUS_NAMES.get(status)
+    name = _status_names().get(status)
     return name if name is not None else f"unknown_status_0x{status:08x}"
 
 

@@ -428,6 +428,8 @@ def summary_to_dict(summary: RunSummary) -> dict[str, Any]:
         "port": summary.port,
         "mode": summary.mode,
         "local_errors": summary.local_errors,
+        "seed": summary.seed,
+        "shard": summary.shard,
     }
 
 
