@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import io
 import sys
 from typing import Annotated, Any
 
@@ -41,8 +42,32 @@ def _root(
 commands.register(app)
 
 
+def buffered_std_streams() -> None:
+    """Put a buffer under stdout and stderr when Python runs unbuffered.
+
+    Under ``python -u`` or ``PYTHONUNBUFFERED=1`` (common in containers) the text streams
+    sit right on the file descriptors, and a text stream drops what a short ``write(2)``
+    did not take: a pipe full at the time keeps the first 64 KiB of a JSON document and
+    loses the rest, silently. A buffered writer retries until everything is written;
+    line buffering keeps each line going out as it is printed.
+    """
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        raw = getattr(stream, "buffer", None)
+        if isinstance(stream, io.TextIOWrapper) and isinstance(raw, io.RawIOBase):
+            stream.flush()
+            wrapped = io.TextIOWrapper(
+                io.BufferedWriter(raw),
+                encoding=stream.encoding,
+                errors=stream.errors,
+                line_buffering=True,
+            )
+            setattr(sys, name, wrapped)
+
+
 def run() -> None:
     """Run the app on ``sys.argv``: every usage error is one line on stderr and exit 2."""
+    buffered_std_streams()
     try:
         code = app(standalone_mode=False)
     except _USAGE_ERRORS as caught:
