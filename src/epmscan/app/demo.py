@@ -250,7 +250,7 @@ def run_demo(
             scan=ScanSettings(network=network, concurrency=DEMO_CONCURRENCY),
             policy=demo_policy(site),
         )
-        saved = live_run(settings)
+        saved, _ = live_run(settings)
     finally:
         lab.stop()
     reports = tuple(

@@ -21,6 +21,7 @@ from epmscan.models import (
     Policy,
     ResultDiff,
     RunInfo,
+    RunSummary,
     SavedRun,
     ServerGroup,
 )
@@ -34,6 +35,9 @@ class DiffOutcome:
     diff: ResultDiff
     notes: tuple[str, ...] = ()
     """What the readers could not read (a file cut short)."""
+    interrupted: RunSummary | None = None
+    """The live check's summary when a signal stopped it: then ``diff`` is empty (a
+    partial check would show every host not yet checked as gone)."""
 
     @property
     def significant(self) -> bool:
@@ -49,16 +53,17 @@ class _Collect(RunObserver[ExchangeHostReport]):
         self.reports.append(result)
 
 
-def live_run(settings: CheckSettings) -> SavedRun:
-    """A check run now, as a result to compare with (nothing written)."""
+def live_run(settings: CheckSettings) -> tuple[SavedRun, RunSummary]:
+    """A check run now, as a result to compare with (nothing written), and its summary."""
     collected = _Collect()
     outcome = run_check(settings, collected)
-    return SavedRun(
+    saved = SavedRun(
         info=outcome.run.info,
         hosts=tuple(collected.reports),
         exchange_checked=True,
         source="--live",
     )
+    return saved, outcome.run.summary
 
 
 def recorded_policy(saved: SavedRun) -> Policy:
@@ -124,7 +129,9 @@ def compare(settings: DiffSettings) -> DiffOutcome:
         live = settings.live
         if settings.policy is None:
             live = replace(live, policy=recorded_policy(before))
-        after = live_run(live)
+        after, summary = live_run(live)
+        if summary.interrupted:
+            return DiffOutcome(ResultDiff((), (), (), 0), before.notes, interrupted=summary)
     policy = settings.policy
     before_hosts, after_hosts = before.hosts, after.hosts
     if policy is not None:

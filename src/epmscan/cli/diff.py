@@ -10,12 +10,19 @@ import typer
 from epmscan.app.diff import compare
 from epmscan.checks.policy_file import load_policy
 from epmscan.cli import options as opt
-from epmscan.cli.console import ConsoleArgs, exit_with_usage_error, with_console_options
-from epmscan.cli.exit_codes import EXIT_FINDINGS, EXIT_OK
+from epmscan.cli.console import (
+    ConsoleArgs,
+    exit_code_for_signal,
+    exit_with_usage_error,
+    stderr_console,
+    with_console_options,
+)
+from epmscan.cli.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_SIGINT
 from epmscan.errors import UsageError
 from epmscan.models import Policy
 from epmscan.report.diff_console import print_diff
 from epmscan.report.diff_json import diff_to_json
+from epmscan.report.text import counted
 from epmscan.report.writers import check_paths, write_document
 from epmscan.settings import CheckSettings, DiffSettings, TargetSettings
 
@@ -72,6 +79,16 @@ def diff_command(
         outcome = compare(DiffSettings(before=before, after=after, live=live_check, policy=policy))
     except UsageError as exc:
         exit_with_usage_error(str(exc))
+    stopped = outcome.interrupted
+    if stopped is not None:
+        stderr_console().print(
+            f"epmscan: the live check was interrupted after {stopped.done} of "
+            f"{counted(stopped.targets, 'host')}: no diff (every host not checked yet "
+            "would show as gone)",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(exit_code_for_signal(stopped.signal) or EXIT_SIGINT)
     print_diff(outcome.diff, console.output(stderr=json_path == "-"), outcome.notes)
     if json_path is not None:
         document = diff_to_json(
