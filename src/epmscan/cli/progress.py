@@ -27,6 +27,11 @@ REFRESH_SECONDS = 0.2
 R = TypeVar("R")
 
 
+WIDE_TERMINAL = 110
+"""Narrower terminals get a short bar and no time-remaining column, so nothing is cut."""
+NARROW_BAR = 10
+
+
 class ProgressBar(RunObserver[R], Generic[R]):
     """Shows done/total, hosts per second and counts by status while a run goes."""
 
@@ -40,17 +45,19 @@ class ProgressBar(RunObserver[R], Generic[R]):
 
     def run_started(self, start: RunStart) -> None:
         self._counters = start.progress
-        self._bar = Progress(
+        console = Console(stderr=True)
+        wide = console.width >= WIDE_TERMINAL
+        columns = [
             TextColumn(f"[bold]{self._label}"),
-            BarColumn(),
+            BarColumn(bar_width=None if wide else NARROW_BAR),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>8} hosts/s"),
             TextColumn("{task.fields[counts]}"),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
+        ]
+        if wide:
+            columns.append(TimeRemainingColumn())
+        self._bar = Progress(*columns, console=console, transient=True)
         self._bar.start()
         self._bar_task = self._bar.add_task(self._label, total=start.total, rate="", counts="")
         loop = asyncio.get_running_loop()

@@ -138,15 +138,32 @@ def _rows(report: ExchangeHostReport) -> list[tuple[Text, ...]]:
     return rows
 
 
+def _table_width(table: Table) -> int:
+    """The width a server table needs with its whole columns whole (borders included)."""
+    columns = table.columns
+    return sum(c.min_width or len(str(c.header)) for c in columns) + 3 * len(columns) + 1
+
+
+def _server_block(report: ExchangeHostReport, out: Output) -> None:
+    """A server on a terminal too narrow for its table: one line per interface."""
+    out.render(host_heading(report.host))
+    for row in _rows(report):
+        interface, expected, says, bind, http, _ = (c.plain for c in row)
+        line = Text(f"  {interface}: ", style="bold")
+        line.append(f"expected {expected}, EPM says {says}, TCP bind {bind}, HTTP {http} -> ")
+        line.append_text(row[5])
+        out.line(line)
+
+
 def server_table(report: ExchangeHostReport) -> Table:
     """Interface, expected, what the EPM says, TCP bind, HTTP port, verdict."""
     table = Table(title=host_heading(report.host), title_justify="left")
     for column in COLUMNS:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     rows = _rows(report)
     for row in rows:
         table.add_row(*row)
-    for index in (1, 2, 4):
+    for index in (0, 1, 2, 4, 5):
         keep_whole(table, index, [row[index].plain for row in rows])
     return table
 
@@ -241,7 +258,11 @@ def print_check(
                 out.record(report.host.address or report.host.target, *(c.plain for c in row))
     else:
         for report in answered:
-            out.render(server_table(report))
+            table = server_table(report)
+            if _table_width(table) <= out.console.width:
+                out.render(table)
+            else:
+                _server_block(report, out)
     if dropped:
         out.line(f"{'# ' if out.plain else ''}... and {dropped} more servers{where}")
     if silent:
