@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -30,6 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -56,6 +60,17 @@ def find_chromium() -> str | None:
         if found:
             return found
     return None
+
+
+def require_chromium() -> str:
+    """The Chromium binary; skips the test without it (fails in CI as root, which has it)."""
+    found = find_chromium()
+    if found is None:
+        reason = "not installed: chromium (Debian package chromium)"
+        if os.environ.get("CI") and os.geteuid() == 0:
+            pytest.fail(f"{reason} (.ci/run installs it)")
+        pytest.skip(reason)
+    return found
 
 
 class BrowserError(RuntimeError):
@@ -131,8 +146,6 @@ class PageRun:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise BrowserError("chromium did not answer in time")
-            import select
-
             ready, _, _ = select.select([self.replies], [], [], min(left, 1.0))
             if ready:
                 chunk = os.read(self.replies.fileno(), 1 << 20)
@@ -195,6 +208,13 @@ class PageRun:
         return found
 
 
+def _high(fd: int) -> int:
+    """``fd`` moved to a descriptor above 9 (close-on-exec, as ``os.pipe`` makes them)."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return moved
+
+
 def _wrapper(netns: str | None) -> list[str]:
     return ["ip", "netns", "exec", netns] if netns else []
 
@@ -213,11 +233,13 @@ def open_page(
     profile = Path(tempfile.mkdtemp(prefix="epmscan-chromium-"))
     commands_read, commands_write = os.pipe()
     replies_read, replies_write = os.pipe()
-    # fd 3 and fd 4 of Chromium: the shell maps the pipes there, then becomes Chromium
+    # fd 3 and fd 4 of Chromium: bash maps the pipes there, then becomes Chromium. The
+    # child's ends are moved above 9 first, so that neither is 3 or 4 itself.
+    commands_read, replies_write = (_high(fd) for fd in (commands_read, replies_write))
     script = f'exec "$@" 3<&{commands_read} 4>&{replies_write}'
     args = [
         *_wrapper(netns),
-        "sh",
+        "bash",
         "-c",
         script,
         "chromium",
@@ -227,7 +249,7 @@ def open_page(
         f"--window-size={width},{height}",
         "about:blank",
     ]
-    stderr = open(profile.parent / f"{profile.name}.log", "wb")  # noqa: SIM115
+    stderr = (profile.parent / f"{profile.name}.log").open("wb")
     process = subprocess.Popen(
         args,
         stdin=subprocess.DEVNULL,
@@ -239,8 +261,13 @@ def open_page(
     os.close(commands_read)
     os.close(replies_write)
     run = PageRun(process, os.fdopen(commands_write, "wb"), os.fdopen(replies_read, "rb"))
+    log = profile.parent / f"{profile.name}.log"
     try:
-        target = run.send("Target.createTarget", {"url": "about:blank"}, session=False)
+        try:
+            target = run.send("Target.createTarget", {"url": "about:blank"}, session=False)
+        except (BrowserError, OSError) as exc:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise BrowserError(f"chromium did not start ({exc}); it said: {tail}") from None
         attached = run.send(
             "Target.attachToTarget",
             {"targetId": target["targetId"], "flatten": True},
@@ -267,9 +294,9 @@ def open_page(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
-        run.commands.close()
-        run.replies.close()
-        stderr.close()
+        for stream in (run.commands, run.replies, stderr):
+            with contextlib.suppress(OSError):  # a pipe Chromium closed may not flush
+                stream.close()
         shutil.rmtree(profile, ignore_errors=True)
         with contextlib.suppress(OSError):
-            (profile.parent / f"{profile.name}.log").unlink()
+            log.unlink()

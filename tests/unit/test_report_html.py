@@ -303,6 +303,19 @@ def test_saved_security_is_read_back_and_not_recomputed(tmp_path: Path) -> None:
     assert "interface catalogue version 7" in page.text
 
 
+def test_hosts_saved_without_a_security_view_get_one_computed() -> None:
+    reports = lab_reports()
+    objects = [security_to_dict(r) for r in reports]
+    del objects[1]["security"]
+    saved = parse_saved_run(json.dumps({"hosts": objects}), "mixed.json")
+    assert saved.security[1] is None and saved.security[0] is not None
+    views, computed = security_views(saved)
+    assert computed == 1
+    assert views[1].findings == reports[1].findings
+    page = Page(render_html(report_content(saved, ReportSettings("mixed.json", "-"))))
+    assert "for 1 of 6 hosts" in page.text and "for 5 of 6 hosts" in page.text
+
+
 def test_the_summary_of_a_saved_document_is_read() -> None:
     hosts = synthetic_hosts(20, 3)
     document = scan_document(hosts)

@@ -53,8 +53,12 @@ def report_command(
     if html != "-":
         counts = outcome.counts
         err.print(
-            f"epmscan: wrote {html} ({outcome.size / 1_000_000:.1f} MB): "
+            f"epmscan: wrote {html} ({_size(outcome.size)}): "
             f"{counted(counts.hosts, 'host')}, {counts.full} in full",
             markup=False,
         )
     raise typer.Exit(EXIT_OK)
+
+
+def _size(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"

@@ -1,4 +1,4 @@
-"""Reading a saved result back into the models: one loader for ``diff`` and ``firewall``.
+"""Reading a saved result back into the models: one loader for ``diff``, ``firewall``, ``report``.
 
 Tolerant of the envelope: a JSON document (``{"epmscan": header, "hosts": [...]}``, a
 list of host objects, an object with ``hosts``/``results``, or one host object) or a
@@ -172,7 +172,10 @@ def parse_saved_run(text: str, source: str = "<saved>") -> SavedRun:
     hosts = []
     security: list[SecurityHostReport | None] = []
     catalogues: set[int] = set()
+    checked = False
     for number, data in enumerate(parsed.hosts, 1):
+        parsed.hosts[number - 1] = {}  # each host's dict goes once its models are made
+        checked = checked or "exchange" in data
         try:
             report = _report(data)
             saved_security = data.get("security")
@@ -190,7 +193,6 @@ def parse_saved_run(text: str, source: str = "<saved>") -> SavedRun:
             summary = summary_from_dict(parsed.summary)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(f"{source}: its summary is malformed ({exc!r})") from None
-    checked = any("exchange" in data for data in parsed.hosts)
     return SavedRun(
         info=info,
         hosts=tuple(hosts),
@@ -218,4 +220,5 @@ def load_saved_run(path: str | Path) -> SavedRun:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{file}: not UTF-8 text, not a saved epmscan result") from None
+    del data  # a saved /16 is hundreds of MB: keep one copy
     return parse_saved_run(text, str(file))
