@@ -12,7 +12,7 @@ Run from the checkout: ``python bench/report_html.py [--total 65536] [--answered
    network namespace with only ``lo``, down; ``tests/support/browser.py``): time to the
    load event (wall clock, and the page's Navigation Timing: DOM interactive, load
    end), first contentful paint, then the time to jump to the hosts table and to the
-   last host's detail (opened), each a forced layout; DOM elements and JS heap.
+   last host's detail (opened), each a forced layout; DOM elements.
 
 Numbers are printed as Markdown; ``--json`` keeps them. The benchmark is not a test:
 nothing in ``tests/`` asserts a time.
@@ -83,7 +83,6 @@ def open_once(page: Path, chromium: str, netns: str | None) -> dict[str, Any]:
             )
         )
         elements = run.evaluate("document.getElementsByTagName('*').length")
-        heap = run.evaluate("performance.memory ? performance.memory.usedJSHeapSize : null")
         errors = run.errors()
     return {
         "load_wall_s": round(run.navigation_seconds, 2),
@@ -93,7 +92,6 @@ def open_once(page: Path, chromium: str, netns: str | None) -> dict[str, Any]:
         "jump_to_hosts_ms": round(jumps["hosts"]),
         "open_last_detail_ms": round(jumps["detail"]),
         "elements": elements,
-        "js_heap_mb": round(heap / 1e6, 1) if heap else None,
         "errors": len(errors),
     }
 
@@ -154,7 +152,8 @@ def main() -> None:
     print("\n| chromium | median | runs |\n|---|---|---|")
     for key in runs[0]:
         values = [r[key] for r in runs]
-        middle = statistics.median(values) if all(v is not None for v in values) else None
+        known = [v for v in values if v is not None]
+        middle = statistics.median(known) if known else None
         print(f"| {key} | {middle} | {', '.join(str(v) for v in values)} |")
     if args.json:
         args.json.write_text(json.dumps(numbers, indent=2))
