@@ -259,3 +259,20 @@ class TraceSettings:
     """A TCP SYN traceroute to a failing port and to the endpoint mapper's, side by side."""
     path_max_hops: int = TRACE_PATH_HOPS
     path_timeout: float = TRACE_PATH_TIMEOUT
+
+
+REPORT_FULL_HOSTS = 5_000
+"""Hosts ``report --html`` shows in full (a table row and every endpoint), worst findings
+first; answered hosts beyond them are counted and listed as address ranges, like the
+hosts that did not answer (the saved result keeps them all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """One ``report``: a saved result in, one self-contained HTML page out."""
+
+    result: str
+    """The saved result (``scan``/``check`` ``--save``, ``--json`` or ``--jsonl``)."""
+    html: str
+    """Where the page goes (``-``: standard output)."""
+    full_hosts: int = REPORT_FULL_HOSTS

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from epmscan.cli import check, demo, diff, dump, firewall, lab, pcap, scan, trace
+from epmscan.cli import check, demo, diff, dump, firewall, lab, pcap, report, scan, trace
 
 
 def register(app: typer.Typer) -> None:
@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
     app.command(name="check")(check.check_command)
     app.command(name="diff")(diff.diff_command)
     app.command(name="firewall")(firewall.firewall_command)
+    app.command(name="report")(report.report_command)
     app.command(name="demo")(demo.demo_command)
     app.command(name="pcap")(pcap.pcap_command)
     app.command(name="trace")(trace.trace_command)

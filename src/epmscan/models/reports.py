@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from epmscan.models.endpoints import HostResult, HostStatus
 from epmscan.models.exchange import Finding, HttpPortProbe, ResolvedPort, Role
 from epmscan.models.policy import Expectation
+from epmscan.models.security import SecurityHostReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +83,11 @@ class SavedRun:
     """Where it was read from (a file name, ``--live``)."""
     notes: tuple[str, ...] = ()
     """What the reader could not read (a file cut short)."""
+    security: tuple[SecurityHostReport | None, ...] = ()
+    """Each host's security view as saved (``scan --findings``), in the order of
+    ``hosts`` (None for a host saved without one); empty when no host has one."""
+    security_catalogue: int | None = None
+    """The interface catalogue version the saved security views rest on (the newest
+    one named, when hosts differ); None when none was saved."""
+    summary: RunSummary | None = None
+    """The run's closing summary as saved (None: the file has none, a run cut short)."""

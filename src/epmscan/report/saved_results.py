@@ -1,10 +1,13 @@
-"""Reading a saved result back into the models: one loader for ``diff`` and ``firewall``.
+"""Reading a saved result back into the models: one loader for ``diff``, ``firewall``, ``report``.
 
 Tolerant of the envelope: a JSON document (``{"epmscan": header, "hosts": [...]}``, a
 list of host objects, an object with ``hosts``/``results``, or one host object) or a
 JSONL stream (an ``{"epmscan": header}`` line, one host object per line, a summary
 line). Each host object has the :func:`~epmscan.report.serialize.host_to_dict` shape,
-with an ``exchange`` member for a ``check``. Every schema up to
+with an ``exchange`` member for a ``check`` and a ``security`` member for
+``scan --findings`` (both read back; :attr:`SavedRun.security` shares each host's
+:class:`~epmscan.models.HostResult` with :attr:`SavedRun.hosts`). The closing summary is
+read too where there is one. Every schema up to
 :data:`~epmscan.report.serialize.SCHEMA_VERSION` is read.
 
 A file cut short (a run killed before it finished: ``PATH.partial``, or JSON lines whose
@@ -19,9 +22,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is installed where it has wheels
+    orjson = None  # type: ignore[assignment]
+
 from epmscan.errors import UsageError
-from epmscan.models import ExchangeHostReport, RunInfo, SavedRun
-from epmscan.report.serialize import SCHEMA_VERSION, exchange_from_dict, info_from_dict
+from epmscan.models import ExchangeHostReport, RunInfo, RunSummary, SavedRun, SecurityHostReport
+from epmscan.report.serialize import (
+    SCHEMA_VERSION,
+    exchange_from_dict,
+    info_from_dict,
+    security_member_from_dict,
+    summary_from_dict,
+)
 
 MAX_SAVED_BYTES = 4 * 1024 * 1024 * 1024
 """A saved result larger than this is refused rather than read into memory."""
@@ -53,10 +67,18 @@ def _header_in(document: object) -> dict[str, Any] | None:
     return None
 
 
+def _summary_in(document: object) -> dict[str, Any] | None:
+    if isinstance(document, dict) and isinstance(document.get("summary"), dict):
+        summary: dict[str, Any] = document["summary"]
+        return summary
+    return None
+
+
 class _Parsed:
     def __init__(self) -> None:
         self.hosts: list[dict[str, Any]] = []
         self.header: dict[str, Any] | None = None
+        self.summary: dict[str, Any] | None = None
         self.notes: list[str] = []
 
 
@@ -83,6 +105,10 @@ def _parse_lines(text: str, source: str) -> _Parsed:
         if header is not None:
             parsed.header = header
             continue
+        summary = _summary_in(item)
+        if summary is not None and not _is_host(item):
+            parsed.summary = summary
+            continue
         parsed.hosts.extend(_hosts_in(item))
     if bad:
         last_line = len([line for line in lines if line.strip()])
@@ -97,13 +123,24 @@ def _parse_lines(text: str, source: str) -> _Parsed:
     return parsed
 
 
+def _loads(text: str) -> Any:
+    """``json.loads``, through orjson where it is installed (several times faster)."""
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # what orjson refuses (NaN, huge integers) json may still read
+    return json.loads(text)
+
+
 def _parse(text: str, source: str) -> _Parsed:
     try:
-        document = json.loads(text)
+        document = _loads(text)
     except json.JSONDecodeError:
         return _parse_lines(text, source)
     parsed = _Parsed()
     parsed.header = _header_in(document)
+    parsed.summary = _summary_in(document)
     parsed.hosts = _hosts_in(document)
     return parsed
 
@@ -133,18 +170,38 @@ def parse_saved_run(text: str, source: str = "<saved>") -> SavedRun:
                 f"({SCHEMA_VERSION}): upgrade epmscan"
             )
     hosts = []
+    security: list[SecurityHostReport | None] = []
+    catalogues: set[int] = set()
+    checked = False
     for number, data in enumerate(parsed.hosts, 1):
+        parsed.hosts[number - 1] = {}  # each host's dict goes once its models are made
+        checked = checked or "exchange" in data
         try:
-            hosts.append(_report(data))
+            report = _report(data)
+            saved_security = data.get("security")
+            if isinstance(saved_security, dict):
+                security.append(security_member_from_dict(saved_security, report.host))
+                catalogues.add(int(saved_security.get("catalogue", 1)))
+            else:
+                security.append(None)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(f"{source}: host {number} is malformed ({exc!r})") from None
-    checked = any("exchange" in data for data in parsed.hosts)
+        hosts.append(report)
+    summary: RunSummary | None = None
+    if parsed.summary is not None:
+        try:
+            summary = summary_from_dict(parsed.summary)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UsageError(f"{source}: its summary is malformed ({exc!r})") from None
     return SavedRun(
         info=info,
         hosts=tuple(hosts),
         exchange_checked=checked,
         source=source,
         notes=tuple(parsed.notes),
+        security=tuple(security) if catalogues else (),
+        security_catalogue=max(catalogues) if catalogues else None,
+        summary=summary,
     )
 
 
@@ -163,4 +220,5 @@ def load_saved_run(path: str | Path) -> SavedRun:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{file}: not UTF-8 text, not a saved epmscan result") from None
+    del data  # a saved /16 is hundreds of MB: keep one copy
     return parse_saved_run(text, str(file))

@@ -269,8 +269,11 @@ def security_to_json(report: SecurityHostReport, catalogue_version: int = 1) -> 
 
 def security_from_dict(data: dict[str, Any]) -> SecurityHostReport:
     """Rebuild a :class:`SecurityHostReport`; a host object without ``security`` has none."""
-    host = host_from_dict(data)
-    sec = data.get("security") or {}
+    return security_member_from_dict(data.get("security") or {}, host_from_dict(data))
+
+
+def security_member_from_dict(sec: dict[str, Any], host: HostResult) -> SecurityHostReport:
+    """The ``security`` member of a host object, around ``host`` (already rebuilt)."""
     roles = tuple(
         InferredRole(HostRole(r["role"]), Confidence(r["confidence"]), tuple(r.get("evidence", ())))
         for r in sec.get("roles", ())
@@ -433,6 +436,22 @@ def summary_to_dict(summary: RunSummary) -> dict[str, Any]:
     }
 
 
+def summary_from_dict(data: dict[str, Any]) -> RunSummary:
+    """The inverse of :func:`summary_to_dict` (statuses it does not name count 0)."""
+    saved = data.get("statuses") or {}
+    return RunSummary(
+        targets=int(data.get("targets", 0)),
+        done=int(data.get("done", 0)),
+        interrupted=bool(data.get("interrupted", False)),
+        signal=data.get("signal"),
+        elapsed=float(data.get("elapsed", 0.0)),
+        statuses=tuple((status, int(saved.get(status.value, 0))) for status in HostStatus),
+        port=int(data.get("port", 135)),
+        mode=str(data.get("mode", "dump")),
+        local_errors=int(data.get("local_errors", 0)),
+    )
+
+
 def _hex(value: int | None) -> str | None:
     return None if value is None else f"0x{value:08x}"
 
@@ -443,19 +462,39 @@ def _unhex(value: str | int | None) -> int | None:
     return value if isinstance(value, int) else int(value, 16)
 
 
+_ENDPOINT_DEFAULTS = {f.name: f.default for f in fields(EndpointRecord)}
+
+
+def endpoint_from_dict(e: dict[str, Any]) -> EndpointRecord:
+    """The inverse of :func:`endpoint_to_dict` (the optional fields may be missing)."""
+    get = e.get
+    return EndpointRecord(
+        e["uuid"],
+        e["version"],
+        e["name"],
+        e["annotation"],
+        e["transport"],
+        e["address"],
+        e["port"],
+        e["endpoint"],
+        e["binding"],
+        get("object_uuid", _ENDPOINT_DEFAULTS["object_uuid"]),
+        get("provider"),
+        get("tower_error"),
+        get("tower_hex"),
+        get("registered", True),
+    )
+
+
 def host_from_dict(data: dict[str, Any]) -> HostResult:
     """Rebuild a :class:`HostResult` from :func:`host_to_dict`'s shape."""
-    endpoint_names = {f.name for f in fields(EndpointRecord)}
     return HostResult(
         target=data["target"],
         address=data.get("address", data["target"]),
         port=int(data["port"]),
         status=HostStatus(data["status"]),
         error=data.get("error"),
-        endpoints=tuple(
-            EndpointRecord(**{k: v for k, v in e.items() if k in endpoint_names})
-            for e in data.get("endpoints", ())
-        ),
+        endpoints=tuple(map(endpoint_from_dict, data.get("endpoints", ()))),
         elapsed=float(data.get("elapsed", 0.0)),
         lookup_pages=int(data.get("lookup_pages", 0)),
         lookup_status=_unhex(data.get("lookup_status")),
