@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from epmscan.app.report import write_report
-from epmscan.cli.console import EXIT_OK, exit_with_usage_error, stderr_console
+from epmscan.cli.console import exit_with_usage_error, stderr_console
+from epmscan.cli.exit_codes import EXIT_OK
 from epmscan.errors import UsageError
 from epmscan.report.text import counted
 from epmscan.settings import REPORT_FULL_HOSTS, ReportSettings

@@ -50,6 +50,7 @@ from epmscan.protocol.fragmenting import (
     U32,
     Reassembly,
     append_fragment,
+    checked_max_frag,
     fragment_stub,
     pdu_name,
     stub_of,
@@ -93,9 +94,7 @@ class ClientConnection:
     def __init__(
         self, max_frag: int = DEFAULT_MAX_FRAG, max_total: int = DEFAULT_MAX_PDU_TOTAL
     ) -> None:
-        if max_frag < MIN_USEFUL_FRAG or max_frag > 65535:
-            raise ValueError(f"max_frag must be between {MIN_USEFUL_FRAG} and 65535")
-        self.max_frag = max_frag
+        self.max_frag = checked_max_frag(max_frag)
         self.max_total = max_total
         self.max_xmit_frag = max_frag
         """Largest fragment we may send: lowered to the server's max_recv_frag by the ack."""

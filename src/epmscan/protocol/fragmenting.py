@@ -38,6 +38,13 @@ U32 = struct.Struct("<I")
 MIN_USEFUL_FRAG = REQUEST_HEADER_SIZE + 8
 
 
+def checked_max_frag(max_frag: int) -> int:
+    """``max_frag`` when a connection can use it (a fragment with room for stub data)."""
+    if max_frag < MIN_USEFUL_FRAG or max_frag > 65535:
+        raise ValueError(f"max_frag must be between {MIN_USEFUL_FRAG} and 65535")
+    return max_frag
+
+
 def pdu_name(ptype: int) -> str:
     """The name of a PDU type for messages (``bind_ack``, ``type 42``)."""
     return PTYPE_NAMES.get(ptype, f"type {ptype}")

@@ -49,6 +49,7 @@ from epmscan.protocol.fragmenting import (
     U8,
     Reassembly,
     append_fragment,
+    checked_max_frag,
     fragment_stub,
     pdu_name,
     simple_pdu,
@@ -67,9 +68,7 @@ class ServerConnection:
     def __init__(
         self, max_frag: int = DEFAULT_MAX_FRAG, max_total: int = DEFAULT_MAX_PDU_TOTAL
     ) -> None:
-        if max_frag < MIN_USEFUL_FRAG or max_frag > 65535:
-            raise ValueError(f"max_frag must be between {MIN_USEFUL_FRAG} and 65535")
-        self.max_frag = max_frag
+        self.max_frag = checked_max_frag(max_frag)
         self.max_total = max_total
         self.client_max_recv_frag = DEFAULT_MAX_FRAG
         self.assoc_group = 0
