@@ -4,7 +4,7 @@ Pure functions over a :class:`~epmscan.models.HostResult` and the interface cata
 (:mod:`epmscan.facts.security`):
 
 - :func:`infer_roles`: each role rule of the catalogue gives a ``high`` guess when one of
-  its ``high`` interfaces is registered, a ``low`` one for its ``low`` interfaces alone.
+  its ``high`` interfaces is served, a ``low`` one for its ``low`` interfaces alone.
   A low guess whose every interface is also evidence of a role guessed high is dropped
   (MAPI on a Mailbox server whose store is identified does not make it a Client Access
   server). ``member`` is guessed when no other role is ``high``: ``high`` itself when no
@@ -75,7 +75,11 @@ def catalogued(
 def infer_roles(
     endpoints: Iterable[EndpointRecord], catalogue: InterfaceCatalogue = CATALOGUE
 ) -> tuple[InferredRole, ...]:
-    """What the host appears to be, from its registered interfaces (several guesses may hold)."""
+    """What the host appears to be, from the interfaces it serves (several guesses may hold).
+
+    Interfaces the inventory found unregistered count like registered ones: a port that
+    serves drsuapi is a domain controller's whoever lists it.
+    """
     records = list(endpoints)
     if not records:
         return ()
