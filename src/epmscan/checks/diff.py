@@ -4,6 +4,8 @@
 (uuid, version, transport, port, endpoint). An endpoint whose (uuid, version,
 transport) is still registered but on another port is a *move*, not a removal plus an
 addition. :func:`diff_exit_code` answers 1 when anything the policy cares about changed.
+A result saved before ``access_denied`` existed says ``rpc_fault`` with fault status 0x5
+for the same answer: it is compared as ``access_denied``.
 """
 
 from __future__ import annotations
@@ -17,14 +19,24 @@ from epmscan.models import (
     ExchangeInterface,
     ExchangePortChange,
     HostDiff,
+    HostResult,
+    HostStatus,
     HttpChange,
     HttpProbeStatus,
     Policy,
     PortMove,
     ResultDiff,
 )
+from epmscan.protocol.constants import RPC_S_ACCESS_DENIED
 
 EndpointIdentity = tuple[str, str, str, int | None, str | None]
+
+
+def compared_status(host: HostResult) -> HostStatus:
+    """A host's status as the diff compares it (an old ``rpc_fault`` 0x5 is ``access_denied``)."""
+    if host.status is HostStatus.RPC_FAULT and host.fault_status == RPC_S_ACCESS_DENIED:
+        return HostStatus.ACCESS_DENIED
+    return host.status
 
 
 def endpoint_identity(endpoint: EndpointRecord) -> EndpointIdentity:
@@ -122,8 +134,8 @@ def diff_results(
         host_diff = HostDiff(
             target=after.host.target,
             address=after.host.address,
-            old_status=before.host.status,
-            new_status=after.host.status,
+            old_status=compared_status(before.host),
+            new_status=compared_status(after.host),
             added=added,
             removed=removed,
             moved=moved,

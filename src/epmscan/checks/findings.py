@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from epmscan.checks.classify import DYNAMIC_CLASSES, classify_ports, dynamic_range_name
 from epmscan.checks.fixes import (
+    access_denied_fix,
     closed_fix,
     epm_fix,
     firewall_fix,
@@ -171,6 +172,18 @@ def build_report(
 
 def _epm_findings(out: _Collector) -> None:
     host = out.host
+    if host.status is HostStatus.ACCESS_DENIED:
+        detail = f": {host.error}" if host.error else ""
+        out.add(
+            Severity.CRITICAL,
+            "epm.access_denied",
+            f"endpoint mapper on {host.address}:{host.port} refuses anonymous calls"
+            f" (access_denied{detail})",
+            expected="endpoint mapper answers ept_lookup",
+            found=host.status.value,
+            fix=access_denied_fix(host.port),
+        )
+        return
     unreachable = host.status in _NETWORK_FAILURES
     code = "epm.unreachable" if unreachable else "epm.failed"
     detail = f": {host.error}" if host.error else ""

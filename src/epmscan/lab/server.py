@@ -22,7 +22,8 @@ replaces one answer and then keeps answering, falls silent, closes, or streams
 fragments without end; ``alloc_hint`` rewrites every response's hint. Lookup faults
 live in the endpoint map. A host's ``delay`` makes it slow: every PDU answer, the
 ncacn_http greeting and a foreign banner wait that long (the TCP handshake is the
-kernel's and is never delayed).
+kernel's and is never delayed). Every endpoint mapper takes NTLM-authenticated binds
+and, with ``auth = "ntlm"``, refuses anonymous calls (:mod:`epmscan.lab.ntlm_gate`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from epmscan.lab.faults import (
     strikes_at,
     with_alloc_hint,
 )
+from epmscan.lab.ntlm_gate import NtlmGate
 from epmscan.lab.plan import (
     DynamicPortChooser,
     HostPlan,
@@ -70,7 +72,7 @@ from epmscan.protocol.constants import (
     OP_EPT_LOOKUP_HANDLE_FREE,
     OP_EPT_MAP,
 )
-from epmscan.protocol.events import BindRequest, PresentationContext, Request
+from epmscan.protocol.events import Auth3, BindRequest, PresentationContext, Request
 from epmscan.protocol.ncacn_http import NCACN_HTTP_GREETING
 from epmscan.protocol.server_connection import ServerConnection
 
@@ -448,8 +450,9 @@ class Lab:
             if kind == "http":
                 await send(NCACN_HTTP_GREETING)
             session = EndpointMapSession(host.endpoint_map) if kind == "epm" else None
+            gate = NtlmGate(host.config) if kind == "epm" else None
             await self._converse(
-                reader, send, port, served, session, fault, f"{host.address}:{port}"
+                reader, send, port, served, session, fault, f"{host.address}:{port}", gate
             )
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
@@ -468,6 +471,7 @@ class Lab:
         session: EndpointMapSession | None,
         fault: HostFault | None = None,
         seed: str = "",
+        gate: NtlmGate | None = None,
     ) -> None:
         connection = ServerConnection()
         accept = _accepts(served)
@@ -482,16 +486,25 @@ class Lab:
             except ProtocolError:
                 return
             out: list[bytes] = []
+            close = False
             for event in events:
                 stage: Stage
                 if isinstance(event, BindRequest):
-                    stage, answer = "bind", connection.bind_ack(event, accept, str(port))
+                    stage, answer = "bind", self._bind_answer(connection, event, accept, port, gate)
                 elif isinstance(event, Request):
                     calls += 1
-                    stage, answer = "call", self._answer(connection, event, bound, session)
+                    refusal = gate.refusal(event) if gate is not None else None
+                    if refusal is not None:
+                        stage = "call"
+                        answer = connection.fault(event.call_id, refusal.status, event.context_id)
+                        close = refusal.close
+                    else:
+                        stage, answer = "call", self._answer(connection, event, bound, session)
                     if alloc_hint is not None:
                         answer = with_alloc_hint(answer, alloc_hint)
                 else:
+                    if isinstance(event, Auth3) and gate is not None:
+                        gate.auth3(event, connection)
                     continue
                 if fault is not None and strikes_at(fault, stage, calls):
                     hit = strike(fault, answer, event, connection, seed=seed)
@@ -504,8 +517,25 @@ class Lab:
                 if isinstance(event, BindRequest):
                     bound.update(c.context_id for c in event.contexts if accept(c))
                 out.append(answer)
+                if close:
+                    break
             if out:
                 await send(b"".join(out))
+            if close:
+                return
+
+    @staticmethod
+    def _bind_answer(
+        connection: ServerConnection,
+        bind: BindRequest,
+        accept: Callable[[PresentationContext], bool],
+        port: int,
+        gate: NtlmGate | None,
+    ) -> bytes:
+        verdict = gate.bind(bind) if gate is not None else None
+        if isinstance(verdict, int):
+            return connection.bind_nak(bind.call_id, verdict)
+        return connection.bind_ack(bind, accept, str(port), auth=verdict)
 
     @staticmethod
     def _answer(

@@ -23,6 +23,13 @@ class HostStatus(str, Enum):
     """The bind to the endpoint mapper interface was refused (bind_nak or rejection)."""
     RPC_FAULT = "rpc_fault"
     """The server answered a call with a fault PDU."""
+    ACCESS_DENIED = "access_denied"
+    """The server refused an anonymous call (fault ``rpc_s_access_denied``, 0x5): a server
+    hardened with RestrictRemoteClients wants authenticated clients."""
+    AUTH_FAILED = "auth_failed"
+    """The authentication failed: the server refused the credentials (bind_nak for the
+    security provider, or ``rpc_s_access_denied`` once authenticated), or its signature
+    did not verify."""
     PROTOCOL_ERROR = "protocol_error"
     """The server sent bytes that are not valid DCE/RPC for this exchange."""
     UNRESOLVED = "unresolved"
