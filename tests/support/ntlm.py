@@ -70,9 +70,8 @@ def authenticated_pair(
     [ack] = client.feed(server.bind_ack(bind, lambda _context: True, "135", auth=challenge))
     assert isinstance(ack, BindAck) and ack.auth is not None
     auth3_pdu = client.auth3(ack.auth, entropy=ENTROPY, now=NOW)
+    server.ntlm = ntlm
     [auth3] = server.feed(auth3_pdu)
     assert isinstance(auth3, Auth3)
-    account = ntlm.accept(auth3.auth)
-    if account is not None:
-        server.signing = ntlm.context
-    return Pair(client, server, ntlm, account, bind, ack, auth3_pdu)
+    assert (server.signing is not None) == (auth3.account is not None)
+    return Pair(client, server, ntlm, auth3.account, bind, ack, auth3_pdu)

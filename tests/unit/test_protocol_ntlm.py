@@ -338,3 +338,23 @@ def test_credentials_need_exactly_one_secret() -> None:
         NtlmClient(USER, DOMAIN, nt_hash=bytes(15))
     with pytest.raises(ValueError):
         NtlmClient("", DOMAIN, password="a")
+
+
+def test_a_request_right_behind_the_auth3_in_the_same_bytes_is_verified() -> None:
+    client = ClientConnection(security=NtlmClient(USER, DOMAIN, password=PASSWORD))
+    server = ServerConnection()
+    ntlm_server = lab_server()
+    [bind] = server.feed(client.bind(EPM_INTERFACE))
+    challenge = ntlm_server.challenge(bind.auth, server_challenge=SERVER_CHALLENGE, now=NOW)
+    [ack] = client.feed(server.bind_ack(bind, lambda _c: True, "135", auth=challenge))
+    server.ntlm = ntlm_server
+    together = client.auth3(ack.auth, entropy=ENTROPY, now=NOW) + client.request(2, STUB)
+    auth3, request = server.feed(together)
+    assert auth3.account == f"{DOMAIN}\\{USER}"
+    assert isinstance(request, Request) and request.signed is True
+
+
+def test_an_auth3_without_a_challenge_proves_nothing() -> None:
+    pair = authenticated_pair()
+    [auth3] = ServerConnection().feed(pair.auth3_pdu)
+    assert auth3.account is None

@@ -87,9 +87,7 @@ async def run_epm_session(
     try:
         async with asyncio.timeout(timeouts.host):
             conn = await open_tcp(address, network.port, connect_timeout=timeouts.connect)
-            session = RpcSession(
-                conn, read_timeout=timeouts.read, credentials=network.credentials
-            )
+            session = RpcSession(conn, read_timeout=timeouts.read, credentials=network.credentials)
             await session.bind(EPM_INTERFACE)
             await work(session)
     except TimeoutError:

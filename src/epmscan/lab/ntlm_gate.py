@@ -23,7 +23,6 @@ import os
 import time
 from dataclasses import dataclass
 
-from epmscan.errors import ProtocolError
 from epmscan.lab.config import HostConfig
 from epmscan.protocol.constants import (
     BIND_NAK_AUTHENTICATION_TYPE_NOT_RECOGNIZED,
@@ -67,11 +66,12 @@ class NtlmGate:
         """Anonymous calls are refused (``auth = "ntlm"``)."""
         return self._host.auth == "ntlm"
 
-    def bind(self, bind: BindRequest) -> AuthVerifier | int | None:
+    def bind(self, bind: BindRequest, connection: ServerConnection) -> AuthVerifier | int | None:
         """The bind_ack's verifier for ``bind`` (None: an anonymous bind), or the reason
-        of the bind_nak that refuses it."""
+        of the bind_nak that refuses it. ``connection`` checks the AUTH3 that follows."""
         self.authenticated = self.failed = False
-        self._server = None
+        self._server = connection.ntlm = None
+        connection.signing = None
         verifier = bind.auth
         if verifier is None:
             return None
@@ -88,24 +88,16 @@ class NtlmGate:
         challenge = server.challenge(
             verifier, server_challenge=os.urandom(SERVER_CHALLENGE_SIZE), now=time.time()
         )
-        self._server = server
+        self._server = connection.ntlm = server
         return challenge
 
-    def auth3(self, auth3: Auth3, connection: ServerConnection) -> None:
-        """Check the client's AUTHENTICATE; sign and verify from now on if it is good."""
-        server = self._server
-        if server is None or self.authenticated or self.failed:
-            self.failed = True
+    def auth3(self, auth3: Auth3) -> None:
+        """Take note of the AUTH3 the connection checked (:attr:`Auth3.account`)."""
+        if self._server is None or self.authenticated or self.failed or auth3.account is None:
+            self.failed, self.authenticated = True, False
             return
-        try:
-            self.user = server.accept(auth3.auth)
-        except ProtocolError:
-            self.user = None
-        if self.user is None:
-            self.failed = True
-            return
+        self.user = auth3.account
         self.authenticated = True
-        connection.signing = server.context
 
     def refusal(self, request: Request) -> Refusal | None:
         """The fault for a request that may not run, or None."""

@@ -504,7 +504,7 @@ class Lab:
                         answer = with_alloc_hint(answer, alloc_hint)
                 else:
                     if isinstance(event, Auth3) and gate is not None:
-                        gate.auth3(event, connection)
+                        gate.auth3(event)
                     continue
                 if fault is not None and strikes_at(fault, stage, calls):
                     hit = strike(fault, answer, event, connection, seed=seed)
@@ -532,7 +532,7 @@ class Lab:
         port: int,
         gate: NtlmGate | None,
     ) -> bytes:
-        verdict = gate.bind(bind) if gate is not None else None
+        verdict = gate.bind(bind, connection) if gate is not None else None
         if isinstance(verdict, int):
             return connection.bind_nak(bind.call_id, verdict)
         return connection.bind_ack(bind, accept, str(port), auth=verdict)

@@ -149,6 +149,8 @@ class Auth3:
 
     call_id: int
     auth: AuthVerifier
+    account: str | None = None
+    """The account the connection's NTLM server accepted (None: none, or refused)."""
 
 
 ClientEvent = BindAck | BindNak | Response | Fault

@@ -5,11 +5,14 @@ reassembled :class:`Request` events; ``bind_ack``/``bind_nak``/``response``/``fa
 build the answers, responses cut to the client's ``max_recv_frag``. A client that sends
 anything else raises :class:`ProtocolError`.
 
-Authentication (:mod:`.ntlm_security`) is the caller's to run: a bind's verifier comes in
-:attr:`BindRequest.auth`, ``bind_ack(..., auth=...)`` sends the answer's, an AUTH3 is an
-:class:`Auth3` event. Once the caller sets :attr:`ServerConnection.signing`, every
-request fragment's signature is checked (:attr:`Request.signed` says how that went; a bad
-one is not an error here, the caller answers it) and every response is signed.
+Authentication (:mod:`.ntlm_security`): a bind's verifier comes in
+:attr:`BindRequest.auth`; the caller answers it with ``bind_ack(..., auth=...)`` (the
+CHALLENGE of an :class:`~.ntlm_security.NtlmServer`) and sets :attr:`ServerConnection.ntlm`
+to that server. The AUTH3 is checked by it as it is read, before the PDUs behind it in
+the same bytes (a client sends its first request right after the AUTH3): the
+:class:`Auth3` event says which account it proved, and from then on every request
+fragment's signature is checked (:attr:`Request.signed` says how that went; a bad one is
+not an error here, the caller answers it) and every response is signed.
 """
 
 from __future__ import annotations
@@ -63,7 +66,12 @@ from epmscan.protocol.fragmenting import (
     simple_pdu,
     stub_of,
 )
-from epmscan.protocol.ntlm_security import SigningContext, append_verifier, read_verifier
+from epmscan.protocol.ntlm_security import (
+    NtlmServer,
+    SigningContext,
+    append_verifier,
+    read_verifier,
+)
 from epmscan.protocol.pdu_stream import PduBuffer, PduHeader
 from epmscan.protocol.status_codes import (
     OUTCOME_RESULTS,
@@ -83,6 +91,8 @@ class ServerConnection:
         self.max_total = max_total
         self.client_max_recv_frag = DEFAULT_MAX_FRAG
         self.assoc_group = 0
+        self.ntlm: NtlmServer | None = None
+        """The NTLM server whose CHALLENGE the bind_ack carried: it checks the AUTH3."""
         self.signing: SigningContext | None = None
         """Verifies requests and signs responses (set once the client authenticated)."""
         self._buffer = PduBuffer()
@@ -110,10 +120,22 @@ class ServerConnection:
                 if request is not None:
                     events.append(request)
             elif header.ptype == PTYPE_AUTH3:
-                events.append(decode_auth3(header, fragment))
+                events.append(self._authenticate(decode_auth3(header, fragment)))
             else:
                 raise ProtocolError(f"unexpected {pdu_name(header.ptype)} PDU from the client")
         return events
+
+    def _authenticate(self, auth3: Auth3) -> Auth3:
+        ntlm, self.ntlm = self.ntlm, None
+        if ntlm is None:
+            return auth3
+        try:
+            account = ntlm.accept(auth3.auth)
+        except ProtocolError:
+            account = None
+        if account is not None:
+            self.signing = ntlm.context
+        return Auth3(auth3.call_id, auth3.auth, account)
 
     def _handle_request(self, header: PduHeader, fragment: bytes) -> Request | None:
         if header.frag_length < REQUEST_HEADER_SIZE:
