@@ -358,3 +358,25 @@ def test_an_auth3_without_a_challenge_proves_nothing() -> None:
     pair = authenticated_pair()
     [auth3] = ServerConnection().feed(pair.auth3_pdu)
     assert auth3.account is None
+
+
+def test_an_authenticated_bind_offering_fragments_too_small_to_sign_is_refused() -> None:
+    """Found by fuzz_auth_server (regress-crash-1ad3abfb...): a client offering
+    max_recv_frag 56 authenticated, and the server's signed response could not be built."""
+    client = ClientConnection(security=NtlmClient(USER, DOMAIN, password=PASSWORD))
+    bind = bytearray(client.bind(EPM_INTERFACE))
+    struct.pack_into("<HH", bind, 16, 56, 56)
+    with pytest.raises(ProtocolError, match="too small for signed PDUs"):
+        ServerConnection().feed(bytes(bind))
+
+
+def test_a_bind_ack_offering_fragments_too_small_to_sign_is_refused() -> None:
+    client = ClientConnection(security=NtlmClient(USER, DOMAIN, password=PASSWORD))
+    server = ServerConnection()
+    [bind] = server.feed(client.bind(EPM_INTERFACE))
+    ack = bytearray(server.bind_ack(bind, lambda _c: True, "135"))
+    struct.pack_into("<HH", ack, 16, 56, 56)
+    with pytest.raises(ProtocolError, match="too small for signed PDUs"):
+        client.feed(bytes(ack))
+    with pytest.raises(ValueError):
+        ClientConnection(40, security=NtlmClient(USER, DOMAIN, password=PASSWORD))

@@ -68,6 +68,7 @@ from epmscan.protocol.fragmenting import (
     stub_of,
 )
 from epmscan.protocol.ntlm_security import (
+    MIN_SIGNED_FRAG,
     NtlmClient,
     SigningContext,
     append_verifier,
@@ -118,6 +119,8 @@ class ClientConnection:
     ) -> None:
         if max_frag < MIN_USEFUL_FRAG or max_frag > 65535:
             raise ValueError(f"max_frag must be between {MIN_USEFUL_FRAG} and 65535")
+        if security is not None and max_frag < MIN_SIGNED_FRAG:
+            raise ValueError(f"signed PDUs need max_frag {MIN_SIGNED_FRAG} at least")
         self.security = security
         """Authenticate the binds with NTLM (None: anonymous)."""
         self.signing: SigningContext | None = None
@@ -247,6 +250,10 @@ class ClientConnection:
             ack = decode_bind_ack(header, fragment)
             if ack.max_recv_frag < MIN_USEFUL_FRAG:
                 raise ProtocolError(f"server max_recv_frag {ack.max_recv_frag} is too small")
+            if self.security is not None and ack.max_recv_frag < MIN_SIGNED_FRAG:
+                raise ProtocolError(
+                    f"server max_recv_frag {ack.max_recv_frag} is too small for signed PDUs"
+                )
             self.max_xmit_frag = min(self.max_frag, ack.max_recv_frag)
             self.bound = ack.accepted
             return ack

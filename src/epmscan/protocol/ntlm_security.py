@@ -59,6 +59,9 @@ SERVER_CHALLENGE_SIZE = 8
 AUTH_CONTEXT_ID = 1
 """The ``auth_context_id`` epmscan's client puts in its sec_trailers."""
 NT_HASH_SIZE = 16
+MIN_SIGNED_FRAG = 24 + SEC_TRAILER_SIZE + NTLM_SIGNATURE_SIZE + AUTH_PAD_ALIGNMENT
+"""The smallest fragment that carries a signed request or response with stub data in it:
+an authenticated bind or bind_ack that offers less is refused."""
 _NTLMV2_RESPONSE_MIN = 16 + 28
 """An NTProofStr and the smallest NTLMv2 client blob (no AV pairs)."""
 _FILETIME_EPOCH = 116444736000000000

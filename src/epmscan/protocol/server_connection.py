@@ -67,6 +67,7 @@ from epmscan.protocol.fragmenting import (
     stub_of,
 )
 from epmscan.protocol.ntlm_security import (
+    MIN_SIGNED_FRAG,
     NtlmServer,
     SigningContext,
     append_verifier,
@@ -113,6 +114,10 @@ class ServerConnection:
                 bind = decode_bind(header, fragment)
                 if bind.max_recv_frag < MIN_USEFUL_FRAG:
                     raise ProtocolError(f"client max_recv_frag {bind.max_recv_frag} is too small")
+                if bind.auth is not None and bind.max_recv_frag < MIN_SIGNED_FRAG:
+                    raise ProtocolError(
+                        f"client max_recv_frag {bind.max_recv_frag} is too small for signed PDUs"
+                    )
                 self.client_max_recv_frag = bind.max_recv_frag
                 events.append(bind)
             elif header.ptype == PTYPE_REQUEST:
