@@ -44,6 +44,7 @@ from epmscan.protocol.constants import (
     NTLM_SIGNATURE_SIZE,
     PFC_FIRST_FRAG,
     PFC_LAST_FRAG,
+    REQUEST_HEADER_SIZE,
     RPC_C_AUTHN_LEVEL_PKT_INTEGRITY,
     RPC_C_AUTHN_WINNT,
     SEC_TRAILER_SIZE,
@@ -59,7 +60,7 @@ SERVER_CHALLENGE_SIZE = 8
 AUTH_CONTEXT_ID = 1
 """The ``auth_context_id`` epmscan's client puts in its sec_trailers."""
 NT_HASH_SIZE = 16
-MIN_SIGNED_FRAG = 24 + SEC_TRAILER_SIZE + NTLM_SIGNATURE_SIZE + AUTH_PAD_ALIGNMENT
+MIN_SIGNED_FRAG = REQUEST_HEADER_SIZE + SEC_TRAILER_SIZE + NTLM_SIGNATURE_SIZE + AUTH_PAD_ALIGNMENT
 """The smallest fragment that carries a signed request or response with stub data in it:
 an authenticated bind or bind_ack that offers less is refused."""
 _NTLMV2_RESPONSE_MIN = 16 + 28
