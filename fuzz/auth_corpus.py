@@ -176,7 +176,7 @@ def add_lab_auth(add: Add) -> None:
                     auth_input(to_server, _mode(max_frag)),
                 )
                 for token in _tokens(to_client, (PTYPE_BIND_ACK,)):
-                    add("ntlm_tokens", f"{label}-challenge", token_input(token, "challenge"))
+                    add("ntlm_tokens", f"{name}-challenge", token_input(token, "challenge"))
             wrong = AuthRecorder(address, port, WRONG_PASSWORD)
             wrong.authenticate_and_walk(500)
             _, to_client = wrong.close()
@@ -260,8 +260,7 @@ def _impacket_lookup(address: str, port: int, password: str) -> None:
     dce.set_auth_level(RPC_C_AUTHN_LEVEL_PKT_INTEGRITY)
     dce.connect()
     try:
-        dce.bind(epm.MSRPC_UUID_PORTMAP)
-        epm.hept_lookup(None, dce=dce)
+        epm.hept_lookup(None, dce=dce)  # it binds the endpoint mapper itself
     except Exception:  # a wrong password ends in impacket's DCERPCException: expected
         pass
     finally:
@@ -294,10 +293,10 @@ def add_fixed_challenge(add: Add) -> None:
         server.close()
     for (name, max_frag), stream in zip(runs, server.received, strict=False):
         add("auth_server", name, auth_input(stream, _mode(max_frag)))
-        for token in _tokens(stream, (PTYPE_BIND,)):
-            add("ntlm_tokens", f"{name}-negotiate", token_input(token, "negotiate"))
-        for token in _tokens(stream, (PTYPE_AUTH3,)):
-            add("ntlm_tokens", f"{name}-authenticate", token_input(token, "authenticate"))
+        for index, token in enumerate(_tokens(stream, (PTYPE_BIND,))):
+            add("ntlm_tokens", f"{name}-negotiate{index}", token_input(token, "negotiate"))
+        for index, token in enumerate(_tokens(stream, (PTYPE_AUTH3,))):
+            add("ntlm_tokens", f"{name}-authenticate{index}", token_input(token, "authenticate"))
 
 
 def add_samba(corpus: Path, address: str) -> int:

@@ -2,9 +2,9 @@
 
     EPMSCAN_PASSWORD=... python tests/support/impacket_auth_lookup.py ADDR PORT [DOMAIN\\user]
 
-Sets the credentials and the authentication level on impacket's transport, binds the
-endpoint mapper and calls ``epm.hept_lookup(None, dce=dce)`` (impacket's ``rpcdump.py``
-never authenticates on port 135, so it cannot be used). Without a user it does the same
+Sets the credentials and the authentication level on impacket's transport, connects and
+calls ``epm.hept_lookup(None, dce=dce)``, which binds the endpoint mapper itself
+(impacket's ``rpcdump.py`` never authenticates on port 135, so it cannot be used). Without a user it does the same
 anonymously. The password comes from ``EPMSCAN_PASSWORD`` (never the command line).
 Prints one JSON object: ``{"status": "ok", "entries": [[uuid, version, transport,
 port], ...]}`` or ``{"status": "error", "error": "..."}``; exit 0 either way.
@@ -41,8 +41,7 @@ def lookup(address: str, port: int, account: str | None) -> list[list[object]]:
         dce.set_auth_level(RPC_C_AUTHN_LEVEL_PKT_INTEGRITY)
     dce.connect()
     try:
-        dce.bind(epm.MSRPC_UUID_PORTMAP)
-        entries = epm.hept_lookup(None, dce=dce)
+        entries = epm.hept_lookup(None, dce=dce)  # it binds the endpoint mapper itself
     finally:
         dce.disconnect()
     towers = [_tower_from_floors(e["tower"]["Floors"], e["annotation"]) for e in entries]
