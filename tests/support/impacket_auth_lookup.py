@@ -4,10 +4,11 @@
 
 Sets the credentials and the authentication level on impacket's transport, connects and
 calls ``epm.hept_lookup(None, dce=dce)``, which binds the endpoint mapper itself
-(impacket's ``rpcdump.py`` never authenticates on port 135, so it cannot be used). Without a user it does the same
-anonymously. The password comes from ``EPMSCAN_PASSWORD`` (never the command line).
-Prints one JSON object: ``{"status": "ok", "entries": [[uuid, version, transport,
-port], ...]}`` or ``{"status": "error", "error": "..."}``; exit 0 either way.
+(impacket's ``rpcdump.py`` never authenticates on port 135, so it cannot be used).
+Without a user it does the same anonymously. The password comes from
+``EPMSCAN_PASSWORD`` (never the command line). Prints one JSON object,
+``{"status": "ok", "entries": [[uuid, version, transport, port], ...]}`` or
+``{"status": "error", "error": "..."}``, and exits 0 either way.
 """
 
 from __future__ import annotations
