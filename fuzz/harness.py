@@ -199,3 +199,54 @@ def read_walk_input(data: bytes) -> WalkInput | None:
         pages.append(data[offset : offset + length])
         offset += length
     return WalkInput(data[0], tuple(pages))
+
+
+# --- fuzz_auth_client, fuzz_auth_server, fuzz_ntlm_tokens ---------------------------------------
+
+AUTH_USER, AUTH_DOMAIN, AUTH_PASSWORD = "root", "LAB", "Fuzz-Passw0rd-1"
+"""The account of the authenticated harnesses (their client, and their server's only one):
+``root`` because Samba, whose answers are seeds too, wants an account of its machine."""
+AUTH_ENTROPY = bytes(range(24))
+"""The client's random bytes: fixed, so a recorded server stream still verifies."""
+AUTH_NOW = 1_700_000_000.0
+AUTH_SERVER_CHALLENGE = bytes.fromhex("0123456789abcdef")
+"""The server's challenge: fixed, so a recorded client stream still authenticates."""
+AUTH_MAX_CALLS = 64
+"""Requests the client harness makes at most (one per response, after the AUTH3)."""
+AUTH_MAX_FRAGS = (4280, 1432, 256, 64)
+TOKEN_SELECTORS = ("challenge", "negotiate", "authenticate")
+"""What ``fuzz_ntlm_tokens`` feeds its token to, by the input's first byte (mod 3)."""
+
+
+AUTH_PDU_BY_PDU = 0x20
+"""Mode bit of ``auth_input``: feed one whole PDU at a time, as a peer that waits for each
+answer sends them (a client sends its AUTH3 only once it has read the bind_ack)."""
+
+
+def auth_input(stream: bytes, mode: int = 0) -> bytes:
+    """A stream for the authenticated harnesses: ``mode`` (bits 0-2 how it is cut, bits 3-4
+    ``max_frag``, bit 5 :data:`AUTH_PDU_BY_PDU`), then the bytes."""
+    return bytes((mode,)) + stream
+
+
+def auth_pieces(stream: bytes, mode: int) -> list[bytes]:
+    """``stream`` cut as ``mode`` says: one whole PDU per piece (what is left after the
+    last whole one as a piece of its own), or as :func:`cut` does."""
+    if not mode & AUTH_PDU_BY_PDU:
+        return cut(stream, mode)
+    pieces = []
+    offset = 0
+    while offset + 10 <= len(stream):
+        (length,) = _U16.unpack_from(stream, offset + 8)
+        if length < 16 or offset + length > len(stream):
+            break
+        pieces.append(stream[offset : offset + length])
+        offset += length
+    if offset < len(stream):
+        pieces.append(stream[offset:])
+    return pieces
+
+
+def token_input(token: bytes, selector: str) -> bytes:
+    """An NTLM message for ``fuzz_ntlm_tokens``, behind the byte choosing its reader."""
+    return bytes((TOKEN_SELECTORS.index(selector),)) + token

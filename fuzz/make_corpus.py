@@ -8,6 +8,8 @@ Two sources of real bytes:
   (``LabThread``) on 127.101.0.x and is driven over loopback by epmscan's own client
   codec (walks, ``ept_map``s, binds accepted and refused, calls that fault, small
   fragments, the ncacn_http greeting, a foreign banner); both directions are recorded.
+  The authenticated harnesses' seeds come from ``auth_corpus.py`` (the lab with
+  ``auth = "ntlm"``, epmscan's and impacket's authenticating clients, Samba).
   A few answers the lab only sends to broken clients (bind_nak) come from the lab's
   encoder, ``ServerConnection``, directly.
 
@@ -18,6 +20,7 @@ response stub by opnum, the walk's pages, every tower. Seeds are named
 crash reproducers kept as regression inputs) alone.
 
     python fuzz/make_corpus.py          # from the repository root, PYTHONPATH=src
+    python fuzz/make_corpus.py --only auth_client,auth_server,ntlm_tokens
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auth_corpus import AUTH_HARNESSES, add_samba, auth_seeds
 from harness import (
     WALK_MAX_ENTS,
     client_input,
@@ -88,6 +92,8 @@ MAX_PAGES = 8
 TOWERS_PER_SHAPE = 4
 """Tower seeds kept per shape (transport and the protocol id of each floor)."""
 HARNESSES = (
+    "auth_client",
+    "auth_server",
     "client_connection",
     "framing",
     "http_greeting",
@@ -96,6 +102,7 @@ HARNESSES = (
     "lookup_walk",
     "map_request",
     "map_response",
+    "ntlm_tokens",
     "reference",
     "server_connection",
     "towers",
@@ -116,10 +123,15 @@ class Seeds:
     def add(self, harness: str, name: str, data: bytes) -> None:
         self.by_harness[harness].setdefault(data, name)
 
-    def write(self, corpus: Path) -> dict[str, tuple[int, int]]:
-        """Replace the ``seed-*`` files; return (files, bytes) per harness."""
+    def write(
+        self, corpus: Path, only: tuple[str, ...] | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """Replace the ``seed-*`` files (of the harnesses ``only`` names, when given);
+        return (files, bytes) per harness written."""
         written = {}
         for harness, seeds in self.by_harness.items():
+            if only is not None and harness not in only:
+                continue
             directory = corpus / harness
             directory.mkdir(parents=True, exist_ok=True)
             for old in directory.glob(f"{SEED_PREFIX}*"):
@@ -478,13 +490,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="where to write")
     parser.add_argument("--no-lab", action="store_true", help="only the captures")
+    parser.add_argument(
+        "--only", help="write only these harnesses' seeds (comma separated), e.g. auth_client"
+    )
+    parser.add_argument(
+        "--samba",
+        metavar="ADDRESS",
+        help="also record peer-samba-* seeds from samba-dcerpcd on ADDRESS:135 (auth_corpus)",
+    )
     args = parser.parse_args(argv)
+    only = tuple(args.only.split(",")) if args.only else None
     seeds = Seeds()
-    connections = add_captures(seeds)
-    hosts = 0 if args.no_lab else add_lab(seeds)
-    add_encoded(seeds)
-    add_reference(seeds)
-    written = seeds.write(args.corpus)
+    connections = hosts = 0
+    if only is None or set(only) - set(AUTH_HARNESSES):
+        connections = add_captures(seeds)
+        hosts = 0 if args.no_lab else add_lab(seeds)
+        add_encoded(seeds)
+        add_reference(seeds)
+    if not args.no_lab and (only is None or set(only) & set(AUTH_HARNESSES)):
+        auth_seeds(seeds.add)
+    written = seeds.write(args.corpus, only)
+    if args.samba:
+        print(f"{add_samba(args.corpus, args.samba)} peer-samba seeds from {args.samba}")
     print(f"{connections} captured connections, {hosts} lab hosts")
     for harness, (files, size) in written.items():
         print(f"  {harness:18} {files:4} seeds {size:8} bytes")

@@ -42,6 +42,9 @@ HARNESSES = (
     "towers",
     "http_greeting",
     "reference",
+    "auth_client",
+    "auth_server",
+    "ntlm_tokens",
 )
 RSS_LIMIT_MB = 1536
 INPUT_TIMEOUT_SECONDS = 10

@@ -20,6 +20,11 @@ class ProtocolError(EpmscanError):
     """The peer sent bytes that are not valid DCE/RPC or EPM for this exchange."""
 
 
+class SignatureError(ProtocolError):
+    """An authenticated PDU came without its NTLM signature, or with one that does not
+    verify; or the server's NTLM challenge offers no signing to authenticate with."""
+
+
 class RpcFaultError(EpmscanError):
     """The server answered a call with a fault PDU."""
 
@@ -34,6 +39,15 @@ class BindRejectedError(EpmscanError):
     def __init__(self, message: str, reason: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class AuthenticationFailedError(EpmscanError):
+    """The server refused our credentials: a bind_nak for the security provider, or an
+    access-denied fault once the authentication was sent."""
+
+    def __init__(self, message: str, fault: int | None = None) -> None:
+        super().__init__(message)
+        self.fault = fault
 
 
 class TransportError(EpmscanError):

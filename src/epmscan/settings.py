@@ -82,6 +82,33 @@ DEFAULT_GRACE = 1.5
 
 
 @dataclass(frozen=True, slots=True)
+class Credentials:
+    """Who to authenticate as with NTLM: a user, its domain, and a password or NT hash.
+
+    The secret never shows: not in the repr, not in ``str()``; nothing writes it anywhere.
+    """
+
+    user: str
+    domain: str = ""
+    password: str | None = field(default=None, repr=False)
+    nt_hash: bytes | None = field(default=None, repr=False)
+    """The 16-byte NT hash (MD4 of the UTF-16LE password), instead of the password."""
+
+    def __post_init__(self) -> None:
+        if not self.user:
+            raise ValueError("credentials need a user name")
+        if (self.password is None) == (self.nt_hash is None):
+            raise ValueError("credentials need a password or an NT hash, not both")
+        if self.nt_hash is not None and len(self.nt_hash) != 16:
+            raise ValueError("an NT hash is 16 bytes")
+
+    @property
+    def account(self) -> str:
+        """``DOMAIN\\user`` (``user`` without a domain), for messages."""
+        return f"{self.domain}\\{self.user}" if self.domain else self.user
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkSettings:
     """How to talk to each host, from the command line down to the socket."""
 
@@ -94,6 +121,8 @@ class NetworkSettings:
     per_host: int = DEFAULT_PER_HOST
     reset_on_close: bool = True
     """End connections with a RST (no TIME_WAIT piles up in a scan)."""
+    credentials: Credentials | None = None
+    """Authenticate to each endpoint mapper with NTLM at packet integrity (None: anonymous)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,12 +165,12 @@ def test_provider_rejection_is_bind_rejected() -> None:
 def test_fault_on_lookup_is_an_rpc_fault() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await rpc_server(
-            reader, writer, accept_epm, lambda conn, req: conn.fault(req.call_id, 0x00000005)
+            reader, writer, accept_epm, lambda conn, req: conn.fault(req.call_id, 0x1C010002)
         )
 
     result = run_against(handler)
     assert result.status is HostStatus.RPC_FAULT
-    assert result.fault_status == 5
+    assert result.fault_status == 0x1C010002
 
 
 def tcp_entry(port: int) -> object:

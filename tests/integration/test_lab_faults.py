@@ -202,7 +202,13 @@ EPM_CASES = [
         "protocol_error",
         "bind_ack for call",
     ),
-    Case("fault_on_bind", "fault", "rpc_fault", "fault on bind: rpc_s_access_denied"),
+    Case("fault_on_bind", "fault", "access_denied", "fault on bind: rpc_s_access_denied"),
+    Case(
+        "access_denied_in_call",
+        {"kind": "fault", "at": "call"},
+        "access_denied",
+        "rpc fault rpc_s_access_denied",
+    ),
     Case(
         "fault_in_call",
         {"kind": "fault", "at": "call", "status": 0x1C010002, "table": True},

@@ -229,3 +229,21 @@ def parse_epmlookup(text: str) -> list[RpcclientTower]:
             )
         )
     return towers
+
+
+def add_samba_user(samba: SambaEpm, user: str, password: str) -> None:
+    """Give ``user`` (an account of this machine, e.g. root) ``password`` in the running
+    Samba's own passdb (``pdbedit`` on its private smb.conf; nothing outside ``samba.root``
+    changes). The password goes to pdbedit's standard input, never its command line."""
+    pdbedit = shutil.which("pdbedit")
+    if pdbedit is None:
+        raise RuntimeError("pdbedit not installed (Debian package: samba)")
+    completed = subprocess.run(
+        [pdbedit, f"--configfile={samba.root / 'smb.conf'}", "-a", "-u", user, "-t"],
+        input=f"{password}\n{password}\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"pdbedit -a {user} failed: {completed.stderr[-500:]}")

@@ -12,6 +12,8 @@ new finding at error or worse always; for Exchange ports and probes, the interfa
 expectation cares about (a static port expected, or the ones Outlook uses on its role);
 for RPC over HTTP, the required ports. With no expectation at all every Exchange port or
 probe change counts. Ordinary Windows endpoints come and go and never count.
+A result saved before ``access_denied`` existed says ``rpc_fault`` with fault status 0x5
+for the same answer: it is compared as ``access_denied``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from epmscan.models import (
     Expectation,
     Finding,
     HostDiff,
+    HostResult,
+    HostStatus,
     HttpChange,
     HttpPortProbe,
     MissingHost,
@@ -36,6 +40,7 @@ from epmscan.models import (
     ResultDiff,
     Severity,
 )
+from epmscan.protocol.constants import RPC_S_ACCESS_DENIED
 
 EndpointIdentity = tuple[str, str, str, int | None, str | None]
 COUNTING_SEVERITY = Severity.ERROR
@@ -43,6 +48,13 @@ COUNTING_SEVERITY = Severity.ERROR
 
 InScope = Callable[[ExchangeHostReport], bool | None]
 """Whether a result scanned a host (None: cannot tell)."""
+
+
+def compared_status(host: HostResult) -> HostStatus:
+    """A host's status as the diff compares it (an old ``rpc_fault`` 0x5 is ``access_denied``)."""
+    if host.status is HostStatus.RPC_FAULT and host.fault_status == RPC_S_ACCESS_DENIED:
+        return HostStatus.ACCESS_DENIED
+    return host.status
 
 
 def endpoint_identity(endpoint: EndpointRecord) -> EndpointIdentity:
@@ -243,8 +255,8 @@ def diff_results(
         host_diff = HostDiff(
             target=after.host.target,
             address=after.host.address,
-            old_status=before.host.status,
-            new_status=after.host.status,
+            old_status=compared_status(before.host),
+            new_status=compared_status(after.host),
             added=added,
             removed=removed,
             moved=moved,

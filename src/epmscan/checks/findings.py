@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 
 from epmscan.checks.classify import DYNAMIC_CLASSES, classify_ports, dynamic_range_name
 from epmscan.checks.fixes import (
+    access_denied_fix,
+    auth_failed_fix,
     closed_fix,
     epm_fix,
     firewall_fix,
@@ -177,6 +179,30 @@ def rejudged(report: ExchangeHostReport, expectation: Expectation | None) -> Exc
 
 def _epm_findings(out: _Collector) -> None:
     host = out.host
+    if host.status is HostStatus.ACCESS_DENIED:
+        detail = f": {host.error}" if host.error else ""
+        out.add(
+            Severity.CRITICAL,
+            "epm.access_denied",
+            f"endpoint mapper on {host.address}:{host.port} refuses anonymous calls"
+            f" (access_denied{detail})",
+            expected="endpoint mapper answers ept_lookup",
+            found=host.status.value,
+            fix=access_denied_fix(host.port),
+        )
+        return
+    if host.status is HostStatus.AUTH_FAILED:
+        detail = f": {host.error}" if host.error else ""
+        out.add(
+            Severity.CRITICAL,
+            "epm.auth_failed",
+            f"endpoint mapper on {host.address}:{host.port} refused the credentials"
+            f" (auth_failed{detail})",
+            expected="the endpoint mapper accepts the account given with -u",
+            found=host.status.value,
+            fix=auth_failed_fix(host.port),
+        )
+        return
     unreachable = host.status in _NETWORK_FAILURES
     code = "epm.unreachable" if unreachable else "epm.failed"
     detail = f": {host.error}" if host.error else ""

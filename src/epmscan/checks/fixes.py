@@ -193,6 +193,31 @@ def epm_fix(port: int, *, answered: bool = False, resolved: bool = True) -> str:
     )
 
 
+def access_denied_fix(port: int) -> str:
+    """For an endpoint mapper on TCP ``port`` that refuses anonymous calls."""
+    return (
+        f"The endpoint mapper on TCP {port} answers, but refuses unauthenticated RPC clients "
+        '(the "Restrict Unauthenticated RPC clients" policy, RestrictRemoteClients). Run the '
+        "check with a domain account: -u DOMAIN\\user, the password from --password-file, "
+        "EPMSCAN_PASSWORD or the prompt (or an NT hash from --hashes-file or EPMSCAN_NTHASH). "
+        "Windows clients, Outlook among them, ask the endpoint mapper anonymously unless "
+        '"Enable RPC Endpoint Mapper Client Authentication" (EnableAuthEpResolution) is set '
+        "on them."
+    )
+
+
+def auth_failed_fix(port: int) -> str:
+    """For an endpoint mapper on TCP ``port`` that refused the credentials given with -u."""
+    return (
+        f"The endpoint mapper on TCP {port} answers, but refused the credentials given with "
+        "-u (or its answers did not carry a signature that verifies). Check the account: "
+        "DOMAIN\\user as the server knows it, the password or NT hash, that the account is "
+        "enabled and not locked out; the server's Security event log (event 4625) says why "
+        "a logon failed. A signature that does not verify, with the right account, points "
+        "at a device in the path that rewrites DCE/RPC."
+    )
+
+
 def http_fix(port: int, interface: ExchangeInterface, state: str) -> str:
     """For an RPC-over-HTTP port without the ncacn_http/1.0 greeting or bind."""
     return (

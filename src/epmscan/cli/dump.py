@@ -16,6 +16,7 @@ from epmscan.cli.console import (
     stderr_console,
     with_console_options,
 )
+from epmscan.cli.credentials import HashesFile, PasswordFile, User, read_credentials
 from epmscan.cli.parsing import choices, parse_decoder
 from epmscan.errors import EpmscanError, UsageError
 from epmscan.report.console import print_dump
@@ -72,6 +73,9 @@ def dump_command(
             help="fast (default) or impacket (reference, slow).",
         ),
     ] = _DUMP.network.decoder.value,
+    user: User = None,
+    password_file: PasswordFile = None,
+    hashes_file: HashesFile = None,
     *,
     console: ConsoleArgs,
 ) -> None:
@@ -88,6 +92,7 @@ def dump_command(
             ),
             max_ents=max_ents,
             decoder=parse_decoder(decoder),
+            credentials=read_credentials(user, password_file, hashes_file),
         )
         result = dump_one(DumpSettings(target=host, network=network))
     except UsageError as exc:

@@ -66,6 +66,9 @@ def host_lines(lab: Lab) -> list[str]:
             parts.append(f"delay={host.config.delay:g}s")
         if host.config.zero_address_towers:
             parts.append("towers=0.0.0.0")
+        if host.config.auth is not None:
+            accounts = len(host.config.accounts)
+            parts.append(f"auth={host.config.auth}({accounts} account{'s' * (accounts != 1)})")
         others = sorted(set(host.plan.tcp_listeners) - {endpoints.get(k) for k in _SHOWN_KEYS})
         parts.append("other_rpc=" + ",".join(map(str, others)))
         lines.append(f"{head} " + " ".join(parts))

@@ -1,4 +1,5 @@
-"""The options ``scan`` and ``check`` share, declared once."""
+"""The options ``scan`` and ``check`` share, declared once (the credentials' options are
+:mod:`epmscan.cli.credentials`', which ``dump`` has too)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
+from epmscan.cli.credentials import HashesFile, PasswordFile, User, read_credentials
 from epmscan.cli.parsing import choices, parse_decoder, parse_mode, parse_severity
 from epmscan.errors import UsageError
 from epmscan.models import Severity
@@ -199,6 +201,9 @@ class ScanArgs:
     only_answered: bool
     no_progress: bool
     decoder: str
+    user: str | None
+    password_file: str | None
+    hashes_file: str | None
 
     @classmethod
     def from_params(cls, params: dict[str, object]) -> ScanArgs:
@@ -229,6 +234,7 @@ class ScanArgs:
                 max_ents=self.max_ents,
                 decoder=parse_decoder(self.decoder),
                 per_host=self.per_host,
+                credentials=read_credentials(self.user, self.password_file, self.hashes_file),
             ),
             mode=parse_mode(self.mode),
             concurrency=self.concurrency,
@@ -268,6 +274,9 @@ def option_defaults(settings: ScanSettings) -> dict[str, Any]:
         "only_answered": outputs.only_answered,
         "no_progress": False,
         "decoder": network.decoder.value,
+        "user": None,
+        "password_file": None,
+        "hashes_file": None,
     }
 
 
@@ -296,6 +305,9 @@ SHARED_OPTIONS: dict[str, Any] = {
     "only_answered": OnlyAnswered,
     "no_progress": NoProgress,
     "decoder": Decoder,
+    "user": User,
+    "password_file": PasswordFile,
+    "hashes_file": HashesFile,
 }
 """Every option ``scan`` and ``check`` share, by :class:`ScanArgs` field."""
 

@@ -2,9 +2,12 @@
 
 :func:`run_epm_session` runs under the host deadline (``timeouts.host``) with a deadline
 per connect and per read, binds the endpoint mapper interface and hands the bound
-session to ``work`` (the lookup walk, ``ept_map``...). Every error becomes a
-:class:`~epmscan.models.HostStatus` (:func:`status_for_error`); running out of local
-resources is raised, since it is this machine's problem and not the host's.
+session to ``work`` (the lookup walk, ``ept_map``...). With credentials in the network
+settings the bind authenticates with NTLM and every call is signed. Every error becomes a
+:class:`~epmscan.models.HostStatus` (:func:`status_for_error`): an ``rpc_s_access_denied``
+fault to an anonymous session is ``access_denied`` (a server with RestrictRemoteClients),
+a refused authentication or a signature that does not verify ``auth_failed``. Running out
+of local resources is raised, since it is this machine's problem and not the host's.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from epmscan.engine.session import RpcSession
 from epmscan.engine.transport import Connection, open_tcp
 from epmscan.errors import (
+    AuthenticationFailedError,
     BindRejectedError,
     ConnectionClosedError,
     ConnectRefusedError,
@@ -25,9 +29,10 @@ from epmscan.errors import (
     LocalResourceError,
     ReadTimeoutError,
     RpcFaultError,
+    SignatureError,
 )
 from epmscan.models import HostStatus, IcmpError
-from epmscan.protocol.constants import EPM_INTERFACE
+from epmscan.protocol.constants import EPM_INTERFACE, RPC_S_ACCESS_DENIED
 from epmscan.settings import NetworkSettings
 
 _STATUS_BY_ERROR: tuple[tuple[type[EpmscanError], HostStatus], ...] = (
@@ -37,12 +42,16 @@ _STATUS_BY_ERROR: tuple[tuple[type[EpmscanError], HostStatus], ...] = (
     (ReadTimeoutError, HostStatus.TIMEOUT),
     (ConnectionClosedError, HostStatus.CLOSED),
     (BindRejectedError, HostStatus.BIND_REJECTED),
+    (AuthenticationFailedError, HostStatus.AUTH_FAILED),
+    (SignatureError, HostStatus.AUTH_FAILED),
     (RpcFaultError, HostStatus.RPC_FAULT),
 )
 
 
 def status_for_error(exc: EpmscanError) -> HostStatus:
     """The host status an error stands for (``protocol_error`` for anything else)."""
+    if isinstance(exc, RpcFaultError) and exc.status == RPC_S_ACCESS_DENIED:
+        return HostStatus.ACCESS_DENIED
     for kind, status in _STATUS_BY_ERROR:
         if isinstance(exc, kind):
             return status
@@ -78,7 +87,7 @@ async def run_epm_session(
     try:
         async with asyncio.timeout(timeouts.host):
             conn = await open_tcp(address, network.port, connect_timeout=timeouts.connect)
-            session = RpcSession(conn, read_timeout=timeouts.read)
+            session = RpcSession(conn, read_timeout=timeouts.read, credentials=network.credentials)
             await session.bind(EPM_INTERFACE)
             await work(session)
     except TimeoutError:
@@ -90,6 +99,8 @@ async def run_epm_session(
         outcome.status, outcome.error = status_for_error(exc), str(exc)
         if isinstance(exc, RpcFaultError):
             outcome.fault = exc.status
+        elif isinstance(exc, AuthenticationFailedError):
+            outcome.fault = exc.fault
         elif isinstance(exc, HostUnreachableError):
             outcome.icmp = exc.icmp
     finally:

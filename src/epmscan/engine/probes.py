@@ -41,6 +41,8 @@ _PROBE_STATUS = {
     HostStatus.TIMEOUT: PortProbeStatus.TIMEOUT,
     HostStatus.BIND_REJECTED: PortProbeStatus.WRONG_SERVICE,
     HostStatus.RPC_FAULT: PortProbeStatus.WRONG_SERVICE,
+    HostStatus.ACCESS_DENIED: PortProbeStatus.WRONG_SERVICE,
+    HostStatus.AUTH_FAILED: PortProbeStatus.WRONG_SERVICE,
     HostStatus.PROTOCOL_ERROR: PortProbeStatus.PROTOCOL_ERROR,
 }
 

@@ -21,11 +21,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, NoReturn, cast
 
+from impacket.ntlm import compute_nthash
+
 from epmscan.errors import LabConfigError
 from epmscan.lab.catalog import CATALOG
 from epmscan.lab.faults import HostFault, parse_fault
 from epmscan.lab.profiles import PAGING_STYLES, PagingStyle, Profile, get_profile
 from epmscan.protocol.constants import EPM_PORT
+from epmscan.protocol.ntlm_security import account_key
 
 PortOverride = int | Literal["dynamic"]
 MgmtMode = Literal["answer", "reject", "access_denied"]
@@ -33,6 +36,8 @@ MGMT_MODES: tuple[str, ...] = ("answer", "reject", "access_denied")
 """How a host's ports treat the remote management interface: answer ``inq_if_ids``,
 provider-reject its bind (a server that does not offer it), or accept the bind and
 fault the call with ``rpc_s_access_denied`` (``RestrictRemoteClients``)."""
+AuthMode = Literal["ntlm"]
+AUTH_MODES: tuple[AuthMode, ...] = ("ntlm",)
 
 LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 MAX_DELAY = 60.0
@@ -77,6 +82,14 @@ class HostConfig:
     served on TCP but left out of the endpoint map (a profile's own: itself)."""
     mgmt: MgmtMode = "answer"
     """How the host's ports treat the remote management interface (:data:`MGMT_MODES`)."""
+    auth: AuthMode | None = None
+    """``"ntlm"``: the endpoint mapper refuses anonymous calls (RestrictRemoteClients)."""
+    accounts: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    """Accounts NTLM authenticates (the lab's and the host's own): ``DOMAIN\\USER`` (upper
+    case; ``USER`` without a domain, for any domain) → NT hash. Every endpoint mapper takes
+    an authenticated bind; one of an account it does not know fails."""
+    auth_domain: str = "WORKGROUP"
+    """The NetBIOS domain the host's NTLM challenge names (the first account's domain)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +134,7 @@ class LabConfig:
 
 # --- parsing -------------------------------------------------------------------------
 
-_LAB_KEYS = {"epm_port", "port_offset", "seed", "name", "description", "any_address"}
+_LAB_KEYS = {"epm_port", "port_offset", "seed", "name", "description", "any_address", "users"}
 _HOST_KEYS = {
     "address",
     "profile",
@@ -143,6 +156,8 @@ _HOST_KEYS = {
     "delay_ms",
     "unregistered",
     "mgmt",
+    "auth",
+    "users",
 }
 _ANY_ADDRESS_HINT = "to serve other addresses: any_address = true in [lab], or --any-address"
 _WILDCARD_KEYS = {"hosts", "live", "profiles", "profile", "seed", "bind", "dynamic_pool", "paging"}
@@ -352,7 +367,13 @@ def _parse_http_banners(reader: _Reader, profile: Profile) -> Mapping[int, str]:
 
 
 def _parse_host(
-    source: str, index: int, table: Any, lab_seed: int, any_address: bool
+    source: str,
+    index: int,
+    table: Any,
+    lab_seed: int,
+    any_address: bool,
+    lab_accounts: Mapping[str, bytes] = MappingProxyType({}),
+    lab_domain: str = "",
 ) -> HostConfig:
     reader = _Reader(source, f"hosts[{index}]", table)
     reader.check_keys(_HOST_KEYS)
@@ -389,7 +410,52 @@ def _parse_host(
         delay=_delay(reader),
         unregistered=_parse_unregistered(reader, profile),
         mgmt=cast(MgmtMode, reader.choice("mgmt", "answer", MGMT_MODES)),
+        **_parse_auth(reader, lab_accounts, lab_domain),
     )
+
+
+def _parse_users(reader: _Reader) -> tuple[dict[str, bytes], str]:
+    """A ``users`` table: its accounts (:func:`account_key` → NT hash) and the first
+    account's domain."""
+    users = reader.table.get("users", {})
+    key = reader.key("users")
+    if not isinstance(users, dict):
+        reader.fail(key, 'must be a table of "DOMAIN\\\\user" = "password"')
+    accounts: dict[str, bytes] = {}
+    domain = ""
+    for account, password in users.items():
+        where = f"{key}.{account}"
+        user_domain, _, user = account.rpartition("\\")
+        if not user or "\\" in user_domain:
+            reader.fail(where, f"{account!r} is not DOMAIN\\user or user")
+        if not isinstance(password, str) or not password:
+            reader.fail(where, "must be a non-empty password string")
+        accounts[account_key(user, user_domain)] = compute_nthash(password)
+        domain = domain or user_domain
+    return accounts, domain
+
+
+def _parse_auth(
+    reader: _Reader, lab_accounts: Mapping[str, bytes], lab_domain: str
+) -> dict[str, Any]:
+    """``auth`` and ``users`` of a host, over the lab's accounts."""
+    own, own_domain = _parse_users(reader)
+    accounts = {**lab_accounts, **own}
+    mode = None
+    if "auth" in reader.table:
+        mode = reader.string("auth", None)
+        if mode not in AUTH_MODES:
+            reader.fail(reader.key("auth"), f"{mode!r} is not one of {', '.join(AUTH_MODES)}")
+        if not accounts:
+            reader.fail(
+                reader.key("auth"),
+                'needs test accounts: users = { "DOMAIN\\\\user" = "password" } here or in [lab]',
+            )
+    return {
+        "auth": mode,
+        "accounts": MappingProxyType(accounts),
+        "auth_domain": (own_domain or lab_domain or "WORKGROUP").upper(),
+    }
 
 
 def _parse_host_fault(reader: _Reader, profile: Profile) -> HostFault | None:
@@ -506,11 +572,13 @@ def parse_lab(
     port_offset = lab.integer("port_offset", 0, 0, 65534)
     seed = lab.integer("seed", 0, 0, 2**63 - 1)
     any_address = lab.boolean("any_address", False) or any_address
+    lab_accounts, lab_domain = _parse_users(lab)
     raw_hosts = data.get("hosts", [])
     if not isinstance(raw_hosts, list):
         top.fail("hosts", "must be an array of tables ([[hosts]])")
     hosts = tuple(
-        _parse_host(source, i, table, seed, any_address) for i, table in enumerate(raw_hosts)
+        _parse_host(source, i, table, seed, any_address, lab_accounts, lab_domain)
+        for i, table in enumerate(raw_hosts)
     )
     seen: dict[str, int] = {}
     for index, host in enumerate(hosts):

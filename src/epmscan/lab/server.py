@@ -24,7 +24,8 @@ replaces one answer and then keeps answering, falls silent, closes, or streams
 fragments without end; ``alloc_hint`` rewrites every response's hint. Lookup faults
 live in the endpoint map. A host's ``delay`` makes it slow: every PDU answer, the
 ncacn_http greeting and a foreign banner wait that long (the TCP handshake is the
-kernel's and is never delayed).
+kernel's and is never delayed). Every endpoint mapper takes NTLM-authenticated binds
+and, with ``auth = "ntlm"``, refuses anonymous calls (:mod:`epmscan.lab.ntlm_gate`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from epmscan.lab.faults import (
     strikes_at,
     with_alloc_hint,
 )
+from epmscan.lab.ntlm_gate import NtlmGate
 from epmscan.lab.plan import (
     DynamicPortChooser,
     HostPlan,
@@ -82,7 +84,7 @@ from epmscan.protocol.constants import (
     RPC_S_ACCESS_DENIED,
     RPC_X_BAD_STUB_DATA,
 )
-from epmscan.protocol.events import BindRequest, PresentationContext, Request
+from epmscan.protocol.events import Auth3, BindRequest, PresentationContext, Request
 from epmscan.protocol.mgmt import decode_inq_if_ids_request, encode_inq_if_ids_response
 from epmscan.protocol.ncacn_http import NCACN_HTTP_GREETING
 from epmscan.protocol.server_connection import ServerConnection
@@ -495,8 +497,17 @@ class Lab:
             session = EndpointMapSession(host.endpoint_map) if kind == "epm" else None
             foreign = port in host.plan.foreign_ports
             mgmt = _management("reject" if foreign else host.config.mgmt, served)
+            gate = NtlmGate(host.config) if kind == "epm" else None
             await self._converse(
-                reader, send, port, served, session, fault, f"{host.address}:{port}", mgmt
+                reader,
+                send,
+                port,
+                served,
+                session,
+                fault,
+                f"{host.address}:{port}",
+                mgmt,
+                gate,
             )
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
@@ -516,6 +527,7 @@ class Lab:
         fault: HostFault | None = None,
         seed: str = "",
         mgmt: _Management | None = None,
+        gate: NtlmGate | None = None,
     ) -> None:
         connection = ServerConnection()
         offered = served if mgmt is None or mgmt.mode == "reject" else served | {MGMT_INTERFACE}
@@ -531,16 +543,28 @@ class Lab:
             except ProtocolError:
                 return
             out: list[bytes] = []
+            close = False
             for event in events:
                 stage: Stage
                 if isinstance(event, BindRequest):
-                    stage, answer = "bind", connection.bind_ack(event, accept, str(port))
+                    stage, answer = "bind", self._bind_answer(connection, event, accept, port, gate)
                 elif isinstance(event, Request):
                     calls += 1
-                    stage, answer = "call", self._answer(connection, event, bound, session, mgmt)
+                    refusal = gate.refusal(event) if gate is not None else None
+                    if refusal is not None:
+                        stage = "call"
+                        answer = connection.fault(event.call_id, refusal.status, event.context_id)
+                        close = refusal.close
+                    else:
+                        stage, answer = (
+                            "call",
+                            self._answer(connection, event, bound, session, mgmt),
+                        )
                     if alloc_hint is not None:
                         answer = with_alloc_hint(answer, alloc_hint)
                 else:
+                    if isinstance(event, Auth3) and gate is not None:
+                        gate.auth3(event)
                     continue
                 if fault is not None and strikes_at(fault, stage, calls):
                     hit = strike(fault, answer, event, connection, seed=seed)
@@ -555,8 +579,25 @@ class Lab:
                         (c.context_id, c.abstract_syntax) for c in event.contexts if accept(c)
                     )
                 out.append(answer)
+                if close:
+                    break
             if out:
                 await send(b"".join(out))
+            if close:
+                return
+
+    @staticmethod
+    def _bind_answer(
+        connection: ServerConnection,
+        bind: BindRequest,
+        accept: Callable[[PresentationContext], bool],
+        port: int,
+        gate: NtlmGate | None,
+    ) -> bytes:
+        verdict = gate.bind(bind, connection) if gate is not None else None
+        if isinstance(verdict, int):
+            return connection.bind_nak(bind.call_id, verdict)
+        return connection.bind_ack(bind, accept, str(port), auth=verdict)
 
     @staticmethod
     def _answer(

@@ -28,10 +28,38 @@ class HostStatus(str, Enum):
     """The bind to the endpoint mapper interface was refused (bind_nak or rejection)."""
     RPC_FAULT = "rpc_fault"
     """The server answered a call with a fault PDU."""
+    ACCESS_DENIED = "access_denied"
+    """The server refused an anonymous call (fault ``rpc_s_access_denied``, 0x5): a server
+    hardened with RestrictRemoteClients wants authenticated clients."""
+    AUTH_FAILED = "auth_failed"
+    """The authentication failed: the server refused the credentials (bind_nak for the
+    security provider, or ``rpc_s_access_denied`` once authenticated), or its signature
+    did not verify."""
     PROTOCOL_ERROR = "protocol_error"
     """The server sent bytes that are not valid DCE/RPC for this exchange."""
     UNRESOLVED = "unresolved"
     """A host name did not resolve to any address."""
+
+    @property
+    def meaning(self) -> str:
+        """A short phrase for reports (``the port refused the connection (reset)``)."""
+        return STATUS_MEANINGS[self]
+
+
+STATUS_MEANINGS: dict[HostStatus, str] = {
+    HostStatus.OK: "the endpoint mapper answered and its map was read",
+    HostStatus.CLOSED: "the port refused the connection (reset)",
+    HostStatus.FILTERED: "no answer to the connection attempt",
+    HostStatus.UNREACHABLE: "ICMP unreachable or no route",
+    HostStatus.TIMEOUT: "connected, then silence (or the host deadline)",
+    HostStatus.BIND_REJECTED: "the endpoint mapper interface was refused",
+    HostStatus.RPC_FAULT: "the server answered with a fault",
+    HostStatus.ACCESS_DENIED: "anonymous calls refused (RestrictRemoteClients): try -u",
+    HostStatus.AUTH_FAILED: "the server refused the credentials",
+    HostStatus.PROTOCOL_ERROR: "the server sent bytes that are not DCE/RPC",
+    HostStatus.UNRESOLVED: "the name did not resolve",
+}
+"""One phrase per status, for every report that explains them (every status has one)."""
 
 
 class BindOutcome(str, Enum):

@@ -10,6 +10,14 @@ broken fragment sequence) raises :class:`ProtocolError`.
 
 The bind PDU is built once per interface with impacket's structures and only its
 ``call_id`` is patched afterwards; every other PDU is a few ``struct`` fields.
+
+With an :class:`~.ntlm_security.NtlmClient` the association authenticates
+(:mod:`.ntlm_security`): the bind carries the NTLM NEGOTIATE, the bind_ack's CHALLENGE
+comes back in :attr:`BindAck.auth`, :meth:`ClientConnection.auth3` answers it (with the
+random bytes and the time it is given), and from then on every request is signed and
+every response fragment must carry a signature that verifies (a
+:class:`~epmscan.errors.SignatureError` otherwise). Faults are taken unsigned. Without
+one, nothing of this runs: the anonymous path is the same code as before.
 """
 
 from __future__ import annotations
@@ -19,12 +27,15 @@ from functools import lru_cache
 from epmscan.errors import ProtocolError
 from epmscan.models import BindOutcome, InterfaceId
 from epmscan.protocol.constants import (
+    AUTH3_PAD_SIZE,
     DEFAULT_MAX_FRAG,
     DEFAULT_MAX_PDU_TOTAL,
+    DREP_LITTLE_ENDIAN_ASCII_IEEE,
     HEADER_SIZE,
     NDR_SYNTAX,
     PFC_FIRST_FRAG,
     PFC_LAST_FRAG,
+    PTYPE_AUTH3,
     PTYPE_BIND_ACK,
     PTYPE_BIND_NAK,
     PTYPE_FAULT,
@@ -33,6 +44,7 @@ from epmscan.protocol.constants import (
     RESPONSE_HEADER_SIZE,
 )
 from epmscan.protocol.events import (
+    AuthVerifier,
     BindAck,
     BindNak,
     ClientEvent,
@@ -42,6 +54,7 @@ from epmscan.protocol.events import (
 )
 from epmscan.protocol.fragmenting import (
     BIND_ACK_HEAD,
+    COMMON_HEAD,
     CONTEXT_RESULT,
     MIN_USEFUL_FRAG,
     REQUEST_HEAD,
@@ -54,6 +67,13 @@ from epmscan.protocol.fragmenting import (
     fragment_stub,
     pdu_name,
     stub_of,
+)
+from epmscan.protocol.ntlm_security import (
+    MIN_SIGNED_FRAG,
+    NtlmClient,
+    SigningContext,
+    append_verifier,
+    read_verifier,
 )
 from epmscan.protocol.pdu_stream import PduBuffer, PduHeader
 from epmscan.protocol.status_codes import (
@@ -92,9 +112,19 @@ class ClientConnection:
     """Client side of one DCE/RPC association over a stream."""
 
     def __init__(
-        self, max_frag: int = DEFAULT_MAX_FRAG, max_total: int = DEFAULT_MAX_PDU_TOTAL
+        self,
+        max_frag: int = DEFAULT_MAX_FRAG,
+        max_total: int = DEFAULT_MAX_PDU_TOTAL,
+        *,
+        security: NtlmClient | None = None,
     ) -> None:
         self.max_frag = checked_max_frag(max_frag)
+        if security is not None and max_frag < MIN_SIGNED_FRAG:
+            raise ValueError(f"signed PDUs need max_frag {MIN_SIGNED_FRAG} at least")
+        self.security = security
+        """Authenticate the binds with NTLM (None: anonymous)."""
+        self.signing: SigningContext | None = None
+        """Signs requests and verifies responses once :meth:`auth3` was built."""
         self.max_total = max_total
         self.max_xmit_frag = max_frag
         """Largest fragment we may send: lowered to the server's max_recv_frag by the ack."""
@@ -103,6 +133,7 @@ class ClientConnection:
         self._buffer = PduBuffer()
         self._next_call_id = 1
         self._bind_call_id: int | None = None
+        self._auth_call_id: int | None = None
         self._pending: set[int] = set()
         self._calls: dict[int, Reassembly] = {}
 
@@ -127,7 +158,34 @@ class ClientConnection:
         self.bound = False
         pdu = bytearray(_bind_template(interface, transfer_syntax, self.max_frag))
         U32.pack_into(pdu, 12, call_id)
-        return bytes(pdu)
+        if self.security is None:
+            return bytes(pdu)
+        self.signing = None
+        self._auth_call_id = call_id
+        return append_verifier(pdu, self.security.negotiate())
+
+    def auth3(self, challenge: AuthVerifier, *, entropy: bytes, now: float) -> bytes:
+        """The AUTH3 PDU answering the bind_ack's ``challenge``; signing starts after it.
+
+        ``entropy`` is :data:`~.ntlm_security.CLIENT_ENTROPY_SIZE` random bytes and
+        ``now`` the time in seconds since 1970: this layer has neither of its own.
+        """
+        if self.security is None or self._auth_call_id is None:
+            raise ValueError("auth3 needs an authenticated bind first")
+        verifier = self.security.authenticate(challenge, entropy=entropy, now=now)
+        head = COMMON_HEAD.pack(
+            5,
+            0,
+            PTYPE_AUTH3,
+            PFC_FIRST_FRAG | PFC_LAST_FRAG,
+            DREP_LITTLE_ENDIAN_ASCII_IEEE,
+            0,
+            0,
+            self._auth_call_id,
+        )
+        pdu = append_verifier(bytearray(head + bytes(AUTH3_PAD_SIZE)), verifier)
+        self.signing = self.security.context
+        return pdu
 
     def request(
         self, opnum: int, stub: bytes, context_id: int = 0, *, call_id: int | None = None
@@ -138,6 +196,15 @@ class ClientConnection:
         """
         call_id = self._new_call_id() if call_id is None else call_id
         self._pending.add(call_id)
+        if self.signing is not None:
+            return self.signing.signed_fragments(
+                REQUEST_HEAD,
+                PTYPE_REQUEST,
+                call_id,
+                stub,
+                self.max_xmit_frag,
+                lambda _offset: (context_id, opnum),
+            )
         return fragment_stub(
             REQUEST_HEAD,
             PTYPE_REQUEST,
@@ -182,6 +249,10 @@ class ClientConnection:
             ack = decode_bind_ack(header, fragment)
             if ack.max_recv_frag < MIN_USEFUL_FRAG:
                 raise ProtocolError(f"server max_recv_frag {ack.max_recv_frag} is too small")
+            if self.security is not None and ack.max_recv_frag < MIN_SIGNED_FRAG:
+                raise ProtocolError(
+                    f"server max_recv_frag {ack.max_recv_frag} is too small for signed PDUs"
+                )
             self.max_xmit_frag = min(self.max_frag, ack.max_recv_frag)
             self.bound = ack.accepted
             return ack
@@ -193,7 +264,10 @@ class ClientConnection:
         if header.frag_length < RESPONSE_HEADER_SIZE:
             raise ProtocolError(f"response PDU too short ({header.frag_length})")
         (context_id,) = U16.unpack_from(fragment, 20)
-        piece = stub_of(header, fragment, RESPONSE_HEADER_SIZE)
+        if self.signing is None:
+            piece = stub_of(header, fragment, RESPONSE_HEADER_SIZE)
+        else:
+            piece = self.signing.verified_stub(header, fragment, RESPONSE_HEADER_SIZE)
         call = append_fragment(self._calls, header, piece, context_id, self.max_total)
         if call is None:
             return None
@@ -242,7 +316,8 @@ def decode_bind_ack(header: PduHeader, fragment: bytes) -> BindAck:
             results.append(ContextResult(outcome, reason, "negotiate_ack", None))
         else:
             results.append(ContextResult(outcome, reason, provider_reason_text(reason), None))
-    return BindAck(header.call_id, max_xmit, max_recv, assoc_group, secondary, tuple(results))
+    auth = read_verifier(header, fragment, offset) if header.auth_length else None
+    return BindAck(header.call_id, max_xmit, max_recv, assoc_group, secondary, tuple(results), auth)
 
 
 def decode_bind_nak(header: PduHeader, fragment: bytes) -> BindNak:

@@ -97,6 +97,28 @@ BIND_NAK_NO_PSAP_AVAILABLE: Final = 7
 BIND_NAK_AUTHENTICATION_TYPE_NOT_RECOGNIZED: Final = 8
 BIND_NAK_INVALID_CHECKSUM: Final = 9
 
+# --- authentication ([MS-RPCE] 2.2.1.1.7, 2.2.1.1.8, 2.2.2.11) ---------------------------
+RPC_C_AUTHN_NONE: Final = 0
+RPC_C_AUTHN_GSS_NEGOTIATE: Final = 9
+RPC_C_AUTHN_WINNT: Final = 10
+"""NTLM, the only security provider epmscan speaks."""
+RPC_C_AUTHN_GSS_KERBEROS: Final = 16
+
+RPC_C_AUTHN_LEVEL_NONE: Final = 1
+RPC_C_AUTHN_LEVEL_CONNECT: Final = 2
+RPC_C_AUTHN_LEVEL_CALL: Final = 3
+RPC_C_AUTHN_LEVEL_PKT: Final = 4
+RPC_C_AUTHN_LEVEL_PKT_INTEGRITY: Final = 5
+"""Every PDU after the bind signed: the only level epmscan speaks."""
+RPC_C_AUTHN_LEVEL_PKT_PRIVACY: Final = 6
+
+AUTH3_PAD_SIZE: Final = 4
+"""The four bytes of an AUTH3 PDU between its header and its sec_trailer."""
+NTLM_SIGNATURE_SIZE: Final = 16
+"""An NTLM message signature ([MS-NLMP] 2.2.2.9.1): version, checksum, sequence number."""
+AUTH_PAD_ALIGNMENT: Final = 16
+"""Stub data is padded to this before a sec_trailer, as Windows and Samba do."""
+
 # --- syntaxes -----------------------------------------------------------------------------
 NDR_SYNTAX: Final = InterfaceId("8a885d04-1ceb-11c9-9fe8-08002b104860", 2, 0)
 NDR64_SYNTAX: Final = InterfaceId("71710533-beba-4937-8319-b5dbef9ccc36", 1, 0)

@@ -4,7 +4,9 @@ Client side (:mod:`.client_connection`): :class:`BindAck` (per-context results a
 negotiated fragment sizes), :class:`BindNak`, :class:`Response` (one call's stub,
 reassembled from its fragments) and :class:`Fault`. Server side
 (:mod:`.server_connection`): :class:`BindRequest` with its :class:`PresentationContext`
-offers, and :class:`Request`. All are frozen dataclasses, in the manner of h11's events.
+offers, :class:`Auth3` and :class:`Request`. A bind, bind_ack or AUTH3 that carries an
+authentication verifier hands it out as an :class:`AuthVerifier` (its sec_trailer and its
+token). All are frozen dataclasses, in the manner of h11's events.
 """
 
 from __future__ import annotations
@@ -42,6 +44,24 @@ class ContextResult:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthVerifier:
+    """The authentication verifier at the end of a PDU: its sec_trailer and its token."""
+
+    auth_type: int
+    auth_level: int
+    pad_length: int
+    context_id: int
+    value: bytes
+    """The security provider's token (an NTLM message) or signature."""
+
+    def __repr__(self) -> str:
+        return (
+            f"AuthVerifier(type={self.auth_type}, level={self.auth_level},"
+            f" context={self.context_id}, {len(self.value)} bytes)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class BindAck:
     """The server accepted the association; per-context results say for what."""
 
@@ -51,6 +71,8 @@ class BindAck:
     assoc_group: int
     secondary_address: str
     results: tuple[ContextResult, ...]
+    auth: AuthVerifier | None = None
+    """The server's verifier (an NTLM CHALLENGE) when the bind carried one."""
 
     @property
     def accepted(self) -> bool:
@@ -103,6 +125,8 @@ class BindRequest:
     max_recv_frag: int
     assoc_group: int
     contexts: tuple[PresentationContext, ...]
+    auth: AuthVerifier | None = None
+    """The client's verifier (an NTLM NEGOTIATE) when it asks to authenticate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +138,20 @@ class Request:
     opnum: int
     stub: bytes
     object_uuid: str | None
+    signed: bool | None = None
+    """None: no fragment carried a verifier; True: every fragment carried a signature that
+    verified with the connection's security context; False: any other case."""
+
+
+@dataclass(frozen=True, slots=True)
+class Auth3:
+    """The third leg of an authenticated bind: the client's last token (NTLM AUTHENTICATE)."""
+
+    call_id: int
+    auth: AuthVerifier
+    account: str | None = None
+    """The account the connection's NTLM server accepted (None: none, or refused)."""
 
 
 ClientEvent = BindAck | BindNak | Response | Fault
-ServerEvent = BindRequest | Request
+ServerEvent = BindRequest | Auth3 | Request

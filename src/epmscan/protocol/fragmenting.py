@@ -111,6 +111,8 @@ class Reassembly:
     size: int
     opnum: int = 0
     object_uuid: str | None = None
+    signed: bool | None = None
+    """None: no fragment carried a verifier; True: all carried one that verified."""
 
 
 def append_fragment(
@@ -121,16 +123,23 @@ def append_fragment(
     max_total: int,
     opnum: int = 0,
     object_uuid: str | None = None,
+    signed: bool | None = None,
 ) -> Reassembly | None:
-    """Add one fragment; return the finished call on its last fragment."""
+    """Add one fragment; return the finished call on its last fragment.
+
+    ``signed`` is how the fragment's signature verified (None: it carried none); the
+    call is ``signed`` only when every fragment's was.
+    """
     call = calls.get(header.call_id)
     if header.flags & PFC_FIRST_FRAG:
         if call is not None:
             raise ProtocolError(f"call {header.call_id}: new first fragment before the last")
-        call = Reassembly(header.call_id, context_id, [], 0, opnum, object_uuid)
+        call = Reassembly(header.call_id, context_id, [], 0, opnum, object_uuid, signed)
         calls[header.call_id] = call
     elif call is None:
         raise ProtocolError(f"call {header.call_id}: fragment without a first fragment")
+    elif signed is not call.signed:
+        call.signed = False
     call.size += len(piece)
     if call.size > max_total:
         del calls[header.call_id]

@@ -1,9 +1,18 @@
 """The server side of one DCE/RPC association (the lab's), sans I/O.
 
-``feed()`` takes the client's bytes and returns :class:`BindRequest` and reassembled
-:class:`Request` events; ``bind_ack``/``bind_nak``/``response``/``fault`` build the
-answers, responses cut to the client's ``max_recv_frag``. A client that sends anything
-else raises :class:`ProtocolError`.
+``feed()`` takes the client's bytes and returns :class:`BindRequest`, :class:`Auth3` and
+reassembled :class:`Request` events; ``bind_ack``/``bind_nak``/``response``/``fault``
+build the answers, responses cut to the client's ``max_recv_frag``. A client that sends
+anything else raises :class:`ProtocolError`.
+
+Authentication (:mod:`.ntlm_security`): a bind's verifier comes in
+:attr:`BindRequest.auth`; the caller answers it with ``bind_ack(..., auth=...)`` (the
+CHALLENGE of an :class:`~.ntlm_security.NtlmServer`) and sets :attr:`ServerConnection.ntlm`
+to that server. The AUTH3 is checked by it as it is read, before the PDUs behind it in
+the same bytes (a client sends its first request right after the AUTH3): the
+:class:`Auth3` event says which account it proved, and from then on every request
+fragment's signature is checked (:attr:`Request.signed` says how that went; a bad one is
+not an error here, the caller answers it) and every response is signed.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from epmscan.protocol.constants import (
     PFC_OBJECT_UUID,
     PROVIDER_REASON_ABSTRACT_SYNTAX_NOT_SUPPORTED,
     PROVIDER_REASON_TRANSFER_SYNTAXES_NOT_SUPPORTED,
+    PTYPE_AUTH3,
     PTYPE_BIND,
     PTYPE_BIND_ACK,
     PTYPE_BIND_NAK,
@@ -34,6 +44,8 @@ from epmscan.protocol.constants import (
     REQUEST_HEADER_SIZE,
 )
 from epmscan.protocol.events import (
+    Auth3,
+    AuthVerifier,
     BindRequest,
     ContextResult,
     PresentationContext,
@@ -55,6 +67,13 @@ from epmscan.protocol.fragmenting import (
     simple_pdu,
     stub_of,
 )
+from epmscan.protocol.ntlm_security import (
+    MIN_SIGNED_FRAG,
+    NtlmServer,
+    SigningContext,
+    append_verifier,
+    read_verifier,
+)
 from epmscan.protocol.pdu_stream import PduBuffer, PduHeader
 from epmscan.protocol.status_codes import (
     OUTCOME_RESULTS,
@@ -72,6 +91,10 @@ class ServerConnection:
         self.max_total = max_total
         self.client_max_recv_frag = DEFAULT_MAX_FRAG
         self.assoc_group = 0
+        self.ntlm: NtlmServer | None = None
+        """The NTLM server whose CHALLENGE the bind_ack carried: it checks the AUTH3."""
+        self.signing: SigningContext | None = None
+        """Verifies requests and signs responses (set once the client authenticated)."""
         self._buffer = PduBuffer()
         self._calls: dict[int, Reassembly] = {}
 
@@ -90,15 +113,33 @@ class ServerConnection:
                 bind = decode_bind(header, fragment)
                 if bind.max_recv_frag < MIN_USEFUL_FRAG:
                     raise ProtocolError(f"client max_recv_frag {bind.max_recv_frag} is too small")
+                if bind.auth is not None and bind.max_recv_frag < MIN_SIGNED_FRAG:
+                    raise ProtocolError(
+                        f"client max_recv_frag {bind.max_recv_frag} is too small for signed PDUs"
+                    )
                 self.client_max_recv_frag = bind.max_recv_frag
                 events.append(bind)
             elif header.ptype == PTYPE_REQUEST:
                 request = self._handle_request(header, fragment)
                 if request is not None:
                     events.append(request)
+            elif header.ptype == PTYPE_AUTH3:
+                events.append(self._authenticate(decode_auth3(header, fragment)))
             else:
                 raise ProtocolError(f"unexpected {pdu_name(header.ptype)} PDU from the client")
         return events
+
+    def _authenticate(self, auth3: Auth3) -> Auth3:
+        ntlm, self.ntlm = self.ntlm, None
+        if ntlm is None:
+            return auth3
+        try:
+            account = ntlm.accept(auth3.auth)
+        except ProtocolError:
+            account = None
+        if account is not None:
+            self.signing = ntlm.context
+        return Auth3(auth3.call_id, auth3.auth, account)
 
     def _handle_request(self, header: PduHeader, fragment: bytes) -> Request | None:
         if header.frag_length < REQUEST_HEADER_SIZE:
@@ -111,14 +152,29 @@ class ServerConnection:
             if header.frag_length < body:
                 raise ProtocolError("request PDU too short for its object UUID")
             object_uuid = uuid_text(fragment[24:40])
-        piece = stub_of(header, fragment, body)
+        signed: bool | None = None
+        if self.signing is not None:
+            try:
+                piece = self.signing.verified_stub(header, fragment, body)
+                signed = True
+            except ProtocolError:
+                piece, signed = stub_of(header, fragment, body), False
+        else:
+            piece = stub_of(header, fragment, body)
+            if header.auth_length:
+                signed = False
         call = append_fragment(
-            self._calls, header, piece, context_id, self.max_total, opnum, object_uuid
+            self._calls, header, piece, context_id, self.max_total, opnum, object_uuid, signed
         )
         if call is None:
             return None
         return Request(
-            call.call_id, call.context_id, call.opnum, b"".join(call.parts), call.object_uuid
+            call.call_id,
+            call.context_id,
+            call.opnum,
+            b"".join(call.parts),
+            call.object_uuid,
+            call.signed,
         )
 
     def bind_ack(
@@ -128,8 +184,9 @@ class ServerConnection:
         secondary_address: str = "135",
         *,
         assoc_group: int | None = None,
+        auth: AuthVerifier | None = None,
     ) -> bytes:
-        """The bind_ack for ``req``.
+        """The bind_ack for ``req``, with the verifier ``auth`` (an NTLM CHALLENGE) if given.
 
         ``accept`` is either a predicate (accepted contexts get NDR 2.0 if offered, or a
         provider rejection "proposed transfer syntaxes not supported"; refused ones a
@@ -158,7 +215,8 @@ class ServerConnection:
             body += CONTEXT_RESULT.pack(OUTCOME_RESULTS[result.outcome], result.reason)
             syntax = result.transfer_syntax
             body += syntax_bytes(syntax) if syntax is not None else bytes(20)
-        return simple_pdu(PTYPE_BIND_ACK, req.call_id, bytes(body))
+        pdu = simple_pdu(PTYPE_BIND_ACK, req.call_id, bytes(body))
+        return pdu if auth is None else append_verifier(bytearray(pdu), auth)
 
     @staticmethod
     def _result_for(
@@ -176,7 +234,17 @@ class ServerConnection:
         return simple_pdu(PTYPE_BIND_NAK, call_id, body + bytes(pad4(HEADER_SIZE + len(body))))
 
     def response(self, call_id: int, stub: bytes, context_id: int = 0) -> bytes:
-        """Response PDU(s) for a call, cut to the client's ``max_recv_frag``."""
+        """Response PDU(s) for a call, cut to the client's ``max_recv_frag`` (signed once
+        :attr:`signing` is set)."""
+        if self.signing is not None:
+            return self.signing.signed_fragments(
+                RESPONSE_HEAD,
+                PTYPE_RESPONSE,
+                call_id,
+                stub,
+                self.response_frag,
+                lambda _offset: (context_id, 0, 0),
+            )
         return fragment_stub(
             RESPONSE_HEAD,
             PTYPE_RESPONSE,
@@ -226,4 +294,13 @@ def decode_bind(header: PduHeader, fragment: bytes) -> BindRequest:
         syntaxes = tuple(syntax_from(fragment, offset + 20 * i) for i in range(n_syntaxes))
         offset += 20 * n_syntaxes
         contexts.append(PresentationContext(context_id, abstract, syntaxes))
-    return BindRequest(header.call_id, max_xmit, max_recv, assoc_group, tuple(contexts))
+    auth = read_verifier(header, fragment, offset) if header.auth_length else None
+    return BindRequest(header.call_id, max_xmit, max_recv, assoc_group, tuple(contexts), auth)
+
+
+def decode_auth3(header: PduHeader, fragment: bytes) -> Auth3:
+    """Decode an AUTH3 PDU (whole fragment, header included)."""
+    verifier = read_verifier(header, fragment, HEADER_SIZE)
+    if verifier is None:
+        raise ProtocolError("auth3 PDU without an authentication verifier")
+    return Auth3(header.call_id, verifier)

@@ -26,6 +26,8 @@ STATUS_STYLE = {
     HostStatus.TIMEOUT: "yellow",
     HostStatus.BIND_REJECTED: "red",
     HostStatus.RPC_FAULT: "red",
+    HostStatus.ACCESS_DENIED: "yellow",
+    HostStatus.AUTH_FAILED: "red",
     HostStatus.PROTOCOL_ERROR: "red",
     HostStatus.UNRESOLVED: "magenta",
 }

@@ -88,17 +88,6 @@ _TRANSPORT_WORDS = {
     "ncalrpc": "LRPC",
     "ncadg_ip_udp": "UDP",
 }
-_STATUS_MEANING = {
-    HostStatus.OK: "the endpoint mapper answered and its map was read",
-    HostStatus.CLOSED: "the port refused the connection (reset)",
-    HostStatus.FILTERED: "no answer to the connection attempt",
-    HostStatus.UNREACHABLE: "ICMP unreachable or no route",
-    HostStatus.TIMEOUT: "connected, then silence (or the host deadline)",
-    HostStatus.BIND_REJECTED: "the endpoint mapper interface was refused",
-    HostStatus.RPC_FAULT: "the server answered with a fault",
-    HostStatus.PROTOCOL_ERROR: "the server sent bytes that are not DCE/RPC",
-    HostStatus.UNRESOLVED: "the name did not resolve",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,7 +463,7 @@ def _summary(content: ReportContent, counts: ReportTally) -> str:
         out.append(
             f"<tr{row_class}><td>{status.value}</td>"
             f'<td class="num">{_count(f"status-{status.value}", number)}</td>'
-            f"<td>{_STATUS_MEANING[status]}</td></tr>"
+            f"<td>{status.meaning}</td></tr>"
         )
     out.append("</tbody></table>")
     out.append('<table class="counts"><thead><tr><th>worst finding of a host</th>')
