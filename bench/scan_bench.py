@@ -106,9 +106,20 @@ class Measured:
 class Bench:
     """The namespace, the lab and every child process; ``close()`` undoes all of it."""
 
-    def __init__(self, workdir: Path) -> None:
+    nft_table = "epmbench"
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        network: str = LIVE_NETWORK,
+        live: int = LIVE_HOSTS,
+        netns_prefix: str = "epmbench",
+    ) -> None:
         self.workdir = workdir
-        self.netns = f"epmbench{os.getpid()}"
+        self.network = network
+        self.live = live
+        self.netns = f"{netns_prefix}{os.getpid()}"
         self.children: list[subprocess.Popen[bytes]] = []
         self.lab: subprocess.Popen[bytes] | None = None
         self.netns_made = False
@@ -125,8 +136,8 @@ class Bench:
             [
                 sys.executable,
                 str(BENCH / "lab_runner.py"),
-                LIVE_NETWORK,
-                str(LIVE_HOSTS),
+                self.network,
+                str(self.live),
                 str(PORT),
                 str(self.live_file),
             ],
@@ -146,9 +157,16 @@ class Bench:
                 file=sys.stderr,
             )
             return False
+        path = self.workdir / "rules.nft"
+        path.write_text(self.rules())
+        _run(["ip", "netns", "exec", self.netns, "nft", "-f", str(path)])
+        return True
+
+    def rules(self) -> str:
+        """The nft table: other addresses of the port closed, the filtered range dropped."""
         live = ", ".join(self.live_addresses())
-        rules = f"""
-table ip epmbench {{
+        return f"""
+table ip {self.nft_table} {{
   set live {{
     type ipv4_addr
     elements = {{ {live} }}
@@ -160,10 +178,6 @@ table ip epmbench {{
   }}
 }}
 """
-        path = self.workdir / "rules.nft"
-        path.write_text(rules)
-        _run(["ip", "netns", "exec", self.netns, "nft", "-f", str(path)])
-        return True
 
     def live_addresses(self) -> list[str]:
         return [line for line in self.live_file.read_text().split() if line]
@@ -242,7 +256,7 @@ table ip epmbench {{
         self.children.clear()
         if self.nft_loaded:
             subprocess.run(
-                ["ip", "netns", "exec", self.netns, "nft", "delete", "table", "ip", "epmbench"],
+                ["ip", "netns", "exec", self.netns, "nft", "delete", "table", "ip", self.nft_table],
                 check=False,
                 stderr=subprocess.DEVNULL,
             )
