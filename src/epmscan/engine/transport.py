@@ -4,15 +4,29 @@ A thin ``asyncio.Protocol`` (cheaper than streams on the hot path) buffers what 
 peer sends; :meth:`Connection.read` waits for the next bytes with a deadline of its
 own. This is the only module that sees ``OSError``: everything it raises is an
 :class:`epmscan.errors.TransportError`.
+
+The deadlines measure the network, not the client. A busy event loop runs its timers
+before it looks for I/O, so a timer can fire while the answer already sits in the
+kernel, unseen. So when a deadline fires, it first checks the real clock (the loop's
+cached time can be stale by a whole iteration: too early, the timer is re-armed for
+the rest) and then asks the kernel (``poll`` with a zero timeout on the socket): a
+connect that completed, or bytes (or an EOF, or a reset) waiting to be read, are the
+answer, and the wait goes on until the loop delivers them. Only a socket the kernel
+has nothing for is a timeout. ``open_tcp`` therefore makes its socket itself (a
+non-blocking ``connect``, completion seen as writability) and hands it to the loop's
+transport once connected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import os
+import select
 import socket
 import struct
-from typing import cast
+import time
+from typing import Any, cast
 
 from epmscan.errors import (
     ConnectionClosedError,
@@ -90,12 +104,13 @@ class _BufferingProtocol(asyncio.Protocol):
 class Connection:
     """One established TCP connection. Not safe for concurrent readers."""
 
-    __slots__ = ("_loop", "_protocol", "_transport")
+    __slots__ = ("_fd", "_loop", "_protocol", "_transport")
 
     def __init__(self, transport: asyncio.Transport, protocol: _BufferingProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
         self._loop = asyncio.get_running_loop()
+        self._fd = -1
 
     def write(self, data: bytes) -> None:
         if self._transport.is_closing():
@@ -110,16 +125,25 @@ class Connection:
         """
         proto = self._protocol
         if not proto._chunks and not proto._eof:
-            waiter: asyncio.Future[None] = self._loop.create_future()
-            proto._waiter = waiter
-            timer = self._loop.call_later(timeout, _expire, waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                proto._waiter = None
-            if not proto._chunks and not proto._eof:
-                raise ReadTimeoutError(f"no answer within {timeout:g} s")
+            deadline = time.monotonic() + timeout
+            wait = timeout
+            while True:
+                waiter: asyncio.Future[None] = self._loop.create_future()
+                proto._waiter = waiter
+                timer = self._loop.call_later(wait, _expire, waiter)
+                try:
+                    await waiter
+                finally:
+                    timer.cancel()
+                    proto._waiter = None
+                if proto._chunks or proto._eof:
+                    break
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    continue  # the loop's clock was behind: the deadline has not come yet
+                if not _has_events(self._socket_fd(), select.POLLIN):
+                    raise ReadTimeoutError(f"no answer within {timeout:g} s")
+                wait = timeout  # the answer is in the kernel: the loop delivers it next
         if proto._chunks:
             chunks = proto._chunks
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -129,6 +153,12 @@ class Connection:
         if isinstance(exc, OSError):
             raise translate_os_error(exc, connecting=False)
         raise ConnectionClosedError("connection closed by peer")
+
+    def _socket_fd(self) -> int:
+        if self._fd < 0:
+            sock = self._transport.get_extra_info("socket")
+            self._fd = sock.fileno() if sock is not None else -1
+        return self._fd
 
     def close(self, *, abort: bool = False) -> None:
         """Close the connection; ``abort`` sends a RST instead of a FIN (no TIME_WAIT)."""
@@ -144,21 +174,84 @@ class Connection:
             self._transport.close()
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
+def _expire(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_result(None)
 
 
-async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connection:
-    """Connect to ``address:port`` (an IP literal) within ``connect_timeout`` seconds."""
-    loop = asyncio.get_running_loop()
+def _has_events(fd: int, events: int) -> bool:
+    """Whether the kernel has ``events`` (or an error, or a hang-up) for ``fd`` right now."""
+    if fd < 0:
+        return False
+    poller = select.poll()
+    poller.register(fd, events)
+    return bool(poller.poll(0))
+
+
+_WRITABLE = "writable"
+
+
+def _connect_done(waiter: asyncio.Future[str | None]) -> None:
+    if not waiter.done():
+        waiter.set_result(_WRITABLE)
+
+
+async def _wait_connected(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, timeout: float
+) -> None:
+    """Wait until the connect of ``sock`` ends; raises ``ConnectTimeoutError`` or an ``OSError``.
+
+    The deadline runs from the SYN (the ``connect`` call just before), on the real clock.
+    """
+    fd = sock.fileno()
+    deadline = time.monotonic() + timeout
+    wait = timeout
     try:
-        async with asyncio.timeout(connect_timeout):
-            transport, protocol = await loop.create_connection(
-                _BufferingProtocol, host=address, port=port
-            )
-    except TimeoutError:
-        raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s") from None
+        while True:
+            waiter: asyncio.Future[str | None] = loop.create_future()
+            loop.add_writer(fd, _connect_done, waiter)
+            timer = loop.call_later(wait, _expire, waiter)
+            try:
+                if await waiter == _WRITABLE:
+                    break
+            finally:
+                timer.cancel()
+            wait = deadline - time.monotonic()
+            if wait > 0:
+                continue  # the loop's clock was behind: the deadline has not come yet
+            if _has_events(fd, select.POLLOUT):
+                break  # the kernel has the answer: the busy loop had not looked yet
+            raise ConnectTimeoutError(f"no answer to connect within {timeout:g} s")
+    finally:
+        loop.remove_writer(fd)
+    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if error:
+        raise OSError(error, os.strerror(error))
+
+
+async def open_tcp(address: str, port: int, *, connect_timeout: float) -> Connection:
+    """Connect to ``address:port`` (an IP literal) within ``connect_timeout`` seconds.
+
+    The timeout is the network's: an answer the kernel received in time counts even when
+    the event loop was too busy to see it before the timer fired.
+    """
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError as exc:
         raise translate_os_error(exc, connecting=True) from None
+    try:
+        sock.setblocking(False)
+        try:
+            sock.connect((address, port))
+        except BlockingIOError:
+            await _wait_connected(loop, sock, connect_timeout)
+        transport, protocol = await loop.create_connection(_BufferingProtocol, sock=sock)
+    except OSError as exc:
+        sock.close()
+        raise translate_os_error(exc, connecting=True) from None
+    except BaseException:
+        sock.close()
+        raise
     return Connection(transport, protocol)  # a uvloop transport at run time, typed as asyncio's
