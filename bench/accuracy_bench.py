@@ -15,10 +15,20 @@ table in the namespace deciding what every *other* address of the /16 does:
 
 Each setting (the defaults, and fixed ``--concurrency`` values) is run several times
 against the same lab; a run's *false negatives* are the live hosts it did not report
-``ok`` (with the statuses they got instead). The lab is idle for the other addresses
-(the kernel answers or drops them), so any live host missed is the client's doing.
-Wall time, CPU and peak RSS come from ``os.wait4`` on the client, the in-run time from
-epmscan's own summary. Everything is torn down on exit, error or Ctrl-C.
+``ok`` (with the statuses they got instead). ``--pacing "KEY=VALUE ..."`` adds the same
+settings with fields of ``PacingSettings`` overridden (``adaptive=false``,
+``lag_target=0.1``...), run through ``bench/pacing_runner.py``: how the defaults were
+chosen. ``--baseline DIR`` adds the same command lines run with another epmscan
+(``PYTHONPATH=DIR``, e.g. ``git archive`` of an earlier commit's ``src``), round-robin
+with this one, so that before and after see the same load on a shared machine.
+
+The lab is idle for the other addresses (the kernel answers or drops them), so any
+live host missed is the client's doing. How often a client misses depends on how much
+CPU it gets: ``--busy N`` keeps N CPU-bound processes running beside it (a shared
+machine), which makes the losses of a client that counts its own busy time
+reproducible. Wall time, CPU and peak RSS come from ``os.wait4`` on the client, the
+in-run time from epmscan's own summary. Everything is torn down on exit, error or
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scan_bench import PORT, Bench, Measured, interrupts_raise, machine
+from scan_bench import BENCH, PORT, Bench, Measured, interrupts_raise, machine
 
 NETWORK = "127.105.0.0/16"
 LIVE_HOSTS = 40
@@ -51,13 +61,17 @@ class Case:
     concurrency: int | None
     """None: epmscan's default."""
     runs: int
-    extra: tuple[str, ...] = ()
+    pacing: tuple[str, ...] = ()
+    """``KEY=VALUE`` overrides of ``PacingSettings`` (run through ``pacing_runner.py``)."""
+    baseline: str | None = None
+    """Run another epmscan: its ``src`` directory, put first on ``PYTHONPATH``."""
 
     @property
     def label(self) -> str:
         setting = "default" if self.concurrency is None else f"-c {self.concurrency}"
-        extra = f" {' '.join(self.extra)}" if self.extra else ""
-        return f"{setting}{extra}"
+        pacing = f", {' '.join(self.pacing)}" if self.pacing else ""
+        before = "before: " if self.baseline else ""
+        return f"{before}{setting}{pacing}"
 
 
 @dataclass
@@ -117,6 +131,11 @@ table ip {self.nft_table} {{
 }}
 """
 
+    def start_busy(self, count: int) -> None:
+        """``count`` processes that only burn CPU, until the benchmark ends."""
+        for _ in range(count):
+            self.spawn([sys.executable, "-c", "while True: pass"])
+
     def set_rest(self, rest: str) -> None:
         """Reload the table so that the other addresses ``rest`` (``rst`` or ``drop``)."""
         if rest == self.rest and self.nft_loaded:
@@ -133,22 +152,39 @@ table ip {self.nft_table} {{
 
 def scan_once(bench: AccuracyBench, case: Case, live: set[str]) -> Run:
     jsonl = bench.workdir / "accuracy.jsonl"
-    command = [
-        "epmscan",
-        "scan",
-        NETWORK,
-        "--port",
-        str(PORT),
-        "--connect-timeout",
-        f"{CONNECT_TIMEOUT:g}",
-        "--jsonl",
-        str(jsonl),
-        "--no-progress",
-    ]
-    if case.concurrency is not None:
-        command += ["--concurrency", str(case.concurrency)]
-    command += list(case.extra)
-    measured: Measured = bench.measure(case.label, command, timeout=900)
+    if case.pacing:
+        from epmscan.settings import SCAN_CONCURRENCY
+
+        concurrency = SCAN_CONCURRENCY if case.concurrency is None else case.concurrency
+        command = [
+            sys.executable,
+            str(BENCH / "pacing_runner.py"),
+            NETWORK,
+            str(PORT),
+            f"{CONNECT_TIMEOUT:g}",
+            str(jsonl),
+            str(concurrency),
+            *case.pacing,
+        ]
+    else:
+        command = [
+            "epmscan",
+            "scan",
+            NETWORK,
+            "--port",
+            str(PORT),
+            "--connect-timeout",
+            f"{CONNECT_TIMEOUT:g}",
+            "--jsonl",
+            str(jsonl),
+            "--no-progress",
+        ]
+        if case.concurrency is not None:
+            command += ["--concurrency", str(case.concurrency)]
+    env = None
+    if case.baseline:
+        env = dict(os.environ, PYTHONPATH=f"{case.baseline}{os.pathsep}{BENCH.parent}")
+    measured: Measured = bench.measure(case.label, command, timeout=900, env=env)
     found: dict[str, str] = {}
     summary: dict[str, Any] = {}
     with open(jsonl, "rb") as lines:
@@ -181,12 +217,13 @@ def scan_once(bench: AccuracyBench, case: Case, live: set[str]) -> Run:
     )
 
 
-def table(runs: list[Run], rest: str) -> str:
+def table(runs: list[Run], rest: str, busy: int) -> str:
     """One Markdown row per setting: false negatives of every run, rates and RSS."""
     what = "closed (RST)" if rest == "rst" else "filtered (SYN dropped)"
+    beside = f", {busy} CPU-bound processes beside" if busy else ""
     lines = [
         f"### {NETWORK}: {LIVE_HOSTS} live, the rest {what}, --connect-timeout "
-        f"{CONNECT_TIMEOUT:g}\n",
+        f"{CONNECT_TIMEOUT:g}{beside}\n",
         "| setting | runs | false negatives per run | missed as | addr/s (in-run), "
         "median [min-max] | wall s, median | CPU s, median | peak RSS MB, max |",
         "|---|---:|---|---|---|---:|---:|---:|",
@@ -226,6 +263,20 @@ def main() -> int:
         action="append",
         help="fixed concurrencies to run besides the default (repeatable; replaces the plan's)",
     )
+    parser.add_argument(
+        "--pacing",
+        action="append",
+        default=[],
+        help='PacingSettings overrides, e.g. "adaptive=false" (repeatable: one variant each)',
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run the command lines with the epmscan in this src directory (before)",
+    )
+    parser.add_argument(
+        "--busy", type=int, default=0, help="CPU-bound processes running beside the client"
+    )
     parser.add_argument("--json", type=Path, help="write the raw numbers here")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -237,8 +288,14 @@ def main() -> int:
             return 2
     cases = plan(args.quick)
     if args.concurrency:
-        rests = sorted({c.rest for c in cases})
+        rests = sorted({c.rest for c in cases}, reverse=True)
         cases = [Case(rest, c, cases[0].runs) for rest in rests for c in [None, *args.concurrency]]
+    base = list(cases)
+    if args.baseline:
+        before = str(args.baseline.resolve())
+        cases += [Case(c.rest, c.concurrency, c.runs, baseline=before) for c in base]
+    for variant in args.pacing:
+        cases += [Case(c.rest, c.concurrency, c.runs, tuple(variant.split())) for c in base]
     if args.runs:
         for case in cases:
             case.runs = args.runs
@@ -251,22 +308,29 @@ def main() -> int:
         try:
             bench.setup()
             live = set(bench.live_addresses())
-            for case in cases:
-                bench.set_rest(case.rest)
-                for i in range(case.runs):
-                    run = scan_once(bench, case, live)
-                    runs.append(run)
-                    print(
-                        f"# {case.rest} {case.label} run {i + 1}: {run.false_negatives} false "
-                        f"negatives {run.missed_statuses or ''}, {run.rate:,.0f} addr/s, "
-                        f"{run.peak_rss_mb:.0f} MB",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+            bench.start_busy(args.busy)
+            for rest in ("rst", "drop"):
+                of_rest = [case for case in cases if case.rest == rest]
+                if of_rest:
+                    bench.set_rest(rest)
+                # round-robin, so that a change in the machine's load hits every setting
+                for i in range(max((case.runs for case in of_rest), default=0)):
+                    for case in of_rest:
+                        if i >= case.runs:
+                            continue
+                        run = scan_once(bench, case, live)
+                        runs.append(run)
+                        print(
+                            f"# {rest} {case.label} run {i + 1}: {run.false_negatives} false "
+                            f"negatives {run.missed_statuses or ''}, {run.rate:,.0f} addr/s, "
+                            f"{run.peak_rss_mb:.0f} MB",
+                            file=sys.stderr,
+                            flush=True,
+                        )
         finally:
             bench.close()
     rests = [r for r in ("rst", "drop") if any(run.rest == r for run in runs)]
-    markdown = "\n".join(table(runs, rest) for rest in rests)
+    markdown = "\n".join(table(runs, rest, args.busy) for rest in rests)
     seconds = round(time.perf_counter() - started, 1)
     print(markdown)
     print(f"accuracy benchmark took {seconds} s on {machine()}")

@@ -184,7 +184,13 @@ table ip {self.nft_table} {{
 
     # --- running ----------------------------------------------------------------------
 
-    def spawn(self, command: Sequence[str], *, stdout: Any = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self,
+        command: Sequence[str],
+        *,
+        stdout: Any = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
         name = Path(command[1] if command[0] == sys.executable else command[0]).stem
         err = open(self.workdir / f"{name}.err", "ab")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
@@ -192,17 +198,25 @@ table ip {self.nft_table} {{
             stdout=stdout if stdout is not None else subprocess.DEVNULL,
             stderr=err,
             start_new_session=True,
+            env=env,
         )
         err.close()
         self.children.append(process)
         return process
 
-    def measure(self, label: str, command: Sequence[str], *, timeout: float = 300.0) -> Measured:
+    def measure(
+        self,
+        label: str,
+        command: Sequence[str],
+        *,
+        timeout: float = 300.0,
+        env: dict[str, str] | None = None,
+    ) -> Measured:
         """Run ``command`` in the namespace to the end; its wall time, CPU and peak RSS."""
         out_path = self.workdir / "stdout.txt"
         with open(out_path, "wb") as out:
             started = time.perf_counter()
-            process = self.spawn(command, stdout=out)
+            process = self.spawn(command, stdout=out, env=env)
             status, usage = _wait4(process, timeout)
             wall = time.perf_counter() - started
         self.children.remove(process)

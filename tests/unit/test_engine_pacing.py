@@ -11,7 +11,14 @@ import asyncio
 
 import pytest
 
-from epmscan.engine.pacing import InFlightWindow, WindowControl, watch_lag
+from epmscan.engine.pacing import (
+    CUT_HOLD,
+    DEEPEST_CUT,
+    InFlightWindow,
+    LagSampler,
+    WindowControl,
+    watch_lag,
+)
 from epmscan.engine.scanner import Scanner
 from epmscan.errors import LocalResourceError
 from epmscan.models import HostResult, HostStatus
@@ -57,35 +64,67 @@ def test_the_window_does_not_grow_when_no_worker_waits_for_a_slot() -> None:
     assert control.allowed == 100
 
 
-def test_lag_cuts_the_window_once_per_hold_and_never_below_the_floor() -> None:
+def lagging_samples(
+    control: WindowControl, clock: FakeClock, lag: float, seconds: float, *, busy: float = 1.0
+) -> None:
+    """A loop that runs its timers ``lag`` late for ``seconds``: one sample per iteration."""
+    end = clock.now + seconds
+    while clock.now < end:
+        control.on_lag(lag, clock.advance(PACING.sample_interval + lag), saturated=True, busy=busy)
+
+
+def test_sustained_lag_cuts_the_window_in_proportion_once_per_hold() -> None:
     clock = FakeClock()
     control = WindowControl(2000, PACING)
     calm_samples(control, clock, 200, saturated=True)
-    control.on_lag(0.3, clock.advance(0.02), saturated=True)
-    after_first = control.allowed
-    assert after_first < 2000
-    # A second late sample within the hold (the first cut not yet seen) does not cut again.
-    control.on_lag(0.3, clock.advance(0.02), saturated=True)
-    assert control.allowed == after_first
-    control.on_lag(0.3, clock.advance(0.5), saturated=True)
-    assert control.allowed < after_first
-    for _ in range(100):
-        control.on_lag(1.0, clock.advance(1.1), saturated=True)
+    assert control.allowed == 2000
+    lagging_samples(control, clock, 0.2, 0.3)  # less than the hold: at most one cut
+    assert control.cuts <= 1
+    lagging_samples(control, clock, 0.2, 3.0)
+    # the smoothed lag climbs towards 0.2 s, four times the target: the window is cut
+    # towards a quarter, by at most half per cut, a cut at most every CUT_HOLD seconds
+    assert 2 <= control.cuts <= 3.3 / CUT_HOLD + 1
+    assert control.allowed <= 2000 * 0.25
+    assert control.allowed >= 2000 * DEEPEST_CUT**control.cuts
+
+
+def test_a_single_late_timer_is_not_a_trend() -> None:
+    clock = FakeClock()
+    control = WindowControl(2000, PACING)
+    calm_samples(control, clock, 200, saturated=True)
+    control.on_lag(0.15, clock.advance(0.17), saturated=True)  # one burst of timeouts
+    calm_samples(control, clock, 100, saturated=True)
+    assert control.cuts == 0
+    assert control.allowed == 2000
+
+
+def test_the_window_never_shrinks_below_the_floor() -> None:
+    clock = FakeClock()
+    control = WindowControl(2000, PACING)
+    lagging_samples(control, clock, 1.0, 60.0)
     assert control.allowed == PACING.floor
-    assert control.cuts > 2
 
 
 def test_after_a_cut_the_window_grows_slower_than_in_slow_start() -> None:
     clock = FakeClock()
     fresh = WindowControl(5000, PACING)
     cut = WindowControl(5000, PACING)
+    lagging_samples(cut, clock, 0.3, 1.5)
+    assert cut.cuts >= 1
+    calm_samples(cut, clock, 200, saturated=True)  # the lag is forgotten, the hold over
     cut.limit = fresh.limit = 400.0
-    cut.on_lag(0.3, clock.advance(0.02), saturated=True)
-    cut.limit = 400.0
-    clock.advance(1.0)
     calm_samples(fresh, clock, 10, saturated=True)
     calm_samples(cut, clock, 10, saturated=True)
     assert 400 < cut.allowed < fresh.allowed
+
+
+def test_slow_start_stops_as_soon_as_one_sample_shows_load() -> None:
+    clock = FakeClock()
+    control = WindowControl(2000, PACING)
+    for _ in range(50):
+        control.on_lag(0.03, clock.advance(0.05), saturated=True)  # above half the target
+    assert control.allowed == PACING.initial
+    assert control.cuts == 0
 
 
 def test_lag_below_the_target_does_not_cut() -> None:
@@ -180,34 +219,44 @@ def test_growth_hands_out_slots_to_waiters() -> None:
     asyncio.run(main())
 
 
-def test_watch_lag_measures_how_late_the_loop_runs_a_timer() -> None:
-    samples: list[float] = []
+def test_a_lag_sample_is_how_late_the_timer_ran_and_the_loops_share_of_the_cpu() -> None:
+    sampler = LagSampler(wall=10.0, cpu=5.0)
+    # due at 10.02, ran at 10.5: 0.48 s late; 0.25 s of CPU in 0.5 s of wall time
+    assert sampler.sample(10.02, 10.5, 5.25) == pytest.approx((0.48, 0.5))
+    # on time, and the thread never ran (descheduled): no lag, not busy
+    assert sampler.sample(10.52, 10.52, 5.25) == pytest.approx((0.0, 0.0))
+    assert sampler.sample(10.5, 10.6, 5.4) == pytest.approx((0.1, 1.0))
+
+
+def test_lag_while_others_have_the_cpu_does_not_shrink_the_window_but_is_pressure() -> None:
+    clock = FakeClock()
+    control = WindowControl(2000, PACING)
+    calm_samples(control, clock, 200, saturated=True)
+    started = clock.now
+    for _ in range(20):
+        control.on_lag(0.3, clock.advance(0.5), saturated=True, busy=0.05)
+    assert control.allowed == 2000
+    assert control.pressure_since(started)
+    control.on_lag(0.3, clock.advance(0.5), saturated=True, busy=0.9)
+    assert control.allowed < 2000
+
+
+def test_watch_lag_feeds_the_window_with_samples() -> None:
+    samples: list[tuple[float, float]] = []
 
     class Recorder(InFlightWindow):
-        def on_lag(self, lag: float) -> None:
-            samples.append(lag)
-
-    class JumpingClock:
-        """Real intervals, but every other reading is 0.4 s later: a loop that lagged."""
-
-        def __init__(self) -> None:
-            self.calls = 0
-            self.base = 0.0
-
-        def __call__(self) -> float:
-            self.calls += 1
-            self.base += 0.001
-            return self.base + (0.4 if self.calls % 2 == 0 else 0.0)
+        def on_lag(self, lag: float, busy: float = 1.0) -> None:
+            samples.append((lag, busy))
 
     async def main() -> None:
         window = Recorder(WindowControl(10, PACING))
-        task = asyncio.create_task(watch_lag(window, 0.001, clock=JumpingClock()))
+        task = asyncio.create_task(watch_lag(window, 0.001))
         while len(samples) < 3:
             await asyncio.sleep(0.005)
         task.cancel()
 
     asyncio.run(main())
-    assert all(sample == pytest.approx(0.4, abs=0.01) for sample in samples[:3])
+    assert all(lag >= 0 and 0 <= busy <= 1 for lag, busy in samples)
 
 
 # --- the scanner: re-probes and descriptors -----------------------------------------------

@@ -8,12 +8,20 @@ TCP sender (or nmap) adapts its window to drops, the scanner adapts the number o
 in flight to the loop's lag:
 
 - :func:`watch_lag` samples, every ``sample_interval``, how late a timer fires (on the
-  real clock) and hands the sample to :class:`WindowControl`;
-- the window starts at ``initial`` and doubles quickly while the loop is calm and
-  workers wait for a slot (slow start); a sample above ``lag_target`` cuts it by a
-  quarter (at most once per hold time, so that a cut is seen before the next one), and
-  from then on it grows by a few percent per calm sample; it never leaves
-  ``[floor, ceiling]`` (the ceiling is ``--concurrency``);
+  real clock) and how much of that time the loop's thread spent on the CPU
+  (:class:`LagSampler`), and hands both to :class:`WindowControl`. The window follows
+  the loop's *own* lag, the lag scaled by that CPU share: a loop that waits because
+  other processes have the cores is not made faster by fewer hosts in flight (and a
+  filtered range would be slowed for nothing), a loop busy with its own callbacks is;
+- the window starts at ``initial`` and grows by a quarter per sample while the loop is
+  calm (the sample and the smoothed own lag below half of ``lag_target``) and workers
+  wait for a slot (slow start). The own lag is smoothed over a second
+  (:data:`LAG_SMOOTHING_TIME`): the wave of timeouts a filtered range brings once per
+  connect timeout is not a trend. When the smoothed own lag exceeds ``lag_target``,
+  the window is scaled by ``lag_target / lag`` (the lag grows about in proportion to
+  the hosts in flight), at most halved and at most once per :data:`CUT_HOLD`, so that
+  a cut is seen before the next; from then on it grows by 3 % per calm sample. It
+  never leaves ``[floor, ceiling]`` (the ceiling is ``--concurrency``);
 - running out of file descriptors (EMFILE and friends) caps the window below the
   number of hosts in flight at that moment, for the rest of the run: that many
   connections is what this machine allows;
@@ -21,9 +29,9 @@ in flight to the loop's lag:
   attempt ended in a timeout during such a time is probed again
   (:meth:`WindowControl.pressure_since`), see ``engine/scanner.py``.
 
-A dropped SYN costs the client a timer and a socket, not a burst of callbacks, so a
-range of filtered addresses keeps the loop calm and the window at its ceiling: a
-filtered range is scanned at ``ceiling / connect timeout`` addresses per second.
+A dropped SYN costs the client a socket and a timer, not a burst of callbacks: at the
+default ceiling a filtered range keeps the loop calm and the window at its ceiling, and
+is scanned at ``ceiling / connect timeout`` addresses per second (docs/performance.md).
 :class:`WindowControl` is pure (no asyncio, the time is passed in) so that its rules
 can be tested with a fake clock; :class:`InFlightWindow` is the asyncio gate over it.
 """
@@ -42,10 +50,13 @@ GROWTH_SLOW_START = 1.25
 """Window factor per calm sample while no cut has happened yet (doubles in ~3 samples)."""
 GROWTH_AVOIDANCE = 1.03
 """Window factor per calm sample after the first cut."""
-CUT = 0.75
-"""Window factor when the loop lags."""
-LAG_SMOOTHING = 0.25
-"""Weight of a new sample in the smoothed lag that decides growth."""
+DEEPEST_CUT = 0.5
+"""A cut scales the window by ``lag_target / smoothed lag``, but never by less than this."""
+LAG_SMOOTHING_TIME = 1.0
+"""Time constant (seconds) of the smoothed lag: a second, so that the wave of timeouts a
+filtered range brings once per connect timeout is averaged out."""
+CUT_HOLD = 0.5
+"""Least time (seconds) between two cuts, and between a cut and growth."""
 
 
 class WindowControl:
@@ -61,6 +72,7 @@ class WindowControl:
         self.slow_start = True
         self.cuts = 0
         self.peak_lag = 0.0
+        self._last_sample: float | None = None
         self._last_cut = -math.inf
         self._last_pressure = -math.inf
         self._fd_cap: int | None = None
@@ -75,26 +87,33 @@ class WindowControl:
         """The most hosts in flight the open-file limit allowed, once it was hit."""
         return self._fd_cap
 
-    def on_lag(self, lag: float, now: float, *, saturated: bool) -> None:
-        """One lag sample; ``saturated``: workers are waiting for a slot."""
+    def on_lag(self, lag: float, now: float, *, saturated: bool, busy: float = 1.0) -> None:
+        """One lag sample.
+
+        ``busy``: the share (0 to 1) of the sample's time the loop spent on the CPU;
+        ``saturated``: workers are waiting for a slot. Pressure counts the whole lag (any
+        lag delays what the loop sees); the window follows the loop's own share of it,
+        smoothed over :data:`LAG_SMOOTHING_TIME` (a burst of timeouts is not a trend).
+        """
         lag = max(0.0, lag)
         self.peak_lag = max(self.peak_lag, lag)
-        self.smoothed_lag += LAG_SMOOTHING * (lag - self.smoothed_lag)
         if lag >= self.settings.pressure_lag:
             self._last_pressure = now
-        if not self.settings.adaptive:
+        own = lag * min(1.0, max(0.0, busy))
+        since = (
+            self.settings.sample_interval if self._last_sample is None else now - self._last_sample
+        )
+        self._last_sample = now
+        weight = 1.0 - math.exp(-max(0.0, since) / LAG_SMOOTHING_TIME)
+        self.smoothed_lag += weight * (own - self.smoothed_lag)
+        if not self.settings.adaptive or now - self._last_cut < CUT_HOLD:
             return
-        if lag > self.settings.lag_target:
-            hold = max(lag, 2 * self.settings.sample_interval)
-            if now - self._last_cut >= hold:
-                self._cut(now)
-            return
-        if not saturated or self.smoothed_lag > self.settings.lag_target / 2:
-            return
-        if now - self._last_cut < 2 * self.settings.sample_interval:
-            return
-        factor = GROWTH_SLOW_START if self.slow_start else GROWTH_AVOIDANCE
-        self.limit = min(float(self._top()), max(self.limit * factor, self.limit + 1))
+        target = self.settings.lag_target
+        if self.smoothed_lag > target:
+            self._cut(now, max(DEEPEST_CUT, target / self.smoothed_lag))
+        elif saturated and max(own, self.smoothed_lag) < target / 2:
+            factor = GROWTH_SLOW_START if self.slow_start else GROWTH_AVOIDANCE
+            self.limit = min(float(self._top()), max(self.limit * factor, self.limit + 1))
 
     def on_local_exhaustion(self, in_flight: int, now: float) -> None:
         """The machine ran out of descriptors with ``in_flight`` hosts in flight (this one too).
@@ -114,8 +133,8 @@ class WindowControl:
     def _top(self) -> int:
         return self.ceiling if self._fd_cap is None else min(self.ceiling, self._fd_cap)
 
-    def _cut(self, now: float) -> None:
-        self.limit = max(float(min(self.floor, self._top())), self.limit * CUT)
+    def _cut(self, now: float, factor: float) -> None:
+        self.limit = max(float(min(self.floor, self._top())), self.limit * factor)
         self.slow_start = False
         self.cuts += 1
         self._last_cut = now
@@ -165,8 +184,8 @@ class InFlightWindow:
                 self.in_flight += 1
                 waiter.set_result(None)
 
-    def on_lag(self, lag: float) -> None:
-        self.control.on_lag(lag, self.clock(), saturated=bool(self._waiters))
+    def on_lag(self, lag: float, busy: float = 1.0) -> None:
+        self.control.on_lag(lag, self.clock(), saturated=bool(self._waiters), busy=busy)
         self.hand_out()
 
     def on_local_exhaustion(self) -> None:
@@ -183,11 +202,35 @@ class InFlightWindow:
             pass
 
 
+class LagSampler:
+    """Turns clock readings around one timer into a lag sample and the loop's CPU share."""
+
+    __slots__ = ("_cpu", "_wall")
+
+    def __init__(self, wall: float, cpu: float) -> None:
+        self._wall = wall
+        self._cpu = cpu
+
+    def sample(self, expected: float, wall: float, cpu: float) -> tuple[float, float]:
+        """``(lag, busy)``: how late the timer due at ``expected`` ran (seconds, at least 0),
+        and the share of the time since the last sample the thread spent on the CPU."""
+        elapsed = wall - self._wall
+        busy = (cpu - self._cpu) / elapsed if elapsed > 0 else 1.0
+        self._wall, self._cpu = wall, cpu
+        return max(0.0, wall - expected), min(1.0, max(0.0, busy))
+
+
 async def watch_lag(
-    window: InFlightWindow, interval: float, *, clock: Callable[[], float] = time.monotonic
+    window: InFlightWindow,
+    interval: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    cpu_clock: Callable[[], float] = time.thread_time,
 ) -> None:
     """Sample the loop's lag every ``interval`` seconds until cancelled."""
+    sampler = LagSampler(clock(), cpu_clock())
     while True:
         expected = clock() + interval
         await asyncio.sleep(interval)
-        window.on_lag(clock() - expected)
+        lag, busy = sampler.sample(expected, clock(), cpu_clock())
+        window.on_lag(lag, busy)
