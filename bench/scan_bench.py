@@ -730,6 +730,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one concurrency, small samples")
     parser.add_argument("--json", type=Path, help="write the raw numbers here")
+    parser.add_argument(
+        "--netns-prefix", default="epmbench", help="name of the namespace, before the pid"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("scan_bench: needs root (network namespace, nftables, port 135)", file=sys.stderr)
@@ -747,7 +750,7 @@ def main() -> int:
     plan.filtered_concurrency = min(plan.filtered_concurrency, cap)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="epmbench-") as tmp, interrupts_raise():
-        bench = Bench(Path(tmp))
+        bench = Bench(Path(tmp), netns_prefix=args.netns_prefix)
         try:
             bench.setup()
             result = benchmark(plan, bench)

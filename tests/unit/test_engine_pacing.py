@@ -421,3 +421,18 @@ def test_a_lone_host_out_of_descriptors_backs_off_instead_of_spinning(
     assert attempts == 8
     # Every failure waited before the next try, doubling up to the cap.
     assert [w for w in waits if w != 0.02] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+
+
+def test_a_bug_in_a_job_ends_the_run_with_its_exception() -> None:
+    async def job(target: str, address: str) -> HostResult:
+        if address.endswith(".7"):
+            raise RuntimeError("bug")
+        await asyncio.sleep(0.001)
+        return host(address, HostStatus.OK)
+
+    seen: list[HostResult] = []
+    with pytest.raises(RuntimeError, match="bug"):
+        asyncio.run(
+            Scanner(ScanSettings(concurrency=4), seen.append, job=job).run(iter(targets(50)))
+        )
+    assert len(seen) < 50

@@ -65,6 +65,7 @@ class ScanProgress:
     started: int = 0
     done: int = 0
     in_flight: int = 0
+    """Hosts holding a slot of the in-flight window (their job running)."""
     statuses: Counter[HostStatus] = field(default_factory=Counter)
     local_errors: int = 0
     reprobed: int = 0
@@ -158,6 +159,8 @@ class Scanner(Generic[R]):
             for task in workers:
                 task.cancel()
             await asyncio.wait([*workers, watcher])
+        if self._failure is None and not watcher.cancelled():
+            self._failure = watcher.exception()
         if self._failure is not None:
             raise self._failure
         return self.progress
@@ -167,7 +170,7 @@ class Scanner(Generic[R]):
             await self._work(targets)
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # a bug: the run ends and re-raises it
+        except Exception as exc:  # a bug: the run ends and re-raises it
             if self._failure is None:
                 self._failure = exc
             self._finished.set()
@@ -202,17 +205,13 @@ class Scanner(Generic[R]):
     async def _scan_address(self, spec: str, address: str) -> None:
         progress = self.progress
         progress.started += 1
-        progress.in_flight += 1
-        try:
-            result, started = await self._probe(spec, address)
-            reprobes = self.settings.pacing.reprobes
-            while reprobes > 0 and self._under_pressure(result, started):
-                reprobes -= 1
-                progress.reprobed += 1
-                async with self._reprobe_slots:
-                    result, started = await self._probe(spec, address)
-        finally:
-            progress.in_flight -= 1
+        result, started = await self._probe(spec, address)
+        reprobes = self.settings.pacing.reprobes
+        while reprobes > 0 and self._under_pressure(result, started):
+            reprobes -= 1
+            progress.reprobed += 1
+            async with self._reprobe_slots:
+                result, started = await self._probe(spec, address)
         self._report(result)
 
     def _under_pressure(self, result: R, started: float) -> bool:
@@ -232,8 +231,9 @@ class Scanner(Generic[R]):
     async def _attempt(self, spec: str, address: str) -> R:
         if self._limiter is not None:
             await self._limiter.acquire()
-        window = self.window
+        window, progress = self.window, self.progress
         await window.acquire()
+        progress.in_flight += 1
         holding = True
         backoff = LOCAL_BACKOFF
         try:
@@ -241,18 +241,21 @@ class Scanner(Generic[R]):
                 try:
                     return await self.job(spec, address)
                 except LocalResourceError:
-                    self.progress.local_errors += 1
+                    progress.local_errors += 1
                     alone = window.in_flight <= 1
                     window.on_local_exhaustion()
                     holding = False
+                    progress.in_flight -= 1
                     window.release()
                     if alone:
                         await asyncio.sleep(backoff)
                         backoff = min(2 * backoff, LOCAL_BACKOFF_CAP)
                     await window.acquire()
+                    progress.in_flight += 1
                     holding = True
         finally:
             if holding:
+                progress.in_flight -= 1
                 window.release()
 
     def _report(self, result: R) -> None:
