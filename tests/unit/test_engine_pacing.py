@@ -436,3 +436,40 @@ def test_a_bug_in_a_job_ends_the_run_with_its_exception() -> None:
             Scanner(ScanSettings(concurrency=4), seen.append, job=job).run(iter(targets(50)))
         )
     assert len(seen) < 50
+
+
+def test_lag_from_hosts_that_time_out_does_not_shrink_the_window() -> None:
+    # A filtered range: hosts end by their deadline, paced by the connect timeout;
+    # fewer in flight would only scan it slower. The lag is still pressure.
+    clock = FakeClock()
+    control = WindowControl(5000, PACING)
+    calm_samples(control, clock, 200, saturated=True)
+    for _ in range(2000):
+        control.on_done(timed_out=True)
+    started = clock.now
+    lagging_samples(control, clock, 0.3, 5.0)
+    assert control.cuts == 0
+    assert control.allowed == 5000
+    assert control.pressure_since(started)
+    for _ in range(2000):
+        control.on_done(timed_out=False)  # now answers (resets) come in instead
+    lagging_samples(control, clock, 0.3, 2.0)
+    assert control.cuts >= 1
+    assert control.allowed < 5000
+
+
+def test_the_scanner_tells_the_window_how_hosts_ended() -> None:
+    def share_after(status: HostStatus) -> float:
+        async def job(target: str, address: str) -> HostResult:
+            return host(address, status)
+
+        async def main() -> float:
+            scanner = Scanner(ScanSettings(concurrency=4), lambda r: None, job=job)
+            await scanner.run(iter(targets(400)))
+            return scanner.window.control.answered_share
+
+        return asyncio.run(main())
+
+    assert share_after(HostStatus.FILTERED) < 0.2
+    assert share_after(HostStatus.TIMEOUT) < 0.2
+    assert share_after(HostStatus.CLOSED) == 1.0

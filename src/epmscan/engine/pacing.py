@@ -10,9 +10,12 @@ in flight to the loop's lag:
 - :func:`watch_lag` samples, every ``sample_interval``, how late a timer fires (on the
   real clock) and how much of that time the loop's thread spent on the CPU
   (:class:`LagSampler`), and hands both to :class:`WindowControl`. The window follows
-  the loop's *own* lag, the lag scaled by that CPU share: a loop that waits because
-  other processes have the cores is not made faster by fewer hosts in flight (and a
-  filtered range would be slowed for nothing), a loop busy with its own callbacks is;
+  the part of the lag that fewer hosts in flight would remove: the lag scaled by that
+  CPU share (a loop that waits because other processes have the cores is not made
+  faster by fewer hosts in flight) and by the share of hosts that end by an answer
+  (:meth:`WindowControl.on_done`): hosts that wait out their connect timeout are paced
+  by that timeout, and a filtered range needs ``rate x timeout`` hosts in flight
+  whatever the loop's lag, so cutting for their sake would only slow it down;
 - the window starts at ``initial`` and grows by a quarter per sample while the loop is
   calm (the sample and the smoothed own lag below half of ``lag_target``) and workers
   wait for a slot (slow start). The own lag is smoothed over a second
@@ -29,9 +32,9 @@ in flight to the loop's lag:
   attempt ended in a timeout during such a time is probed again
   (:meth:`WindowControl.pressure_since`), see ``engine/scanner.py``.
 
-A dropped SYN costs the client a socket and a timer, not a burst of callbacks: at the
-default ceiling a filtered range keeps the loop calm and the window at its ceiling, and
-is scanned at ``ceiling / connect timeout`` addresses per second (docs/performance.md).
+So a range of closed addresses settles at a few hundred hosts in flight (where it is
+also fastest), and a filtered range keeps the window at its ceiling, scanned at up to
+``ceiling / connect timeout`` addresses per second (docs/performance.md).
 :class:`WindowControl` is pure (no asyncio, the time is passed in) so that its rules
 can be tested with a fake clock; :class:`InFlightWindow` is the asyncio gate over it.
 """
@@ -57,6 +60,8 @@ LAG_SMOOTHING_TIME = 1.0
 filtered range brings once per connect timeout is averaged out."""
 CUT_HOLD = 0.5
 """Least time (seconds) between two cuts, and between a cut and growth."""
+ANSWER_SMOOTHING = 0.01
+"""Weight of one finished host in the smoothed share of hosts that ended by an answer."""
 
 
 class WindowControl:
@@ -69,6 +74,7 @@ class WindowControl:
         start = self.ceiling if not settings.adaptive else settings.initial
         self.limit = float(max(self.floor, min(self.ceiling, start)))
         self.smoothed_lag = 0.0
+        self.answered_share = 1.0
         self.slow_start = True
         self.cuts = 0
         self.peak_lag = 0.0
@@ -92,14 +98,15 @@ class WindowControl:
 
         ``busy``: the share (0 to 1) of the sample's time the loop spent on the CPU;
         ``saturated``: workers are waiting for a slot. Pressure counts the whole lag (any
-        lag delays what the loop sees); the window follows the loop's own share of it,
-        smoothed over :data:`LAG_SMOOTHING_TIME` (a burst of timeouts is not a trend).
+        lag delays what the loop sees); the window follows the part of it that fewer
+        hosts in flight would remove (the loop's own share, charged to the hosts that end
+        by an answer), smoothed over :data:`LAG_SMOOTHING_TIME`.
         """
         lag = max(0.0, lag)
         self.peak_lag = max(self.peak_lag, lag)
         if lag >= self.settings.pressure_lag:
             self._last_pressure = now
-        own = lag * min(1.0, max(0.0, busy))
+        own = lag * min(1.0, max(0.0, busy)) * self.answered_share
         since = (
             self.settings.sample_interval if self._last_sample is None else now - self._last_sample
         )
@@ -114,6 +121,10 @@ class WindowControl:
         elif saturated and max(own, self.smoothed_lag) < target / 2:
             factor = GROWTH_SLOW_START if self.slow_start else GROWTH_AVOIDANCE
             self.limit = min(float(self._top()), max(self.limit * factor, self.limit + 1))
+
+    def on_done(self, *, timed_out: bool) -> None:
+        """A host finished: by an answer (of any kind), or by waiting out a deadline."""
+        self.answered_share += ANSWER_SMOOTHING * ((not timed_out) - self.answered_share)
 
     def on_local_exhaustion(self, in_flight: int, now: float) -> None:
         """The machine ran out of descriptors with ``in_flight`` hosts in flight (this one too).
@@ -187,6 +198,9 @@ class InFlightWindow:
     def on_lag(self, lag: float, busy: float = 1.0) -> None:
         self.control.on_lag(lag, self.clock(), saturated=bool(self._waiters), busy=busy)
         self.hand_out()
+
+    def on_done(self, *, timed_out: bool) -> None:
+        self.control.on_done(timed_out=timed_out)
 
     def on_local_exhaustion(self) -> None:
         """This host's attempt hit the open-file limit (its slot is still held)."""

@@ -44,6 +44,8 @@ from epmscan.targets import Target, resolve_target
 
 RETRYABLE = frozenset({HostStatus.FILTERED})
 """Statuses ``--retries`` tries again."""
+TIMED_OUT = frozenset({HostStatus.FILTERED, HostStatus.TIMEOUT})
+"""Statuses of hosts that ended by waiting out a deadline (no answer)."""
 REPROBED = frozenset({HostStatus.TIMEOUT})
 """Statuses probed again when the engine was under pressure during the attempt."""
 LOCAL_BACKOFF = 0.05
@@ -239,7 +241,7 @@ class Scanner(Generic[R]):
         try:
             while True:
                 try:
-                    return await self.job(spec, address)
+                    result = await self.job(spec, address)
                 except LocalResourceError:
                     progress.local_errors += 1
                     alone = window.in_flight <= 1
@@ -253,6 +255,9 @@ class Scanner(Generic[R]):
                     await window.acquire()
                     progress.in_flight += 1
                     holding = True
+                    continue
+                window.on_done(timed_out=host_status(result) in TIMED_OUT)
+                return result
         finally:
             if holding:
                 progress.in_flight -= 1
