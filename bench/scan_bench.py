@@ -106,9 +106,20 @@ class Measured:
 class Bench:
     """The namespace, the lab and every child process; ``close()`` undoes all of it."""
 
-    def __init__(self, workdir: Path) -> None:
+    nft_table = "epmbench"
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        network: str = LIVE_NETWORK,
+        live: int = LIVE_HOSTS,
+        netns_prefix: str = "epmbench",
+    ) -> None:
         self.workdir = workdir
-        self.netns = f"epmbench{os.getpid()}"
+        self.network = network
+        self.live = live
+        self.netns = f"{netns_prefix}{os.getpid()}"
         self.children: list[subprocess.Popen[bytes]] = []
         self.lab: subprocess.Popen[bytes] | None = None
         self.netns_made = False
@@ -125,8 +136,8 @@ class Bench:
             [
                 sys.executable,
                 str(BENCH / "lab_runner.py"),
-                LIVE_NETWORK,
-                str(LIVE_HOSTS),
+                self.network,
+                str(self.live),
                 str(PORT),
                 str(self.live_file),
             ],
@@ -146,9 +157,16 @@ class Bench:
                 file=sys.stderr,
             )
             return False
+        path = self.workdir / "rules.nft"
+        path.write_text(self.rules())
+        _run(["ip", "netns", "exec", self.netns, "nft", "-f", str(path)])
+        return True
+
+    def rules(self) -> str:
+        """The nft table: other addresses of the port closed, the filtered range dropped."""
         live = ", ".join(self.live_addresses())
-        rules = f"""
-table ip epmbench {{
+        return f"""
+table ip {self.nft_table} {{
   set live {{
     type ipv4_addr
     elements = {{ {live} }}
@@ -160,17 +178,19 @@ table ip epmbench {{
   }}
 }}
 """
-        path = self.workdir / "rules.nft"
-        path.write_text(rules)
-        _run(["ip", "netns", "exec", self.netns, "nft", "-f", str(path)])
-        return True
 
     def live_addresses(self) -> list[str]:
         return [line for line in self.live_file.read_text().split() if line]
 
     # --- running ----------------------------------------------------------------------
 
-    def spawn(self, command: Sequence[str], *, stdout: Any = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self,
+        command: Sequence[str],
+        *,
+        stdout: Any = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
         name = Path(command[1] if command[0] == sys.executable else command[0]).stem
         err = open(self.workdir / f"{name}.err", "ab")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
@@ -178,17 +198,25 @@ table ip epmbench {{
             stdout=stdout if stdout is not None else subprocess.DEVNULL,
             stderr=err,
             start_new_session=True,
+            env=env,
         )
         err.close()
         self.children.append(process)
         return process
 
-    def measure(self, label: str, command: Sequence[str], *, timeout: float = 300.0) -> Measured:
+    def measure(
+        self,
+        label: str,
+        command: Sequence[str],
+        *,
+        timeout: float = 300.0,
+        env: dict[str, str] | None = None,
+    ) -> Measured:
         """Run ``command`` in the namespace to the end; its wall time, CPU and peak RSS."""
         out_path = self.workdir / "stdout.txt"
         with open(out_path, "wb") as out:
             started = time.perf_counter()
-            process = self.spawn(command, stdout=out)
+            process = self.spawn(command, stdout=out, env=env)
             status, usage = _wait4(process, timeout)
             wall = time.perf_counter() - started
         self.children.remove(process)
@@ -242,7 +270,7 @@ table ip epmbench {{
         self.children.clear()
         if self.nft_loaded:
             subprocess.run(
-                ["ip", "netns", "exec", self.netns, "nft", "delete", "table", "ip", "epmbench"],
+                ["ip", "netns", "exec", self.netns, "nft", "delete", "table", "ip", self.nft_table],
                 check=False,
                 stderr=subprocess.DEVNULL,
             )
@@ -702,6 +730,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one concurrency, small samples")
     parser.add_argument("--json", type=Path, help="write the raw numbers here")
+    parser.add_argument(
+        "--netns-prefix", default="epmbench", help="name of the namespace, before the pid"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("scan_bench: needs root (network namespace, nftables, port 135)", file=sys.stderr)
@@ -719,7 +750,7 @@ def main() -> int:
     plan.filtered_concurrency = min(plan.filtered_concurrency, cap)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="epmbench-") as tmp, interrupts_raise():
-        bench = Bench(Path(tmp))
+        bench = Bench(Path(tmp), netns_prefix=args.netns_prefix)
         try:
             bench.setup()
             result = benchmark(plan, bench)

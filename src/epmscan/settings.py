@@ -109,6 +109,31 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class PacingSettings:
+    """How a scan adapts the hosts in flight to its own load (``engine/pacing.py``).
+
+    Chosen by the accuracy benchmark (``bench/accuracy_bench.py``, docs/performance.md).
+    """
+
+    adaptive: bool = True
+    """Adapt the hosts in flight to the event loop's lag (False: always ``concurrency``)."""
+    initial: int = 256
+    """Hosts in flight at the start; the window grows from there while the loop is calm."""
+    floor: int = 16
+    """The window never shrinks below this (nor above ``concurrency``)."""
+    lag_target: float = 0.05
+    """Loop lag (seconds) above which the window shrinks."""
+    pressure_lag: float = 0.25
+    """Loop lag (seconds) from which the engine counts as under pressure."""
+    sample_interval: float = 0.02
+    """Seconds between two lag samples."""
+    reprobe_concurrency: int = 32
+    """Hosts re-probed at once (a timeout under pressure is probed again)."""
+    reprobes: int = 2
+    """Re-probes of one host at most (each only if the one before was under pressure too)."""
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkSettings:
     """How to talk to each host, from the command line down to the socket."""
 
@@ -189,6 +214,8 @@ class ScanSettings:
     management interface; candidate binds where that is refused)."""
     inventory_ports: tuple[int, ...] = ()
     """TCP ports whose inventory is taken besides those the endpoint mapper advertised."""
+    pacing: PacingSettings = field(default_factory=PacingSettings)
+    """How the hosts in flight adapt to the client's own load; ``concurrency`` is the ceiling."""
 
 
 @dataclass(frozen=True, slots=True)

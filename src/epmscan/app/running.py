@@ -4,7 +4,8 @@
 the rest of a run, shared. Usage errors (bad targets, a shard without a seed) are raised
 as :class:`~epmscan.errors.UsageError` before anything is sent. SIGINT and SIGTERM stop
 the run: no new host starts, hosts in flight get the grace period, every host already
-done has been handed to the observer, and the summary says so.
+done has been handed to the observer, and the summary says so. A second signal stops at
+once: the hosts in flight are cancelled (not reported) and the summary is written.
 """
 
 from __future__ import annotations
@@ -145,7 +146,9 @@ def execute_run(
         def on_signal(name: str) -> None:
             if state.signal is None:
                 state.signal = name
-            scanner.stop()
+                scanner.stop()
+            else:
+                scanner.abort()
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:

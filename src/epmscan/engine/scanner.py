@@ -1,24 +1,40 @@
-"""Many hosts at once: a fixed pool of workers fed from a streaming target iterator.
+"""Many hosts at once: a pool of workers fed from a streaming target iterator, paced.
 
 The target iterator is pulled lazily (never materialised). ``concurrency`` workers
-each take the next target, wait for the rate limiter, run the per-host job (a dump or
-an ``ept_map``) and hand the :class:`HostResult` to ``on_result`` at once, so that
-writers can flush it. A stop request (SIGINT/SIGTERM) stops the pulling; hosts in
-flight get ``grace`` seconds to finish, then are cancelled and not reported.
-Running out of file descriptors is this machine's problem, not the host's: the
-worker backs off and tries the same host again.
+each take the next target, wait for the rate limiter and for a slot of the in-flight
+window (``engine/pacing.py``: the window adapts the hosts in flight to the event
+loop's lag, ``concurrency`` is its ceiling), run the per-host job (a dump or an
+``ept_map``) and hand the result to ``on_result`` at once, so that writers can flush
+it. Each host is handed over exactly once, with its final verdict:
+
+- a host whose connect got no answer is tried ``retries`` more times (``--retries``);
+- a host that ended in ``timeout`` while the engine was under pressure (the loop
+  lagged by ``pressure_lag`` or more during its attempt: the host deadline is the one
+  clock that counts the client's own time) is probed again, at most
+  ``reprobe_concurrency`` at once, up to ``reprobes`` times, and handed over when its
+  last probe ends. A connect without an answer (``filtered``) is judged by the
+  kernel's socket state (``engine/transport.py``) and needs no re-probe, so a range
+  that drops SYNs does not pay twice.
+
+Running out of file descriptors is this machine's problem, not the host's: the window
+is capped below the hosts in flight at that moment and the host waits for a slot to
+try again (backing off, up to :data:`LOCAL_BACKOFF_CAP`, when nothing else is in
+flight). A stop request (SIGINT/SIGTERM) stops the pulling; hosts in flight get
+``grace`` seconds to finish, then are cancelled and not reported; :meth:`Scanner.abort`
+(a second signal) cancels them at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from epmscan.engine.ept_map import map_host
 from epmscan.engine.lookup import dump_host
+from epmscan.engine.pacing import InFlightWindow, WindowControl, watch_lag
 from epmscan.engine.ratelimit import RateLimiter
 from epmscan.errors import LocalResourceError
 from epmscan.facts.exchange import EXCHANGE_INTERFACES
@@ -27,7 +43,15 @@ from epmscan.settings import ScanMode, ScanSettings
 from epmscan.targets import Target, resolve_target
 
 RETRYABLE = frozenset({HostStatus.FILTERED})
+"""Statuses ``--retries`` tries again."""
+TIMED_OUT = frozenset({HostStatus.FILTERED, HostStatus.TIMEOUT})
+"""Statuses of hosts that ended by waiting out a deadline (no answer)."""
+REPROBED = frozenset({HostStatus.TIMEOUT})
+"""Statuses probed again when the engine was under pressure during the attempt."""
 LOCAL_BACKOFF = 0.05
+"""First wait after running out of descriptors with nothing else in flight."""
+LOCAL_BACKOFF_CAP = 1.0
+"""The longest such wait (it doubles from :data:`LOCAL_BACKOFF` up to this)."""
 
 
 R = TypeVar("R")
@@ -43,8 +67,11 @@ class ScanProgress:
     started: int = 0
     done: int = 0
     in_flight: int = 0
+    """Hosts holding a slot of the in-flight window (their job running)."""
     statuses: Counter[HostStatus] = field(default_factory=Counter)
     local_errors: int = 0
+    reprobed: int = 0
+    """Re-probes of hosts that timed out while the engine was under pressure."""
     interrupted: bool = False
 
 
@@ -73,7 +100,7 @@ def host_status(result: Any) -> HostStatus:
 
 
 class Scanner(Generic[R]):
-    """Runs one scan. ``stop()`` may be called from a signal handler in the loop.
+    """Runs one scan. ``stop()`` and ``abort()`` may be called from a signal handler in the loop.
 
     ``job`` makes one result per address (default: the dump or map of ``settings.mode``);
     a result is a :class:`HostResult` or anything with one in ``.host``.
@@ -92,13 +119,24 @@ class Scanner(Generic[R]):
         self.job: HostJob[R] = job or default_job(settings)  # type: ignore[assignment]
         self._unresolved = unresolved
         self.progress = ScanProgress()
+        self.window = InFlightWindow(WindowControl(settings.concurrency, settings.pacing))
         self._stopping = asyncio.Event()
+        self._aborting = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._running = 0
+        self._failure: BaseException | None = None
         self._limiter = RateLimiter(settings.max_rate) if settings.max_rate else None
+        self._reprobe_slots = asyncio.Semaphore(max(1, settings.pacing.reprobe_concurrency))
 
     def stop(self) -> None:
         """Start no more hosts; those in flight get the grace period."""
         self.progress.interrupted = True
         self._stopping.set()
+
+    def abort(self) -> None:
+        """Stop now: hosts in flight are cancelled without waiting for the grace period."""
+        self.stop()
+        self._aborting.set()
 
     @property
     def stopping(self) -> bool:
@@ -107,29 +145,43 @@ class Scanner(Generic[R]):
     async def run(self, targets: Iterable[Target]) -> ScanProgress:
         """Scan every target; returns the final counters."""
         iterator = iter(targets)
-        workers = [
-            asyncio.create_task(self._worker(iterator))
-            for _ in range(max(1, self.settings.concurrency))
-        ]
-        stop_wait = asyncio.create_task(self._stopping.wait())
+        self._running = max(1, self.settings.concurrency)
+        workers = [asyncio.create_task(self._worker(iterator)) for _ in range(self._running)]
+        watcher = asyncio.create_task(
+            watch_lag(self.window, self.settings.pacing.sample_interval, clock=self.window.clock)
+        )
         try:
-            all_done: asyncio.Future[Any] = asyncio.gather(*workers)
-            either: list[asyncio.Future[Any]] = [all_done, stop_wait]
-            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-            if not all_done.done():
-                _, pending = await asyncio.wait(workers, timeout=self.settings.grace)
-                for task in pending:
-                    task.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-            else:
-                all_done.result()
+            await _first_of(self._finished.wait(), self._stopping.wait())
+            if not self._finished.is_set():
+                await _first_of(
+                    self._finished.wait(), self._aborting.wait(), timeout=self.settings.grace
+                )
         finally:
-            stop_wait.cancel()
+            watcher.cancel()
             for task in workers:
                 task.cancel()
+            await asyncio.wait([*workers, watcher])
+        if self._failure is None and not watcher.cancelled():
+            self._failure = watcher.exception()
+        if self._failure is not None:
+            raise self._failure
         return self.progress
 
     async def _worker(self, targets: Iterator[Target]) -> None:
+        try:
+            await self._work(targets)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug: the run ends and re-raises it
+            if self._failure is None:
+                self._failure = exc
+            self._finished.set()
+        finally:
+            self._running -= 1
+            if self._running == 0:
+                self._finished.set()
+
+    async def _work(self, targets: Iterator[Target]) -> None:
         for target in _until_stopped(targets, self._stopping):
             if target.address is not None:
                 await self._scan_address(target.spec, target.address)
@@ -155,33 +207,76 @@ class Scanner(Generic[R]):
     async def _scan_address(self, spec: str, address: str) -> None:
         progress = self.progress
         progress.started += 1
-        progress.in_flight += 1
-        try:
-            attempts = 1 + max(0, self.settings.retries)
-            result: R | None = None
-            for _ in range(attempts):
-                result = await self._attempt(spec, address)
-                if host_status(result) not in RETRYABLE:
-                    break
-            assert result is not None
-        finally:
-            progress.in_flight -= 1
+        result, started = await self._probe(spec, address)
+        reprobes = self.settings.pacing.reprobes
+        while reprobes > 0 and self._under_pressure(result, started):
+            reprobes -= 1
+            progress.reprobed += 1
+            async with self._reprobe_slots:
+                result, started = await self._probe(spec, address)
         self._report(result)
 
+    def _under_pressure(self, result: R, started: float) -> bool:
+        return host_status(result) in REPROBED and self.window.pressure_since(started)
+
+    async def _probe(self, spec: str, address: str) -> tuple[R, float]:
+        """One probe of a host (with ``--retries``); the result and when the probe began."""
+        started = self.window.clock()
+        result: R | None = None
+        for _ in range(1 + max(0, self.settings.retries)):
+            result = await self._attempt(spec, address)
+            if host_status(result) not in RETRYABLE:
+                break
+        assert result is not None
+        return result, started
+
     async def _attempt(self, spec: str, address: str) -> R:
-        while True:
-            if self._limiter is not None:
-                await self._limiter.acquire()
-            try:
-                return await self.job(spec, address)
-            except LocalResourceError:
-                self.progress.local_errors += 1
-                await asyncio.sleep(LOCAL_BACKOFF)
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        window, progress = self.window, self.progress
+        await window.acquire()
+        progress.in_flight += 1
+        holding = True
+        backoff = LOCAL_BACKOFF
+        try:
+            while True:
+                try:
+                    result = await self.job(spec, address)
+                except LocalResourceError:
+                    progress.local_errors += 1
+                    alone = window.in_flight <= 1
+                    window.on_local_exhaustion()
+                    holding = False
+                    progress.in_flight -= 1
+                    window.release()
+                    if alone:
+                        await asyncio.sleep(backoff)
+                        backoff = min(2 * backoff, LOCAL_BACKOFF_CAP)
+                    await window.acquire()
+                    progress.in_flight += 1
+                    holding = True
+                    continue
+                window.on_done(timed_out=host_status(result) in TIMED_OUT)
+                return result
+        finally:
+            if holding:
+                progress.in_flight -= 1
+                window.release()
 
     def _report(self, result: R) -> None:
         self.progress.done += 1
         self.progress.statuses[host_status(result)] += 1
         self.on_result(result)
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any], timeout: float | None = None) -> None:
+    """Wait until the first of ``waits`` ends (or ``timeout``); the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _until_stopped(targets: Iterator[Target], stopping: asyncio.Event) -> Iterator[Target]:

@@ -15,6 +15,15 @@ without it (soft ICMP errors do not end it). The connect itself is a non-blockin
 transport: ``loop.sock_connect`` costs about twice as much CPU per connect under uvloop
 (it resolves the address again), ``create_connection(host=...)`` gives no socket to set
 the option on. The numbers are in ``docs/performance.md``.
+
+The deadlines measure the network, not the client. A busy event loop runs its timers
+before it looks for I/O, so a timer can fire while the answer already sits in the
+kernel, unseen. So when a deadline fires, it first checks the real clock (the loop's
+cached time can be stale by a whole iteration: too early, the timer is re-armed for
+the rest) and then asks the kernel (``poll`` with a zero timeout on the socket): a
+connect that completed, or bytes (or an EOF, or a reset) waiting to be read, are the
+answer, and the wait goes on until the loop delivers them. Only a socket the kernel
+has nothing for is a timeout.
 """
 
 from __future__ import annotations
@@ -22,11 +31,13 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import select
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 from epmscan.engine.icmp import ERRQUEUE_CONTROL_SIZE, icmp_from_ancillary, recverr_option
 from epmscan.errors import (
@@ -116,12 +127,13 @@ class _BufferingProtocol(asyncio.Protocol):
 class Connection:
     """One established TCP connection. Not safe for concurrent readers."""
 
-    __slots__ = ("_loop", "_protocol", "_transport")
+    __slots__ = ("_fd", "_loop", "_protocol", "_transport")
 
     def __init__(self, transport: asyncio.Transport, protocol: _BufferingProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
         self._loop = asyncio.get_running_loop()
+        self._fd = -1
 
     def write(self, data: bytes) -> None:
         if self._transport.is_closing():
@@ -136,16 +148,25 @@ class Connection:
         """
         proto = self._protocol
         if not proto._chunks and not proto._eof:
-            waiter: asyncio.Future[None] = self._loop.create_future()
-            proto._waiter = waiter
-            timer = self._loop.call_later(timeout, _expire, waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                proto._waiter = None
-            if not proto._chunks and not proto._eof:
-                raise ReadTimeoutError(f"no answer within {timeout:g} s")
+            deadline = time.monotonic() + timeout
+            wait = timeout
+            while True:
+                waiter: asyncio.Future[None] = self._loop.create_future()
+                proto._waiter = waiter
+                timer = self._loop.call_later(wait, _expire, waiter)
+                try:
+                    await waiter
+                finally:
+                    timer.cancel()
+                    proto._waiter = None
+                if proto._chunks or proto._eof:
+                    break
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    continue  # the loop's clock was behind: the deadline has not come yet
+                if not _has_events(self._socket_fd(), select.POLLIN):
+                    raise ReadTimeoutError(f"no answer within {timeout:g} s")
+                wait = timeout  # the answer is in the kernel: the loop delivers it next
         if proto._chunks:
             chunks = proto._chunks
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -155,6 +176,12 @@ class Connection:
         if isinstance(exc, OSError):
             raise translate_os_error(exc, connecting=False)
         raise ConnectionClosedError("connection closed by peer")
+
+    def _socket_fd(self) -> int:
+        if self._fd < 0:
+            sock = self._transport.get_extra_info("socket")
+            self._fd = sock.fileno() if sock is not None else -1
+        return self._fd
 
     def close(self, *, abort: bool = False) -> None:
         """Close the connection; ``abort`` sends a RST instead of a FIN (no TIME_WAIT)."""
@@ -170,19 +197,58 @@ class Connection:
             self._transport.close()
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
+def _expire(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_result(None)
 
 
-def _answered(future: asyncio.Future[bool]) -> None:
-    if not future.done():
-        future.set_result(True)
+def _has_events(fd: int, events: int) -> bool:
+    """Whether the kernel has ``events`` (or an error, or a hang-up) for ``fd`` right now."""
+    if fd < 0:
+        return False
+    poller = select.poll()
+    poller.register(fd, events)
+    return bool(poller.poll(0))
 
 
-def _unanswered(future: asyncio.Future[bool]) -> None:
-    if not future.done():
-        future.set_result(False)
+_WRITABLE = "writable"
+
+
+def _connect_done(waiter: asyncio.Future[str | None]) -> None:
+    if not waiter.done():
+        waiter.set_result(_WRITABLE)
+
+
+async def _wait_connected(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, timeout: float
+) -> int:
+    """Wait until the connect of ``sock`` ends and return its ``SO_ERROR`` (0: connected).
+
+    The deadline runs from the SYN (the ``connect`` call just before), on the real clock;
+    ``ConnectTimeoutError`` when the kernel has no answer for the socket at the deadline.
+    """
+    fd = sock.fileno()
+    deadline = time.monotonic() + timeout
+    wait = timeout
+    try:
+        while True:
+            waiter: asyncio.Future[str | None] = loop.create_future()
+            loop.add_writer(fd, _connect_done, waiter)
+            timer = loop.call_later(wait, _expire, waiter)
+            try:
+                if await waiter == _WRITABLE:
+                    break
+            finally:
+                timer.cancel()
+            wait = deadline - time.monotonic()
+            if wait > 0:
+                continue  # the loop's clock was behind: the deadline has not come yet
+            if _has_events(fd, select.POLLOUT):
+                break  # the kernel has the answer: the busy loop had not looked yet
+            raise ConnectTimeoutError(f"no answer to connect within {timeout:g} s")
+    finally:
+        loop.remove_writer(fd)
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
 
 
 def _queued_icmp(sock: socket.socket) -> IcmpError | None:
@@ -220,6 +286,9 @@ async def open_tcp(
     said so, where the kernel queued one (Linux). ``on_local`` is told this end's address
     and port as soon as the SYN is on its way, also when the connect then fails (a trace
     finds the connection's packets by them).
+
+    The timeout is the network's: an answer the kernel received in time counts even when
+    the event loop was too busy to see it before the timer fired.
     """
     loop = asyncio.get_running_loop()
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -238,17 +307,7 @@ async def open_tcp(
             local = sock.getsockname()
             on_local(str(local[0]), int(local[1]))
         if code == errno.EINPROGRESS:
-            answered: asyncio.Future[bool] = loop.create_future()
-            fd = sock.fileno()
-            loop.add_writer(fd, _answered, answered)
-            timer = loop.call_later(connect_timeout, _unanswered, answered)
-            try:
-                if not await answered:
-                    raise ConnectTimeoutError(f"no answer to connect within {connect_timeout:g} s")
-            finally:
-                timer.cancel()
-                loop.remove_writer(fd)
-            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            code = await _wait_connected(loop, sock, connect_timeout)
         if code:
             raise _connect_error(sock, code)
         if _ERROR_QUEUE:
