@@ -308,6 +308,37 @@ def test_diff_against_a_live_check(site: Path, saved_check: CliRun) -> None:
     assert both.returncode == 2 and "not both" in both.stderr
 
 
+def test_diff_live_saves_the_next_baseline(site: Path, saved_check: CliRun) -> None:
+    before = site / "ok.json"
+    after = site / "live.json"
+    assert saved_check.returncode == 0, saved_check.describe()
+    live = ["--live", "127.65.0.1-2", "--port", str(EPM_PORT), "--connect-timeout", "2"]
+    run = run_cli("diff", str(before), *live, "--save", str(after), timeout=60)
+    assert run.returncode == 0, run.describe()
+    assert run.stdout == "no changes (2 hosts compared)\n"
+    saved = json.loads(after.read_text())
+    assert saved["epmscan"]["command"] == "check"
+    expected = {h["address"]: h["exchange"]["expectation"] for h in saved["hosts"]}
+    assert expected == {
+        h["address"]: h["exchange"]["expectation"] for h in json.loads(before.read_text())["hosts"]
+    }  # BEFORE's recorded expectations went on into the new baseline
+    again = run_cli("diff", str(after), "--live", "127.65.0.1-2", "--port", str(EPM_PORT))
+    assert again.returncode == 0 and again.stdout == "no changes (2 hosts compared)\n"
+
+
+@pytest.mark.parametrize(("option", "named"), [("--save", "--save"), ("-u", "-u/--user")])
+def test_diff_live_options_without_live_are_refused(
+    site: Path, saved_check: CliRun, option: str, named: str
+) -> None:
+    before = str(site / "ok.json")
+    assert saved_check.returncode == 0, saved_check.describe()
+    value = str(site / "x.json") if option == "--save" else "CORP\\admin"
+    run = run_cli("diff", before, before, option, value)
+    assert run.returncode == 2, run.describe()
+    assert run.stderr == f"epmscan: {named} is for --live (a live check)\n"
+    assert not (site / "x.json").exists()
+
+
 @pytest.mark.parametrize("per_host", [1, 3])
 def test_per_host_bound_holds_for_the_probes(per_host: int) -> None:
     hosts = [{"address": "127.67.0.1", "profile": CAS}]

@@ -17,6 +17,7 @@ from epmscan.cli.console import (
     stderr_console,
     with_console_options,
 )
+from epmscan.cli.credentials import HashesFile, PasswordFile, User, read_credentials
 from epmscan.cli.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_SIGINT
 from epmscan.errors import UsageError
 from epmscan.models import Policy
@@ -24,7 +25,13 @@ from epmscan.report.diff_console import print_diff
 from epmscan.report.diff_json import diff_to_json
 from epmscan.report.text import counted
 from epmscan.report.writers import check_paths, write_document
-from epmscan.settings import CheckSettings, DiffSettings, TargetSettings
+from epmscan.settings import (
+    CheckSettings,
+    DiffSettings,
+    OutputSettings,
+    TargetSettings,
+    Timeouts,
+)
 
 _CHECK = CheckSettings()
 
@@ -33,17 +40,36 @@ _CHECK = CheckSettings()
 def diff_command(
     before: Annotated[str, typer.Argument(help="The earlier saved result.")],
     after: Annotated[
-        str | None, typer.Argument(help="The later saved result (or use --live).")
+        str | None,
+        typer.Argument(help="The later saved result (or use --live)."),
     ] = None,
     live: Annotated[
         list[str] | None,
-        typer.Option("--live", help="Check these targets now and compare with BEFORE."),
+        typer.Option(
+            "--live",
+            metavar="TARGETS",
+            help="Check these targets now (as 'check' would) and compare with BEFORE.",
+        ),
     ] = None,
     policy_file: Annotated[
         str | None, typer.Option("--policy", help="Policy deciding which HTTP ports matter.")
     ] = None,
     port: opt.Port = _CHECK.scan.network.port,
     concurrency: opt.Concurrency = _CHECK.scan.concurrency,
+    connect_timeout: opt.ConnectTimeout = _CHECK.scan.network.timeouts.connect,
+    read_timeout: opt.ReadTimeout = _CHECK.scan.network.timeouts.read,
+    host_timeout: opt.HostTimeout = _CHECK.scan.network.timeouts.host,
+    user: User = None,
+    password_file: PasswordFile = None,
+    hashes_file: HashesFile = None,
+    save: Annotated[
+        str | None,
+        typer.Option(
+            "--save",
+            metavar="PATH",
+            help="Keep the live result (--live) for the next 'epmscan diff'.",
+        ),
+    ] = None,
     json_path: Annotated[
         str | None,
         typer.Option(
@@ -61,8 +87,12 @@ def diff_command(
     HTTP ports, host status), else 0.
     """
     try:
-        if json_path is not None:
-            check_paths([("--json", json_path)])
+        if not live:
+            for option, value in (("--save", save), ("-u/--user", user)):
+                if value is not None:
+                    raise UsageError(f"{option} is for --live (a live check)")
+        paths = [("--json", json_path), ("--save", save)]
+        check_paths([(option, path) for option, path in paths if path is not None])
         policy = load_policy(policy_file) if policy_file else None
         live_check = None
         if live:
@@ -71,8 +101,16 @@ def diff_command(
                 scan=replace(
                     scan,
                     targets=TargetSettings(specs=tuple(live)),
-                    network=replace(scan.network, port=port),
+                    network=replace(
+                        scan.network,
+                        port=port,
+                        timeouts=Timeouts(
+                            connect=connect_timeout, read=read_timeout, host=host_timeout
+                        ),
+                        credentials=read_credentials(user, password_file, hashes_file),
+                    ),
                     concurrency=concurrency,
+                    outputs=OutputSettings(save=save),
                 ),
                 policy=policy or Policy.from_expectations(),
             )
