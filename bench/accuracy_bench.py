@@ -192,8 +192,8 @@ def scan_once(bench: AccuracyBench, case: Case, live: set[str]) -> Run:
             record = json.loads(line)
             if "summary" in record:
                 summary = record["summary"]
-                continue
-            found[record["address"]] = record["status"]
+            elif "status" in record:  # a host (the first line is the run's header)
+                found[record["address"]] = record["status"]
     jsonl.unlink(missing_ok=True)
     missed: dict[str, int] = {}
     for address in live:
