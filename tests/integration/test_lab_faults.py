@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,13 +29,13 @@ import pytest
 from epmscan.checks.findings import build_report
 from epmscan.cli.lab import host_lines
 from epmscan.engine.exchange import observe_exchange_host
-from epmscan.errors import LabConfigError
-from epmscan.lab import Lab, LabThread, load_lab_file
+from epmscan.lab import Lab, load_lab_file
 from epmscan.lab.server import LabHost
 from epmscan.models import ExchangeHostReport, HostStatus, HttpProbeStatus, PortProbeStatus
 from epmscan.protocol.status_codes import BIND_NAK_REASONS
 from epmscan.settings import NetworkSettings, Timeouts
 from tests.support.cli import run_cli
+from tests.support.lab import lab_on_free_ports
 
 pytestmark = pytest.mark.slow
 
@@ -97,22 +96,8 @@ class RunningFaultLab:
 @contextlib.contextmanager
 def running_fault_lab(path: Path) -> Iterator[RunningFaultLab]:
     """The lab file in a :class:`LabThread`, on an endpoint mapper port and offset found free."""
-    config = load_lab_file(path)
-    rng = random.Random()
-    for _ in range(40):
-        offset = rng.randrange(1000, 5000)
-        epm_port = rng.randrange(20000, 60000 - offset)
-        thread = LabThread(config.with_ports(epm_port=epm_port, port_offset=offset))
-        try:
-            lab = thread.start()
-        except LabConfigError:
-            continue  # something holds one of the ports: another draw
-        try:
-            yield RunningFaultLab(lab, epm_port + offset, offset)
-        finally:
-            thread.stop()
-        return
-    raise RuntimeError(f"no free ports for the lab of {path}")
+    with lab_on_free_ports(load_lab_file(path), f"the lab of {path}") as moved:
+        yield RunningFaultLab(moved.lab, moved.epm_port, moved.offset)
 
 
 EndpointKey = tuple[str, str, str, int | None, str | None]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -25,9 +24,9 @@ from pathlib import Path
 
 from impacket.ntlm import compute_nthash
 
-from epmscan.errors import LabConfigError
-from epmscan.lab import Lab, LabThread, load_lab_file
+from epmscan.lab import Lab, load_lab_file
 from tests.support.cli import CliRun, cli_env
+from tests.support.lab import lab_on_free_ports
 
 ACCOUNT = "LAB\\alice"
 PASSWORD = "Tr0ub4dor&3-epm"
@@ -85,22 +84,8 @@ def auth_lab(directory: Path, prefix: str) -> Iterator[AuthLab]:
     """The lab above on ports found free (endpoint mapper and static ports moved)."""
     path = directory / "auth-lab.toml"
     path.write_text(lab_text(prefix))
-    config = load_lab_file(path)
-    rng = random.Random()
-    for _ in range(40):
-        offset = rng.randrange(1000, 5000)
-        epm_port = rng.randrange(20000, 60000 - offset)
-        thread = LabThread(config.with_ports(epm_port=epm_port, port_offset=offset))
-        try:
-            lab = thread.start()
-        except LabConfigError:
-            continue
-        try:
-            yield AuthLab(lab, path, prefix, epm_port + offset, offset)
-        finally:
-            thread.stop()
-        return
-    raise RuntimeError("no free ports for the authentication lab")
+    with lab_on_free_ports(load_lab_file(path), "the authentication lab") as moved:
+        yield AuthLab(moved.lab, path, prefix, moved.epm_port, moved.offset)
 
 
 def run_epmscan(

@@ -23,6 +23,7 @@ from tests.support.cli import cli_env
 from tests.support.loopback import require_loopback, wait_for_listener, wait_for_listening
 
 if TYPE_CHECKING:
+    from epmscan.lab.config import LabConfig
     from epmscan.lab.server import Lab, LabHost
 
 
@@ -178,3 +179,39 @@ def running_lab(profile: str, address: str, epm_port: int, **host: Any) -> Itera
     config = single_host_lab(profile, require_loopback(address), epm_port=epm_port, **host)
     with LabThread(config) as lab:
         yield RunningLab(address, epm_port, lab)
+
+
+@dataclass(frozen=True)
+class MovedLab:
+    """A lab file's lab running in this process with its ports moved to free ones."""
+
+    lab: Lab
+    epm_port: int
+    """The endpoint mapper's port as moved (the file's port plus ``offset``)."""
+    offset: int
+    """Added to every static port of the file (60001 listens on 60001 + offset)."""
+
+
+@contextlib.contextmanager
+def lab_on_free_ports(config: LabConfig, what: str) -> Iterator[MovedLab]:
+    """``config`` in a ``LabThread`` on an endpoint mapper port and offset found free."""
+    import random
+
+    from epmscan.errors import LabConfigError
+    from epmscan.lab import LabThread
+
+    rng = random.Random()
+    for _ in range(40):
+        offset = rng.randrange(1000, 5000)
+        epm_port = rng.randrange(20000, 60000 - offset)
+        thread = LabThread(config.with_ports(epm_port=epm_port, port_offset=offset))
+        try:
+            lab = thread.start()
+        except LabConfigError:
+            continue  # something holds one of the ports: another draw
+        try:
+            yield MovedLab(lab, epm_port + offset, offset)
+        finally:
+            thread.stop()
+        return
+    raise RuntimeError(f"no free ports for {what}")

@@ -11,7 +11,7 @@ dynamic or pinned. Fix texts name no host (:mod:`epmscan.checks.fixes`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from epmscan.checks.classify import DYNAMIC_CLASSES, classify_ports, dynamic_range_name
 from epmscan.checks.fixes import (
@@ -177,30 +177,37 @@ def rejudged(report: ExchangeHostReport, expectation: Expectation | None) -> Exc
     return build_report(report.host, report.ports, report.http, expectation)
 
 
+_REFUSALS: dict[HostStatus, tuple[str, str, str, Callable[[int], str]]] = {
+    HostStatus.ACCESS_DENIED: (
+        "epm.access_denied",
+        "refuses anonymous calls",
+        "endpoint mapper answers ept_lookup",
+        access_denied_fix,
+    ),
+    HostStatus.AUTH_FAILED: (
+        "epm.auth_failed",
+        "refused the credentials",
+        "the endpoint mapper accepts the account given with -u",
+        auth_failed_fix,
+    ),
+}
+"""Endpoint mappers that answered but refused: the finding's code, what it did, what was
+expected, and the fix for its port."""
+
+
 def _epm_findings(out: _Collector) -> None:
     host = out.host
-    if host.status is HostStatus.ACCESS_DENIED:
+    refusal = _REFUSALS.get(host.status)
+    if refusal is not None:
+        code, what, expected, fix = refusal
         detail = f": {host.error}" if host.error else ""
         out.add(
             Severity.CRITICAL,
-            "epm.access_denied",
-            f"endpoint mapper on {host.address}:{host.port} refuses anonymous calls"
-            f" (access_denied{detail})",
-            expected="endpoint mapper answers ept_lookup",
+            code,
+            f"endpoint mapper on {host.address}:{host.port} {what} ({host.status.value}{detail})",
+            expected=expected,
             found=host.status.value,
-            fix=access_denied_fix(host.port),
-        )
-        return
-    if host.status is HostStatus.AUTH_FAILED:
-        detail = f": {host.error}" if host.error else ""
-        out.add(
-            Severity.CRITICAL,
-            "epm.auth_failed",
-            f"endpoint mapper on {host.address}:{host.port} refused the credentials"
-            f" (auth_failed{detail})",
-            expected="the endpoint mapper accepts the account given with -u",
-            found=host.status.value,
-            fix=auth_failed_fix(host.port),
+            fix=fix(host.port),
         )
         return
     unreachable = host.status in _NETWORK_FAILURES

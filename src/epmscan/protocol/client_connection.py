@@ -196,16 +196,8 @@ class ClientConnection:
         """
         call_id = self._new_call_id() if call_id is None else call_id
         self._pending.add(call_id)
-        if self.signing is not None:
-            return self.signing.signed_fragments(
-                REQUEST_HEAD,
-                PTYPE_REQUEST,
-                call_id,
-                stub,
-                self.max_xmit_frag,
-                lambda _offset: (context_id, opnum),
-            )
-        return fragment_stub(
+        fragments = fragment_stub if self.signing is None else self.signing.signed_fragments
+        return fragments(
             REQUEST_HEAD,
             PTYPE_REQUEST,
             call_id,

@@ -236,16 +236,8 @@ class ServerConnection:
     def response(self, call_id: int, stub: bytes, context_id: int = 0) -> bytes:
         """Response PDU(s) for a call, cut to the client's ``max_recv_frag`` (signed once
         :attr:`signing` is set)."""
-        if self.signing is not None:
-            return self.signing.signed_fragments(
-                RESPONSE_HEAD,
-                PTYPE_RESPONSE,
-                call_id,
-                stub,
-                self.response_frag,
-                lambda _offset: (context_id, 0, 0),
-            )
-        return fragment_stub(
+        fragments = fragment_stub if self.signing is None else self.signing.signed_fragments
+        return fragments(
             RESPONSE_HEAD,
             PTYPE_RESPONSE,
             call_id,
