@@ -127,6 +127,35 @@ def test_ordinary_windows_endpoints_are_reported_and_do_not_count() -> None:
     assert not diff.significant
 
 
+def with_inventory(built: ExchangeHostReport, *unregistered: EndpointRecord) -> ExchangeHostReport:
+    """``built`` as if taken with --inventory, which found ``unregistered`` besides."""
+    hidden = tuple(replace(e, registered=False) for e in unregistered)
+    host = replace(built.host, endpoints=built.host.endpoints + hidden, inventory=())
+    return replace(built, host=host)
+
+
+def test_endpoints_only_an_inventory_found_are_compared_only_where_both_took_one() -> None:
+    registered = (endpoint(LSA_UUID, 49667),)
+    before = report(endpoints=registered)
+    after = with_inventory(report(endpoints=registered), endpoint(MAPI_UUID, 49700))
+    diff, host = one(before, after)
+    assert host is None and diff.unchanged == 1
+    assert any("--inventory" in warning for warning in diff.warnings)
+    diff, host = one(after, before)  # the other way round: nothing "removed" either
+    assert host is None and diff.unchanged == 1
+    later = with_inventory(report(endpoints=registered))
+    _diff, host = one(after, later)  # both took one: the hidden endpoint is gone
+    assert host is not None and [e.port for e in host.removed] == [49700]
+    assert not host.removed[0].registered
+
+
+def test_registered_endpoints_are_compared_whatever_the_inventory() -> None:
+    before = report(endpoints=(endpoint(LSA_UUID, 49667),))
+    after = with_inventory(report(endpoints=(endpoint(LSA_UUID, 49999),)))
+    _diff, host = one(before, after)
+    assert host is not None and [(m.old_port, m.new_port) for m in host.moved] == [(49667, 49999)]
+
+
 def test_exchange_endpoint_move_counts() -> None:
     before = report(endpoints=(endpoint(MAPI_UUID, 60001),))
     after = report(endpoints=(endpoint(MAPI_UUID, 52311),))

@@ -4,7 +4,9 @@
 endpoint mapper's status, the endpoint set (an endpoint whose (uuid, version,
 transport) is still registered but on another port is a *move*), each Exchange
 interface's resolved port and the bind result on it, each RPC-over-HTTP probe
-(greeting, banner, the bind behind it) and the findings (added, resolved).
+(greeting, banner, the bind behind it) and the findings (added, resolved). Endpoints
+served but not registered (``--inventory``) are compared only where both results took
+an inventory of the host.
 
 Which changes count (the command exits 1) is decided by the expectation the host is
 judged against (AFTER's, or the one ``--policy`` gives): a changed status always; a
@@ -240,11 +242,17 @@ def diff_results(
     changed: list[HostDiff] = []
     unchanged = 0
     warnings: list[str] = []
+    inventory_on_one_side = 0
     for key, before in old_by_key.items():
         after = new_by_key.get(key)
         if after is None:
             continue
-        added, removed, moved = _endpoint_diff(before.host.endpoints, after.host.endpoints)
+        old_endpoints, new_endpoints = before.host.endpoints, after.host.endpoints
+        if (before.host.inventory is None) != (after.host.inventory is None):
+            inventory_on_one_side += 1
+            old_endpoints = tuple(e for e in old_endpoints if e.registered)
+            new_endpoints = tuple(e for e in new_endpoints if e.registered)
+        added, removed, moved = _endpoint_diff(old_endpoints, new_endpoints)
         findings_added, findings_resolved = _finding_changes(before, after)
         expectation = judge(after)
         expectation_changed = (
@@ -276,6 +284,12 @@ def diff_results(
             changed.append(_with_reasons(host_diff, reasons))
         else:
             unchanged += 1
+    if inventory_on_one_side:
+        warnings.append(
+            f"only one of the results took an inventory (--inventory) of"
+            f" {inventory_on_one_side} of the hosts compared: endpoints served but not"
+            " registered are compared only where both did"
+        )
     return ResultDiff(
         tuple(appeared), tuple(disappeared), tuple(changed), unchanged, tuple(warnings)
     )
