@@ -28,6 +28,7 @@ from epmscan.checks.capture_verdicts import connection_phrase
 from epmscan.models import IcmpError
 from epmscan.models.capture import Connection, ConnectionOutcome, ConnectionRole, ResetSource
 from epmscan.models.trace import (
+    NOT_TRIED,
     Evidence,
     PathProbe,
     PathTrace,
@@ -121,7 +122,8 @@ def kernel_evidence(step: TraceStep) -> tuple[Evidence, ...]:
                 icmp_code=icmp.code,
             ),
         )
-    if step.step is TraceStepKind.CONNECT and not step.ok and step.detail:
+    tried = step.outcome != NOT_TRIED
+    if step.step is TraceStepKind.CONNECT and not step.ok and tried and step.detail:
         return (Evidence(source="kernel", summary=f"connect: {step.detail}"),)
     return ()
 
@@ -367,7 +369,9 @@ def explain_steps(
             connect_of[key] = index
         evidence = kernel_evidence(step) + tuple(packet_evidence(p) for p in own)
         explanation = None
-        if not step.ok:
+        if step.outcome == NOT_TRIED:
+            explanation = step.detail
+        elif not step.ok:
             if step.step is TraceStepKind.CONNECT:
                 explanation = _connect_explanation(step, own, ttl, captured)
             else:

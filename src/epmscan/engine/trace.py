@@ -10,7 +10,10 @@ Every step is a :class:`~epmscan.models.trace.TraceStep`: wall-clock start, elap
 on the monotonic clock, the outcome in the scanner's words, the engine's detail,
 this end's address and port (the capture finds the connection's packets by them) and
 the ICMP error the kernel queued (``IP_RECVERR``, :func:`~epmscan.engine.transport.open_tcp`).
-A failed step ends its interface's way; the next interface starts afresh. Steps are
+A failed step ends its interface's way; the next interface starts afresh, except that an
+endpoint mapper whose connect failed (closed, filtered, unreachable) is not asked again
+for the interfaces after it: each gets one ``not_tried`` step saying so, instead of the
+same wait and the same failure once more. Steps are
 handed to ``record`` as they end, so an interrupted trace keeps what it did. Nothing
 here judges: ``checks.trace_verdicts`` explains the steps from their evidence.
 """
@@ -31,9 +34,9 @@ from epmscan.errors import (
     HostUnreachableError,
     LocalResourceError,
 )
-from epmscan.facts.exchange import EXCHANGE_INTERFACES, HTTP_PORT_FOR
+from epmscan.facts.exchange import EXCHANGE_INTERFACES, HTTP_PORT_FOR, LABELS
 from epmscan.models import ExchangeInterface, HostStatus, IcmpError, InterfaceId
-from epmscan.models.trace import TraceStep, TraceStepKind
+from epmscan.models.trace import NOT_TRIED, TraceStep, TraceStepKind
 from epmscan.protocol.constants import EPM_INTERFACE
 from epmscan.protocol.ncacn_http import NCACN_HTTP_GREETING, classify_greeting
 from epmscan.settings import NetworkSettings
@@ -42,6 +45,8 @@ StepRecorder = Callable[[TraceStep], None]
 
 _TCP = "ncacn_ip_tcp"
 _HTTP = "ncacn_http"
+_EPM_DOWN = frozenset({"closed", "filtered", "unreachable"})
+"""Outcomes of the endpoint mapper's connect after which it is not asked again."""
 
 
 @dataclass(slots=True)
@@ -245,8 +250,27 @@ async def trace_server(
 ) -> None:
     """Every interface's way over TCP, then (``http``) over RPC over HTTP, one at a time."""
     chosen = list(interfaces)
+    epm_down: TraceStep | None = None
+
+    def watch(step: TraceStep) -> None:
+        nonlocal epm_down
+        first_connect = step.step is TraceStepKind.CONNECT and step.port == network.port
+        if first_connect and step.outcome in _EPM_DOWN and epm_down is None:
+            epm_down = step
+        record(step)
+
     for interface in chosen:
-        await trace_interface(address, interface, network, record)
+        if epm_down is None:
+            await trace_interface(address, interface, network, watch)
+            continue
+        way = _Way(interface.value, _TCP, address, network, record)
+        first = LABELS[ExchangeInterface(epm_down.interface)]
+        detail = (
+            f"not tried again: the endpoint mapper on port {network.port} was "
+            f"{epm_down.outcome} for {first} just before, and {LABELS[interface]} is "
+            "resolved through it too"
+        )
+        way.step(TraceStepKind.CONNECT, network.port, _Clock(), NOT_TRIED, detail)
     if http:
         for interface in chosen:
             if interface in HTTP_PORT_FOR:

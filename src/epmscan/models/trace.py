@@ -37,6 +37,10 @@ SUCCESS_OUTCOMES = frozenset({"ok", "bound", "ncacn_http"})
 """Outcomes of a step that worked: ``ok`` (connect, ``ept_map``), ``bound`` (bind),
 ``ncacn_http`` (the greeting came)."""
 
+NOT_TRIED = "not_tried"
+"""The outcome of an interface's first step when the endpoint mapper already failed its
+connect for an interface before it: nothing was sent, the detail says why."""
+
 
 @dataclass(frozen=True, slots=True)
 class WirePacket:
@@ -110,7 +114,7 @@ class TraceStep:
     """:data:`SUCCESS_OUTCOMES`, or ``closed`` (RST), ``filtered`` (no answer to the SYN),
     ``unreachable`` (ICMP), ``timeout`` (connected, then silence), ``wrong_service``,
     ``bind_rejected``, ``not_registered``, ``rpc_fault``, ``other_service``, ``silent``,
-    ``protocol_error``."""
+    ``protocol_error``, :data:`NOT_TRIED`."""
     detail: str | None = None
     """The engine's words for what happened (``connection refused``, the port resolved)."""
     local_address: str | None = None

@@ -20,7 +20,7 @@ from epmscan.checks.capture_verdicts import host_port
 from epmscan.checks.trace_verdicts import path_end
 from epmscan.facts.exchange import LABELS
 from epmscan.models import ExchangeInterface
-from epmscan.models.trace import PathProbe, TraceReport, TraceStep
+from epmscan.models.trace import NOT_TRIED, PathProbe, TraceReport, TraceStep
 from epmscan.report.capture_console import STATUS_STYLE
 from epmscan.report.output import Output, keep_whole
 from epmscan.report.text import printable
@@ -73,6 +73,8 @@ def verdict(steps: Sequence[TraceStep]) -> tuple[str, str]:
             f"every step worked: {last.step.value} on {host_port(last.target, last.port)} "
             f"{last.outcome}"
         )
+    if failed.outcome == NOT_TRIED:
+        return failed.outcome, failed.explanation or failed.detail or ""
     return failed.outcome, (
         f"{failed.step.value} to {host_port(failed.target, failed.port)} {failed.outcome}: "
         f"{failed.explanation or failed.detail or ''}"
