@@ -19,15 +19,18 @@ LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
 
 def require_loopback(address: str) -> str:
-    """Return ``address`` if it is in 127.0.0.0/8, else raise: tests never leave loopback."""
-    if ipaddress.ip_address(address) not in LOOPBACK:
+    """Return ``address`` if it is in 127.0.0.0/8 or ::1, else raise: tests never leave
+    loopback."""
+    ip = ipaddress.ip_address(address)
+    if ip not in LOOPBACK and ip != ipaddress.IPv6Address("::1"):
         raise ValueError(f"{address} is not a loopback address")
     return address
 
 
 def can_bind(address: str, port: int) -> bool:
     """True when nothing holds ``address:port`` (nor a wildcard listener on ``port``)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.bind((require_loopback(address), port))
     except OSError:

@@ -255,12 +255,11 @@ def _host_address(reader: _Reader, name: str, any_address: bool) -> str:
     except ValueError:
         reader.fail(reader.key(name), f"{text!r} is not an IP address")
         raise
-    if address.version != 4:
-        reader.fail(reader.key(name), f"{text} is not an IPv4 address")
-    if not any_address and address not in LOOPBACK:
+    loopback = address in LOOPBACK if address.version == 4 else address.is_loopback
+    if not any_address and not loopback:
         reader.fail(
             reader.key(name),
-            f"{text} is not a loopback address in 127.0.0.0/8 ({_ANY_ADDRESS_HINT})",
+            f"{text} is not a loopback address (127.0.0.0/8 or ::1) ({_ANY_ADDRESS_HINT})",
         )
     return str(address)
 
@@ -275,8 +274,8 @@ def _delay(reader: _Reader) -> float:
 
 def default_host_name(profile: Profile, address: str) -> str:
     """A NetBIOS-style name (15 characters at most) derived from profile and address."""
-    octets = address.split(".")
-    return f"{profile.netbios_prefix}-{octets[2]}-{octets[3]}"[:15].upper()
+    last = ipaddress.ip_address(address).packed[-2:]
+    return f"{profile.netbios_prefix}-{last[0]}-{last[1]}"[:15].upper()
 
 
 def _parse_ports(reader: _Reader, profile: Profile) -> Mapping[str, PortOverride]:

@@ -130,7 +130,8 @@ def plan_host(
     used.update(p.tcp + port_offset for p in profile.processes if isinstance(p.tcp, int))
     used.update(p + port_offset for p in host.ports.values() if isinstance(p, int))
 
-    tower_address = "0.0.0.0" if host.zero_address_towers else host.address
+    ipv6 = ":" in host.address  # towers carry an IPv4 floor: an IPv6 host registers 0.0.0.0
+    tower_address = "0.0.0.0" if host.zero_address_towers or ipv6 else host.address
     netbios = "\\\\" + host.name
     entries: list[RegisteredEndpoint] = []
     tcp_listeners: dict[int, set[InterfaceId]] = {}

@@ -270,21 +270,25 @@ def _blackhole(address: str, port: int) -> list[socket.socket]:
     own fill a queue of length 0, so nobody else's handshake completes. Keep the sockets
     open for as long as the port should look filtered.
     """
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener = socket.socket(_family(address), socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((address, port))
     listener.listen(0)
     held = [listener]
     for _ in range(2):
-        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        filler = socket.socket(_family(address), socket.SOCK_STREAM)
         filler.setblocking(False)
         filler.connect_ex((address, port))
         held.append(filler)
     return held
 
 
+def _family(address: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
 def _listen_socket(address: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(_family(address), socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((address, port))
