@@ -51,15 +51,24 @@ def without_endpoints(report: ExchangeHostReport) -> ExchangeHostReport:
 def check_command(
     args: opt.ScanArgs,
     policy_file: Annotated[
-        str | None, typer.Option("--policy", help="TOML policy: server groups and expectations.")
+        str | None,
+        typer.Option(
+            "--policy", metavar="FILE", help="TOML policy: server groups and expectations."
+        ),
     ] = None,
     expect: Annotated[
         list[str] | None,
-        typer.Option("--expect", help="Expected static port, e.g. mapi=60001 (repeatable)."),
+        typer.Option(
+            "--expect",
+            metavar="IFACE=PORT",
+            help="Expected static port, e.g. mapi=60001 (repeatable).",
+        ),
     ] = None,
     require_http: Annotated[
         str | None,
-        typer.Option("--require-http", help="HTTP ports that must answer: 6001,6002,6004."),
+        typer.Option(
+            "--require-http", metavar="PORTS", help="HTTP ports that must answer: 6001,6002,6004."
+        ),
     ] = None,
     no_dynamic: Annotated[
         bool,
@@ -75,12 +84,18 @@ def check_command(
     ] = CheckSettings().fail_on.value,
     windows_range: Annotated[
         str | None,
-        typer.Option("--windows-range", help="Windows dynamic range (default 49152-65535)."),
+        typer.Option(
+            "--windows-range",
+            metavar="LOW-HIGH",
+            help="Windows dynamic range (default 49152-65535).",
+        ),
     ] = None,
     exchange_range: Annotated[
         str | None,
         typer.Option(
-            "--exchange-range", help="Range Exchange 2010 setup sets (default 6005-65534)."
+            "--exchange-range",
+            metavar="LOW-HIGH",
+            help="Range Exchange 2010 setup sets (default 6005-65534).",
         ),
     ] = None,
     *,

@@ -31,6 +31,7 @@ User = Annotated[
     typer.Option(
         "--user",
         "-u",
+        metavar="DOMAIN\\USER",
         help=(
             "Authenticate to the endpoint mapper with NTLM (packet integrity) as DOMAIN\\user;"
             f" the secret from --password-file, --hashes-file, {PASSWORD_VARIABLE},"
@@ -41,12 +42,16 @@ User = Annotated[
 PasswordFile = Annotated[
     str | None,
     typer.Option(
-        "--password-file", help="Read -u's password from this file's first line (-: stdin)."
+        "--password-file",
+        metavar="FILE",
+        help="Read -u's password from this file's first line (-: stdin).",
     ),
 ]
 HashesFile = Annotated[
     str | None,
-    typer.Option("--hashes-file", help="Read -u's NT hash (hex, or LM:NT) from this file."),
+    typer.Option(
+        "--hashes-file", metavar="FILE", help="Read -u's NT hash (hex, or LM:NT) from this file."
+    ),
 ]
 
 

@@ -52,7 +52,8 @@ def diff_command(
         ),
     ] = None,
     policy_file: Annotated[
-        str | None, typer.Option("--policy", help="Policy deciding which HTTP ports matter.")
+        str | None,
+        typer.Option("--policy", metavar="FILE", help="Policy deciding which HTTP ports matter."),
     ] = None,
     port: opt.Port = _CHECK.scan.network.port,
     concurrency: opt.Concurrency = _CHECK.scan.concurrency,

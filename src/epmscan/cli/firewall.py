@@ -28,6 +28,7 @@ def firewall_command(
         list[str] | None,
         typer.Option(
             "--source",
+            metavar="CIDR",
             help="Outlook clients allowed in: addresses or CIDRs (repeatable; default any).",
         ),
     ] = None,
@@ -35,15 +36,19 @@ def firewall_command(
         list[str] | None,
         typer.Option(
             "--proxy-source",
+            metavar="CIDR",
             help="RPC proxy servers: 6001/6002/6004 open to them only (repeatable).",
         ),
     ] = None,
     policy_file: Annotated[
-        str | None, typer.Option("--policy", help="Judge the servers by this policy.")
+        str | None,
+        typer.Option("--policy", metavar="FILE", help="Judge the servers by this policy."),
     ] = None,
     expect: Annotated[
         list[str] | None,
-        typer.Option("--expect", help="The pinned ports, e.g. mapi=60001 (repeatable)."),
+        typer.Option(
+            "--expect", metavar="IFACE=PORT", help="The pinned ports, e.g. mapi=60001 (repeatable)."
+        ),
     ] = None,
     allow_dynamic: Annotated[
         bool,

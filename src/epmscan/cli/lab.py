@@ -101,7 +101,8 @@ async def _serve(config: LabConfig, console: Console) -> None:
 
 def lab_command(
     config: Annotated[
-        Path | None, typer.Option("--config", help="TOML lab file (see docs/lab.md).")
+        Path | None,
+        typer.Option("--config", metavar="FILE", help="TOML lab file (see docs/lab.md)."),
     ] = None,
     profile: Annotated[
         str | None,
@@ -110,7 +111,9 @@ def lab_command(
     bind: Annotated[
         str,
         typer.Option(
-            "--bind", help="Address of the --profile host (loopback unless --any-address)."
+            "--bind",
+            metavar="ADDRESS",
+            help="Address of the --profile host (loopback unless --any-address).",
         ),
     ] = "127.0.0.1",
     epm_port: Annotated[

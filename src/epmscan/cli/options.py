@@ -35,13 +35,20 @@ Targets = Annotated[
 ]
 InputList = Annotated[
     list[str] | None,
-    typer.Option("-iL", "--input-list", help="File of targets, one or more a line, # comments."),
+    typer.Option(
+        "-iL",
+        "--input-list",
+        metavar="FILE",
+        help="File of targets, one or more a line, # comments.",
+    ),
 ]
 Exclude = Annotated[
-    list[str] | None, typer.Option("--exclude", help="Targets to leave out (comma separated).")
+    list[str] | None,
+    typer.Option("--exclude", metavar="TARGETS", help="Targets to leave out (comma separated)."),
 ]
 ExcludeFile = Annotated[
-    list[str] | None, typer.Option("--exclude-file", help="File of targets to leave out.")
+    list[str] | None,
+    typer.Option("--exclude-file", metavar="FILE", help="File of targets to leave out."),
 ]
 MaxHosts = Annotated[
     int, typer.Option("--max-hosts", min=1, help="Refuse a scan of more addresses than this.")
@@ -50,7 +57,8 @@ Seed = Annotated[
     int | None, typer.Option("--seed", help="Seed of the scan order (repeatable order).")
 ]
 Shard = Annotated[
-    str | None, typer.Option("--shard", help="Scan shard K of N of the same order, as K/N.")
+    str | None,
+    typer.Option("--shard", metavar="K/N", help="Scan shard K of N of the same order, as K/N."),
 ]
 Port = Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Endpoint mapper port.")]
 Mode = Annotated[
@@ -90,12 +98,19 @@ MaxEnts = Annotated[
 ]
 Jsonl = Annotated[
     str | None,
-    typer.Option("--jsonl", help="Write one JSON object per host as it ends (- = stdout)."),
+    typer.Option(
+        "--jsonl", metavar="PATH", help="Write one JSON object per host as it ends (- = stdout)."
+    ),
 ]
-JsonDoc = Annotated[str | None, typer.Option("--json", help="Write one JSON document.")]
-Csv = Annotated[str | None, typer.Option("--csv", help="Write one CSV row per endpoint.")]
+JsonDoc = Annotated[
+    str | None, typer.Option("--json", metavar="PATH", help="Write one JSON document.")
+]
+Csv = Annotated[
+    str | None, typer.Option("--csv", metavar="PATH", help="Write one CSV row per endpoint.")
+]
 Save = Annotated[
-    str | None, typer.Option("--save", help="Keep the full result for 'epmscan diff'.")
+    str | None,
+    typer.Option("--save", metavar="PATH", help="Keep the full result for 'epmscan diff'."),
 ]
 OnlyAnswered = Annotated[
     bool, typer.Option("--only-answered", help="Write only hosts whose EPM port answered.")
@@ -121,6 +136,7 @@ InventoryPorts = Annotated[
     str | None,
     typer.Option(
         "--inventory-ports",
+        metavar="PORTS",
         help="More TCP ports to take the inventory of, e.g. 49152,49700 (implies --inventory).",
     ),
 ]

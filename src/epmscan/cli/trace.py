@@ -58,7 +58,9 @@ def trace_command(
     rpc: Annotated[
         str,
         typer.Option(
-            "--rpc", help="Interfaces to follow, comma-separated: mapi, async_mapi, nspi, rfr."
+            "--rpc",
+            metavar="IFACES",
+            help="Interfaces to follow, comma-separated: mapi, async_mapi, nspi, rfr.",
         ),
     ] = ",".join(i.value for i in _TRACE.interfaces),
     port: Annotated[
@@ -83,7 +85,9 @@ def trace_command(
     ] = _TRACE.capture,
     net_iface: Annotated[
         str | None,
-        typer.Option("--net-iface", help="Capture on this interface (default: the route's)."),
+        typer.Option(
+            "--net-iface", metavar="IFACE", help="Capture on this interface (default: the route's)."
+        ),
     ] = None,
     path: Annotated[
         bool,
