@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import importlib
 import io
+import os
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -42,6 +46,46 @@ def _root(
 commands.register(app)
 
 
+def quiet_closed_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone (``| head``): what is still
+    buffered then goes nowhere, instead of failing again when the program exits."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _closed_stdout_error() -> int:
+    quiet_closed_stdout()
+    try:
+        sys.stderr.write(f"epmscan: cannot write standard output: {os.strerror(errno.EPIPE)}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+    return EXIT_USAGE
+
+
+def _stdout_guarded(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command`` with a closed stdout made exit 2 and one line, as every output that
+    cannot be written (click would exit 1 without a word: a command's own failure)."""
+
+    @functools.wraps(command)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except BrokenPipeError:
+            sys.exit(_closed_stdout_error())
+
+    return guarded
+
+
+for _registered in app.registered_commands:
+    if _registered.callback is not None:
+        _registered.callback = _stdout_guarded(_registered.callback)
+
+
 def buffered_std_streams() -> None:
     """Put a buffer under stdout and stderr when Python runs unbuffered.
 
@@ -69,6 +113,21 @@ def run() -> None:
     """Run the app on ``sys.argv``: every usage error is one line on stderr and exit 2."""
     buffered_std_streams()
     try:
+        code: Any = _run_app()
+    except SystemExit as stop:
+        code = stop.code
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        if code in (0, None):
+            code = _closed_stdout_error()
+        else:  # the command has said why it failed
+            quiet_closed_stdout()
+    sys.exit(code)
+
+
+def _run_app() -> int:
+    try:
         code = app(standalone_mode=False)
     except _USAGE_ERRORS as caught:
         exc: Any = caught
@@ -82,7 +141,7 @@ def run() -> None:
         sys.exit(EXIT_SIGINT)
     except KeyboardInterrupt:
         sys.exit(EXIT_SIGINT)
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 def _click_exceptions(name: str) -> tuple[type[Exception], ...]:
