@@ -1,9 +1,11 @@
-"""Output to a pipe whose reader has gone (``epmscan ... | head``): one line, exit 2.
+"""Output to a pipe whose reader has gone (``epmscan ... | head``) or to a full disk:
+one line, exit 2.
 
 docs/conventions.md: an output that cannot be written is exit 2 with one line on stderr.
 A closed pipe used to end ``dump`` and the consoles of ``scan`` and ``check`` with exit 1
 and no word (click's own handling: 1 is "the host did not answer" or "a finding"), and
-``scan --json -`` with exit 120 and Python's "Exception ignored" at the final flush.
+``scan --json -`` with exit 120 and Python's "Exception ignored" at the final flush; a
+full disk (/dev/full) was a traceback from every command.
 """
 
 from __future__ import annotations
@@ -66,3 +68,30 @@ def test_a_reader_that_went_away_is_one_line_and_exit_2(
     code, stderr = run_with_reader_gone(*(names.get(a, a) for a in form))
     assert code == 2, stderr
     assert stderr == "epmscan: cannot write standard output: Broken pipe\n"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        ("dump", "{ADDRESS}", "-p", "{PORT}"),
+        ("scan", "{ADDRESS}", "-p", "{PORT}", "--jsonl", "-"),
+        ("scan", "{ADDRESS}", "-p", "{PORT}", "--json", "-"),
+        ("lab", "--list-profiles"),
+        ("--help",),
+    ],
+    ids=["dump", "scan-jsonl", "scan-json", "lab-profiles", "help"],
+)
+def test_a_full_disk_on_stdout_is_one_line_and_exit_2(epm_port: int, form: tuple[str, ...]) -> None:
+    names = {"{ADDRESS}": ADDRESS, "{PORT}": str(epm_port)}
+    with open("/dev/full", "wb") as full:
+        completed = subprocess.run(
+            [sys.executable, "-m", "epmscan", *(names.get(a, a) for a in form)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=cli_env(),
+            timeout=60,
+        )
+    stderr = completed.stderr.decode("utf-8", "replace")
+    assert completed.returncode == 2, stderr
+    assert stderr == "epmscan: cannot write standard output: No space left on device\n"

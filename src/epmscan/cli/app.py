@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import importlib
 import io
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -46,9 +45,36 @@ def _root(
 commands.register(app)
 
 
-def quiet_closed_stdout() -> None:
-    """Point stdout at /dev/null once its reader has gone (``| head``): what is still
-    buffered then goes nowhere, instead of failing again when the program exits."""
+class StdoutWriteError(OSError):
+    """A write to standard output failed: its reader has gone (``| head``), a full disk."""
+
+
+class ReportingStdout:
+    """Standard output whose failed writes raise :class:`StdoutWriteError` (errno kept),
+    told apart from every other error; everything else is the stream's own."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise StdoutWriteError(exc.errno, exc.strerror) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise StdoutWriteError(exc.errno, exc.strerror) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def quiet_failed_stdout() -> None:
+    """Point stdout at /dev/null once a write to it failed: what is still buffered then
+    goes nowhere, instead of failing again (and loudly) when the program exits."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -57,10 +83,10 @@ def quiet_closed_stdout() -> None:
         pass
 
 
-def _closed_stdout_error() -> int:
-    quiet_closed_stdout()
+def _stdout_failed(error: OSError) -> int:
+    quiet_failed_stdout()
     try:
-        sys.stderr.write(f"epmscan: cannot write standard output: {os.strerror(errno.EPIPE)}\n")
+        sys.stderr.write(f"epmscan: cannot write standard output: {error.strerror or error}\n")
         sys.stderr.flush()
     except OSError:
         pass
@@ -68,15 +94,16 @@ def _closed_stdout_error() -> int:
 
 
 def _stdout_guarded(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``command`` with a closed stdout made exit 2 and one line, as every output that
-    cannot be written (click would exit 1 without a word: a command's own failure)."""
+    """``command`` with a failed write to stdout made one line and exit 2, as every output
+    that cannot be written (click makes a closed pipe exit 1 without a word, which is a
+    command's own "not as expected", and anything else a traceback)."""
 
     @functools.wraps(command)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except BrokenPipeError:
-            sys.exit(_closed_stdout_error())
+        except StdoutWriteError as error:
+            sys.exit(_stdout_failed(error))
 
     return guarded
 
@@ -112,17 +139,20 @@ def buffered_std_streams() -> None:
 def run() -> None:
     """Run the app on ``sys.argv``: every usage error is one line on stderr and exit 2."""
     buffered_std_streams()
+    sys.stdout = ReportingStdout(sys.stdout)
     try:
         code: Any = _run_app()
     except SystemExit as stop:
         code = stop.code
+    except StdoutWriteError as error:  # outside every command: help, --version
+        code = _stdout_failed(error)
     try:
         sys.stdout.flush()
-    except BrokenPipeError:
+    except StdoutWriteError as error:
         if code in (0, None):
-            code = _closed_stdout_error()
+            code = _stdout_failed(error)
         else:  # the command has said why it failed
-            quiet_closed_stdout()
+            quiet_failed_stdout()
     sys.exit(code)
 
 
