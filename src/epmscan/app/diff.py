@@ -25,6 +25,7 @@ from epmscan.models import (
     SavedRun,
     ServerGroup,
 )
+from epmscan.report.order import address_key
 from epmscan.report.saved_results import load_saved_run
 from epmscan.settings import CheckSettings, DiffSettings
 from epmscan.targets import TargetSpace
@@ -54,12 +55,16 @@ class _Collect(RunObserver[ExchangeHostReport]):
 
 
 def live_run(settings: CheckSettings) -> tuple[SavedRun, RunSummary]:
-    """A check run now, as a result to compare with (nothing written), and its summary."""
+    """A check run now, as a result to compare with (nothing written), and its summary.
+
+    Its hosts come by address, as in a saved result: the order ``diff`` lists them in.
+    """
     collected = _Collect()
     outcome = run_check(settings, collected)
+    by_address = sorted(collected.reports, key=lambda r: address_key(r.host.address, r.host.target))
     saved = SavedRun(
         info=outcome.run.info,
-        hosts=tuple(collected.reports),
+        hosts=tuple(by_address),
         exchange_checked=True,
         source="--live",
     )
