@@ -183,7 +183,7 @@ def _rich(report: TraceReport, output: Output, verbose: bool) -> None:
     verdicts = Table(show_header=False, box=None, pad_edge=False, expand=False)
     verdicts.add_column("interface", no_wrap=True)
     verdicts.add_column("outcome", no_wrap=True)
-    verdicts.add_column("verdict")
+    verdicts.add_column("verdict", overflow="fold")
     for (interface, transport), steps in _ways(report.steps):
         label = interface_label(interface)
         output.line()
@@ -192,7 +192,7 @@ def _rich(report: TraceReport, output: Output, verbose: bool) -> None:
         )
         table = Table(box=None, pad_edge=False, expand=False)
         for name in ("time", "ms", "step", "target", "outcome", "what happened"):
-            table.add_column(name)
+            table.add_column(name, overflow="fold")  # a UUID in the text folds, never cut
         table.columns[1].justify = "right"
         targets = [host_port(s.target, s.port) for s in steps]
         for step, target in zip(steps, targets, strict=True):
