@@ -192,3 +192,33 @@ def test_a_narrow_terminal_folds_a_uuid_and_never_cuts_it() -> None:
         text = buffer.getvalue()
         assert "…" not in text, text
         assert uuid in "".join(text.split()), text
+
+
+def test_a_way_cut_short_by_a_signal_is_not_said_to_have_worked() -> None:
+    connected = TraceStep(
+        step=TraceStepKind.CONNECT,
+        interface="mapi",
+        transport="ncacn_ip_tcp",
+        target="10.81.2.14",
+        port=135,
+        started=T0,
+        elapsed_ms=0.7,
+        outcome="ok",
+    )
+    base = report()
+    traced = TraceReport(
+        server=base.server,
+        address=base.address,
+        epm_port=base.epm_port,
+        interfaces=("mapi",),
+        started=T0,
+        capture=base.capture,
+        steps=(connected,),
+        interrupted="SIGINT",
+    )
+    for plain in (True, False):
+        buffer = io.StringIO()
+        print_trace(traced, Output(Console(file=buffer, width=120), plain=plain))
+        text = buffer.getvalue()
+        assert "every step worked" not in text, text
+        assert "interrupted" in text.split("connect")[-1], text
