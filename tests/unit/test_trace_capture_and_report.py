@@ -160,3 +160,65 @@ def test_plain_form_is_one_record_per_line() -> None:
         "22:13:20.012", "3.2", "mapi", "ncacn_ip_tcp", "connect", "10.81.2.14:60001", "unreachable",
     ]  # fmt: skip
     assert records[6][:4] == ["verdict", "mapi", "ncacn_ip_tcp", "unreachable"]
+
+
+def test_a_narrow_terminal_folds_a_uuid_and_never_cuts_it() -> None:
+    uuid = "f5cc5a18-4264-101a-8c59-08002b2f8426"
+    bound = TraceStep(
+        step=TraceStepKind.BIND,
+        interface="nspi",
+        transport="ncacn_ip_tcp",
+        target="10.81.2.14",
+        port=60002,
+        started=T0,
+        elapsed_ms=2.1,
+        outcome="bound",
+        detail=f"nspi {uuid} v56.0 accepted (max_xmit 4280)",
+    )
+    base = report()
+    traced = TraceReport(
+        server=base.server,
+        address=base.address,
+        epm_port=base.epm_port,
+        interfaces=("nspi",),
+        started=T0,
+        capture=base.capture,
+        steps=(bound,),
+    )
+    for width in (80, 100):
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=width, color_system=None)
+        print_trace(traced, Output(console, plain=False))
+        text = buffer.getvalue()
+        assert "…" not in text, text
+        assert uuid in "".join(text.split()), text
+
+
+def test_a_way_cut_short_by_a_signal_is_not_said_to_have_worked() -> None:
+    connected = TraceStep(
+        step=TraceStepKind.CONNECT,
+        interface="mapi",
+        transport="ncacn_ip_tcp",
+        target="10.81.2.14",
+        port=135,
+        started=T0,
+        elapsed_ms=0.7,
+        outcome="ok",
+    )
+    base = report()
+    traced = TraceReport(
+        server=base.server,
+        address=base.address,
+        epm_port=base.epm_port,
+        interfaces=("mapi",),
+        started=T0,
+        capture=base.capture,
+        steps=(connected,),
+        interrupted="SIGINT",
+    )
+    for plain in (True, False):
+        buffer = io.StringIO()
+        print_trace(traced, Output(Console(file=buffer, width=120), plain=plain))
+        text = buffer.getvalue()
+        assert "every step worked" not in text, text
+        assert "interrupted" in text.split("connect")[-1], text

@@ -2,12 +2,15 @@
 
 Each host is judged against AFTER's recorded expectation (``--policy`` overrides); a
 live check with no ``--policy`` checks each host against what BEFORE recorded for it,
-so it probes what BEFORE probed and invents no change.
+so it probes what BEFORE probed and invents no change. The live check's ``--save`` is
+the next baseline: it replaces PATH only when the check ran to its end; an interrupted
+one leaves PATH as it was and the hosts it checked in ``PATH.partial``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -25,7 +28,9 @@ from epmscan.models import (
     SavedRun,
     ServerGroup,
 )
+from epmscan.report.order import address_key
 from epmscan.report.saved_results import load_saved_run
+from epmscan.report.writers import PARTIAL_SUFFIX, OutputError
 from epmscan.settings import CheckSettings, DiffSettings
 from epmscan.targets import TargetSpace
 
@@ -54,12 +59,16 @@ class _Collect(RunObserver[ExchangeHostReport]):
 
 
 def live_run(settings: CheckSettings) -> tuple[SavedRun, RunSummary]:
-    """A check run now, as a result to compare with (nothing written), and its summary."""
+    """A check run now, as a result to compare with (nothing written), and its summary.
+
+    Its hosts come by address, as in a saved result: the order ``diff`` lists them in.
+    """
     collected = _Collect()
     outcome = run_check(settings, collected)
+    by_address = sorted(collected.reports, key=lambda r: address_key(r.host.address, r.host.target))
     saved = SavedRun(
         info=outcome.run.info,
-        hosts=tuple(collected.reports),
+        hosts=tuple(by_address),
         exchange_checked=True,
         source="--live",
     )
@@ -117,6 +126,12 @@ def _under(policy: Policy, report: ExchangeHostReport) -> ExchangeHostReport:
     return rejudged(report, policy.expectation_for(report.host.address, report.host.target))
 
 
+def _saving_to(live: CheckSettings, path: str) -> CheckSettings:
+    """``live`` with its ``--save`` going to ``path``."""
+    outputs = replace(live.scan.outputs, save=path)
+    return replace(live, scan=replace(live.scan, outputs=outputs))
+
+
 def compare(settings: DiffSettings) -> DiffOutcome:
     """Compare BEFORE with AFTER (or with a live check); :class:`UsageError` on bad files."""
     if (settings.after is None) == (settings.live is None):
@@ -129,9 +144,17 @@ def compare(settings: DiffSettings) -> DiffOutcome:
         live = settings.live
         if settings.policy is None:
             live = replace(live, policy=recorded_policy(before))
+        save = live.scan.outputs.save
+        if save is not None:
+            live = _saving_to(live, save + PARTIAL_SUFFIX)
         after, summary = live_run(live)
         if summary.interrupted:
             return DiffOutcome(ResultDiff((), (), (), 0), before.notes, interrupted=summary)
+        if save is not None:
+            try:
+                os.replace(save + PARTIAL_SUFFIX, save)
+            except OSError as exc:
+                raise OutputError(f"cannot write {save}: {exc.strerror or exc}") from None
     policy = settings.policy
     before_hosts, after_hosts = before.hosts, after.hosts
     if policy is not None:

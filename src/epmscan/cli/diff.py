@@ -120,10 +120,11 @@ def diff_command(
         exit_with_usage_error(str(exc))
     stopped = outcome.interrupted
     if stopped is not None:
+        kept = f"; {save} is unchanged, the hosts checked are in {save}.partial" if save else ""
         stderr_console().print(
             f"epmscan: the live check was interrupted after {stopped.done} of "
             f"{counted(stopped.targets, 'host')}: no diff (every host not checked yet "
-            "would show as gone)",
+            f"would show as gone){kept}",
             markup=False,
             highlight=False,
         )

@@ -209,6 +209,42 @@ def scan_table(rows: list[ScanRow]) -> Table:
     return table
 
 
+NOTE_MIN_WIDTH = 20
+"""Columns the note needs before the table is worth it: a narrower terminal gets lines."""
+
+
+def scan_table_width(table: Table, rows: list[ScanRow]) -> int:
+    """The width the scan table needs with its columns whole and a readable note."""
+    cells = [
+        (_row_label(r), r.status.value, str(r.interfaces), str(r.endpoints), *r.exchange_ports)
+        for r in rows
+    ]
+    whole = [
+        max([len(str(column.header)), *(len(row[index]) for row in cells)])
+        for index, column in enumerate(table.columns[:-1])
+    ]
+    note = min(NOTE_MIN_WIDTH, max([len("Note"), *(len(printable(r.error or "")) for r in rows)]))
+    return sum(whole) + note + 3 * len(table.columns) + 1
+
+
+def scan_line(row: ScanRow) -> Text:
+    """One host on a terminal too narrow for the table: every cell of its row, in words."""
+    line = Text(_row_label(row), style="bold")
+    line.append("  ")
+    line.append(row.status.value, style=STATUS_STYLE.get(row.status, ""))
+    line.append(f"  {row.interfaces} interfaces, {row.endpoints} endpoints")
+    ports = ", ".join(
+        f"{title} {p}"
+        for (title, _), p in zip(EXCHANGE_COLUMNS, row.exchange_ports, strict=True)
+        if p != "-"
+    )
+    if ports:
+        line.append(f"; {ports}")
+    if row.error:
+        line.append(f" — {printable(row.error)}")
+    return line
+
+
 def summary_line(summary: RunSummary, seed: int | None = None) -> str:
     """``done: 7 of 7 hosts in 0.5 s (14/s); ok 6, closed 1`` (and the seed)."""
     counts = ", ".join(f"{s.value} {n}" for s, n in summary.statuses if n)
@@ -249,7 +285,13 @@ def print_scan_summary(
                 row.error,
             )
     elif rows:
-        out.render(scan_table(rows))
+        table = scan_table(rows)
+        if scan_table_width(table, rows) <= out.console.width:
+            out.render(table)
+        else:
+            out.line(Text(str(table.title), style="italic"))
+            for row in rows:
+                out.line(scan_line(row))
     if dropped:
         out.line(
             f"{'# ' if out.plain else ''}... and {dropped} more hosts answered: the "

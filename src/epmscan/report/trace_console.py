@@ -20,7 +20,7 @@ from epmscan.checks.capture_verdicts import host_port
 from epmscan.checks.trace_verdicts import path_end
 from epmscan.facts.exchange import LABELS
 from epmscan.models import ExchangeInterface
-from epmscan.models.trace import NOT_TRIED, PathProbe, TraceReport, TraceStep
+from epmscan.models.trace import NOT_TRIED, PathProbe, TraceReport, TraceStep, TraceStepKind
 from epmscan.report.capture_console import STATUS_STYLE
 from epmscan.report.output import Output, keep_whole
 from epmscan.report.text import printable
@@ -64,10 +64,16 @@ def _what(step: TraceStep) -> str:
     return printable(text)
 
 
-def verdict(steps: Sequence[TraceStep]) -> tuple[str, str]:
-    """(outcome, sentence) of one interface's way: its failed step, or that it worked."""
+def verdict(steps: Sequence[TraceStep], interrupted: str | None = None) -> tuple[str, str]:
+    """(outcome, sentence) of one interface's way: its failed step, that a signal
+    (``interrupted``) cut it short, or that it worked."""
     last = steps[-1]
     failed = next((s for s in steps if not s.ok), None)
+    if failed is None and interrupted is not None:
+        return "interrupted", (
+            f"interrupted by {interrupted} after {last.step.value} on "
+            f"{host_port(last.target, last.port)}"
+        )
     if failed is None:
         return last.outcome, (
             f"every step worked: {last.step.value} on {host_port(last.target, last.port)} "
@@ -140,10 +146,23 @@ def print_trace(report: TraceReport, output: Output, *, verbose: bool = False) -
         _rich(report, output, verbose)
 
 
+def _cut_short(report: TraceReport, index: int, ways: int, steps: list[TraceStep]) -> str | None:
+    """The signal that stopped the trace, for the way it was on: the last one, unless that
+    one got to its interface's bind (the endpoint mapper's own bind comes before)."""
+    if report.interrupted is None or index != ways - 1:
+        return None
+    last = steps[-1]
+    reached_its_bind = last.step is TraceStepKind.BIND and (
+        last.transport == "ncacn_http" or last.port != report.epm_port
+    )
+    return None if reached_its_bind else report.interrupted
+
+
 def _plain(report: TraceReport, output: Output, verbose: bool) -> None:
     for line in _header(report):
         output.record("trace", line)
-    for (interface, transport), steps in _ways(report.steps):
+    ways = _ways(report.steps)
+    for index, ((interface, transport), steps) in enumerate(ways):
         for step in steps:
             output.record(
                 "step",
@@ -159,7 +178,7 @@ def _plain(report: TraceReport, output: Output, verbose: bool) -> None:
             if verbose or not step.ok:
                 for fact in step.evidence:
                     output.record("evidence", fact.source, fact.summary)
-        outcome, sentence = verdict(steps)
+        outcome, sentence = verdict(steps, _cut_short(report, index, len(ways), steps))
         output.record("verdict", interface, transport, outcome, sentence)
     if report.path is not None:
         output.record("path", "hop", *(str(port) for port in report.path.ports))
@@ -185,8 +204,9 @@ def _rich(report: TraceReport, output: Output, verbose: bool) -> None:
     verdicts = Table(show_header=False, box=None, pad_edge=False, expand=False)
     verdicts.add_column("interface", no_wrap=True)
     verdicts.add_column("outcome", no_wrap=True)
-    verdicts.add_column("verdict")
-    for (interface, transport), steps in _ways(report.steps):
+    verdicts.add_column("verdict", overflow="fold")
+    ways = _ways(report.steps)
+    for index, ((interface, transport), steps) in enumerate(ways):
         label = interface_label(interface)
         output.line()
         output.line(
@@ -194,7 +214,7 @@ def _rich(report: TraceReport, output: Output, verbose: bool) -> None:
         )
         table = Table(box=None, pad_edge=False, expand=False)
         for name in ("time", "ms", "step", "target", "outcome", "what happened"):
-            table.add_column(name)
+            table.add_column(name, overflow="fold")  # a UUID in the text folds, never cut
         table.columns[1].justify = "right"
         targets = [host_port(s.target, s.port) for s in steps]
         for step, target in zip(steps, targets, strict=True):
@@ -214,7 +234,7 @@ def _rich(report: TraceReport, output: Output, verbose: bool) -> None:
         keep_whole(table, 3, targets)
         keep_whole(table, 0, [clock(s.started) for s in steps])
         output.render(table)
-        outcome, sentence = verdict(steps)
+        outcome, sentence = verdict(steps, _cut_short(report, index, len(ways), steps))
         verdicts.add_row(
             f"{label} over {'HTTP' if transport == 'ncacn_http' else 'TCP'}",
             Text(outcome, style=STATUS_STYLE.get(outcome, "bold")),

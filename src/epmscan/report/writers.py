@@ -118,6 +118,7 @@ class _Stream:
     def __init__(self, path: str) -> None:
         self.path = path
         self.to_stdout = path == "-"
+        self.shown = "standard output" if self.to_stdout else path
         if self.to_stdout:
             self.file_path = "-"
             self.stream: TextIO = sys.stdout
@@ -130,7 +131,7 @@ class _Stream:
             self.stream.write(text)
             self.stream.flush()
         except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot write {self.shown}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         try:
@@ -139,7 +140,7 @@ class _Stream:
             else:
                 self.stream.close()
         except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot write {self.shown}: {exc.strerror or exc}") from None
 
 
 class JsonlWriter(_Stream):
