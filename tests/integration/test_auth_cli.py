@@ -142,7 +142,7 @@ def test_a_wrong_password_is_an_authentication_failure(lab: AuthLab) -> None:
             "not both",
         ),
         (["-u", ACCOUNT], {"EPMSCAN_NTHASH": PASSWORD}, "EPMSCAN_NTHASH: not an NT hash"),
-        (["-u", "A\\B\\c"], {"EPMSCAN_PASSWORD": PASSWORD}, "is not DOMAIN\\user"),
+        (["-u", "A\\B\\c"], {"EPMSCAN_PASSWORD": PASSWORD}, "'A\\B\\c' is not DOMAIN\\user"),
     ],
 )
 def test_a_missing_or_broken_secret_is_one_line_and_exit_2(

@@ -217,6 +217,20 @@ def test_anonymous_access_and_each_risky_interface_with_its_transports() -> None
     assert spooler.why and spooler.source
 
 
+def test_messages_name_the_protocol_document_only_where_there_is_one() -> None:
+    records = lab_records("exchange2010-mailbox-pf")
+    findings = exposure_findings(host(records), infer_roles(records))
+    by_code = {f.code: f for f in findings}
+    undocumented = [f for f in findings if (f.document or "").lower() == "none"]
+    assert undocumented, sorted(by_code)  # Exchange's store interfaces have no document
+    for finding in undocumented:
+        assert "[none]" not in finding.message and "reachable on" in finding.message
+    documented = [f for f in findings if f.document and f.document.startswith("MS-")]
+    assert documented, sorted(by_code)
+    for finding in documented:
+        assert f"[{finding.document}] reachable on" in finding.message
+
+
 def test_coercion_on_a_domain_controller_is_critical() -> None:
     records = lab_records("windows-dc")
     by_code = {f.code: f for f in exposure_findings(host(records), infer_roles(records))}

@@ -215,6 +215,13 @@ def lab_reports() -> list[SecurityHostReport]:
     return [build_security_report(host) for host in hosts]
 
 
+def test_one_host_is_one_host() -> None:
+    (member,) = [r for r in lab_reports() if r.host.address == "192.0.2.2"]
+    page = Page(render_html(content_of([member])))
+    assert re.search(r"\b1 hosts\b", page.text) is None
+    assert "1 host" in page.text
+
+
 def test_the_numbers_are_those_of_the_models() -> None:
     reports = lab_reports()
     page = Page(render_html(content_of(reports)))

@@ -201,14 +201,13 @@ def _finding(
 ) -> ExposureFinding:
     severity = entry.severity_on_dc if on_dc and entry.severity_on_dc else entry.severity
     places = ", ".join(_where(r) for r in reachable)
-    message = f"{entry.name} [{entry.document}] reachable on {places}"
+    named = entry.name if entry.document.lower() == "none" else f"{entry.name} [{entry.document}]"
+    message = f"{named} reachable on {places}"
     if on_dc and entry.severity_on_dc:
         message += " (a domain controller)"
     if _unreachable_when_verified(reachable):
         severity = Severity.INFO
-        message = (
-            f"{entry.name} [{entry.document}] advertised on {places}, but no port accepted a bind"
-        )
+        message = f"{named} advertised on {places}, but no port accepted a bind"
     return ExposureFinding(
         severity=severity,
         host=host,

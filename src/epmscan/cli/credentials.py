@@ -59,7 +59,7 @@ def parse_account(text: str) -> tuple[str, str]:
     """``DOMAIN\\user`` (or ``user``) as ``(domain, user)``."""
     domain, _, user = text.rpartition("\\")
     if not user.strip() or "\\" in domain:
-        raise UsageError(f"-u/--user: {text!r} is not DOMAIN\\user or user")
+        raise UsageError(f"-u/--user: '{text}' is not DOMAIN\\user or user")
     return domain, user
 
 

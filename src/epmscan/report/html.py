@@ -229,6 +229,10 @@ def _n(number: int) -> str:
     return f"{number:,}"
 
 
+def _hosts(number: int) -> str:
+    return f"{number:,} host" if number == 1 else f"{number:,} hosts"
+
+
 def _count(name: str, number: int) -> str:
     """A number with its ``data-count`` name (names are ours, never the file's)."""
     return f'<span class="n" data-count="{text(name)}">{_n(number)}</span>'
@@ -379,16 +383,16 @@ def _provenance(content: ReportContent) -> str:
     parts = []
     if content.computed < total:
         from_scan = total - content.computed
-        words = f"saved by scan --findings for {_n(from_scan)} of {_n(total)} hosts"
+        words = f"saved by scan --findings for {_n(from_scan)} of {_hosts(total)}"
         if saved.security_catalogue is not None:
             words += f" (interface catalogue version {saved.security_catalogue})"
         if verified:
-            words += f"; advertised TCP ports bound (--verify) on {_n(verified)} hosts"
+            words += f"; advertised TCP ports bound (--verify) on {_hosts(verified)}"
         parts.append(f'<span data-provenance="saved">{text(words)}</span>')
     if content.computed:
         words = (
             f"computed at report time from the saved endpoints for {_n(content.computed)} "
-            f"of {_n(total)} hosts (interface catalogue version {content.catalogue}); no "
+            f"of {_hosts(total)} (interface catalogue version {content.catalogue}); no "
             "port was bound: reachable means advertised by the endpoint mapper"
         )
         parts.append(f'<span data-provenance="computed">{text(words)}</span>')
@@ -588,7 +592,7 @@ def _interface_chart(codes: Sequence[str], counts: ReportTally, answered: int) -
             label = label[: _LABEL_CHARS - 1] + "…"
         spread = ", ".join(f"{_n(by_severity[s])} {s.value}" for s in SEVERITIES if by_severity[s])
         out.append(f'<g data-code="{text(code)}">')
-        out.append(_bar_label(y, label, f"{name} ({code}): {_n(hosts)} hosts, {spread}"))
+        out.append(_bar_label(y, label, f"{name} ({code}): {_hosts(hosts)}, {spread}"))
         x = float(_LABEL_WIDTH)
         for severity in SEVERITIES:
             number = by_severity[severity]
@@ -805,7 +809,7 @@ def _hosts_table(
     if beyond > 0:
         out.append(
             f'<p class="warn">{_n(beyond)} more {_hosts_word(beyond)} answered: past the '
-            f"limit of {_n(content.full_hosts)} hosts in full (--full-hosts), they are "
+            f"limit of {_hosts(content.full_hosts)} in full (--full-hosts), they are "
             "counted and listed as address ranges under Other hosts. The saved result has "
             "every endpoint of each.</p>"
         )

@@ -36,6 +36,7 @@ from epmscan.report.serialize import (
     security_member_from_dict,
     summary_from_dict,
 )
+from epmscan.report.text import counted
 
 MAX_SAVED_BYTES = 4 * 1024 * 1024 * 1024
 """A saved result larger than this is refused rather than read into memory."""
@@ -115,7 +116,7 @@ def _parse_lines(text: str, source: str) -> _Parsed:
         if len(bad) == 1 and bad[0][0] >= last_line and parsed.hosts:
             parsed.notes.append(
                 f"{source}: the file ends inside line {bad[0][0]} (a run cut short?): "
-                f"read the {len(parsed.hosts)} hosts before it"
+                f"read the {counted(len(parsed.hosts), 'host')} before it"
             )
         else:
             number, message = bad[0]

@@ -23,7 +23,7 @@ from epmscan.models import ExchangeInterface
 from epmscan.models.trace import NOT_TRIED, PathProbe, TraceReport, TraceStep, TraceStepKind
 from epmscan.report.capture_console import STATUS_STYLE
 from epmscan.report.output import Output, keep_whole
-from epmscan.report.text import printable
+from epmscan.report.text import counted, printable
 
 _TRANSPORT_WORDS = {
     "ncacn_ip_tcp": "TCP, through the endpoint mapper",
@@ -194,7 +194,8 @@ def _closing(report: TraceReport, output: Output) -> None:
         output.record("note", note)
     if report.interrupted:
         output.record(
-            "note", f"interrupted by {report.interrupted} after {len(report.steps)} steps"
+            "note",
+            f"interrupted by {report.interrupted} after {counted(len(report.steps), 'step')}",
         )
 
 
@@ -261,7 +262,7 @@ def _rich(report: TraceReport, output: Output, verbose: bool) -> None:
     if report.interrupted:
         output.line(
             Text(
-                f"interrupted by {report.interrupted} after {len(report.steps)} steps",
+                f"interrupted by {report.interrupted} after {counted(len(report.steps), 'step')}",
                 style="yellow",
             )
         )
