@@ -78,3 +78,36 @@ def test_a_wide_terminal_gets_the_table_and_a_narrow_one_lines() -> None:
     narrow = rendered(60)
     assert "┃" not in narrow
     assert "  NSPI: expected 60002, EPM says 60002 static" in narrow
+
+
+def silent_report(address: str, status: HostStatus) -> ExchangeHostReport:
+    host = HostResult(address, address, 135, status, error="connection refused")
+    return build_report(host, (), (), None)
+
+
+def console_text(reports: list[ExchangeHostReport], *, plain: bool) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, markup=False, highlight=False, color_system=None)
+    print_check(reports, Output(console, plain=plain))
+    return buffer.getvalue()
+
+
+def test_servers_that_did_not_answer_keep_their_finding_and_fix_on_a_terminal() -> None:
+    reports = [
+        report(),
+        silent_report("198.51.100.5", HostStatus.CLOSED),
+        silent_report("198.51.100.6", HostStatus.FILTERED),
+    ]
+    tty = console_text(reports, plain=False)
+    plain = console_text(reports, plain=True)
+    line = next(row for row in tty.splitlines() if "epm.unreachable" in row)
+    assert line.startswith("[critical] 2 servers epm.unreachable:")
+    assert "1 closed, 1 filtered" in line
+    # The same fixes under the same numbers, whatever the output.
+    plain_fixes = [r.split("\t")[1:] for r in plain.splitlines() if r.startswith("fix\t")]
+    tty_fixes = [r for r in tty.splitlines() if r.startswith("fix ")]
+    assert len(tty_fixes) == len(plain_fixes) >= 2
+    for row, (number, servers, text) in zip(tty_fixes, plain_fixes, strict=True):
+        assert row.startswith(f"fix {number} — {servers}: {text[:40]}")
+    epm_fix = next(n for n, _s, t in plain_fixes if "endpoint mapper run" in t)
+    assert line.endswith(f"(fix {epm_fix})")

@@ -3,8 +3,10 @@
 Servers that answered come first, one table each (one record per interface in the
 plain form); servers whose endpoint mapper did not answer become one line with a count
 (every one of them is in the output files); then every finding on one line, pointing
-at its fix; then each distinct fix once, with how many servers need it; then a closing
-line with counts by severity, or how far an interrupted run got.
+at its fix (on a terminal the endpoint-mapper findings of those servers are one line for
+all of them, plain output has one per server: the fixes and their numbers are the same);
+then each distinct fix once, with how many servers need it; then a closing line with
+counts by severity, or how far an interrupted run got.
 """
 
 from __future__ import annotations
@@ -267,17 +269,25 @@ def print_check(
         out.line(f"{'# ' if out.plain else ''}... and {dropped} more servers{where}")
     if silent:
         _print_silent(silent, out, tally, where=where, verbose=verbose)
-    findings = [
-        f for r in reports for f in r.findings if r.host.ok or out.plain or f.code not in _EPM_CODES
-    ]
-    findings.sort(key=_finding_order)
+    findings = sorted((f for r in reports for f in r.findings), key=_finding_order)
     fixes = _fix_numbers(findings)
     if findings and not out.plain:
         out.line(Text(f"\nFindings ({len(findings)})", style="bold"))
+    grouped: dict[tuple[Severity, str, str | None], Counter[HostStatus]] = {}
+    status_of = {r.host.address or r.host.target: r.host.status for r in silent}
+    if not out.plain:
+        for f in findings:
+            if f.code in _EPM_CODES and f.host in status_of:
+                grouped.setdefault((f.severity, f.code, f.fix), Counter())[status_of[f.host]] += 1
     for f in findings:
         fix = f" (fix {fixes[f.fix][0]})" if f.fix else ""
         if out.plain:
             out.record("finding", f.host, f.severity.value, f.code, f.message, fix.strip(" ()"))
+            continue
+        group = grouped.pop((f.severity, f.code, f.fix), None) if f.host in status_of else None
+        if f.code in _EPM_CODES and f.host in status_of:
+            if group is not None:  # one line for every server that did not answer alike
+                _print_silent_finding(f, group, fix, out)
             continue
         line = Text()
         line.append(f"[{f.severity.value}] ", style=SEVERITY_STYLE[f.severity])
@@ -301,6 +311,23 @@ def print_check(
     if not interrupted and not sum(tally.severities.values()):
         out.line(Text("No findings: every server is as expected.", style="green"))
     out.line(closing)
+
+
+def _print_silent_finding(
+    finding: Finding, statuses: Counter[HostStatus], fix: str, out: Output
+) -> None:
+    """The endpoint-mapper finding of the servers that did not answer, as one line."""
+    servers = counted(sum(statuses.values()), "server")
+    line = Text()
+    line.append(f"[{finding.severity.value}] ", style=SEVERITY_STYLE[finding.severity])
+    line.append(f"{servers} ", style="bold")
+    line.append(f"{finding.code}: ", style="dim")
+    line.append(
+        f"the endpoint mapper did not answer ({_counts_text(statuses, HostStatus)};"
+        " the servers are listed above)"
+    )
+    line.append(fix, style="italic dim")
+    out.line(line)
 
 
 def _print_silent(
