@@ -6,6 +6,7 @@ It reads the engine's counters a few times a second from its own task: nothing p
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Generic, TypeVar
 
 from rich.console import Console
@@ -13,6 +14,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
@@ -32,6 +34,36 @@ WIDE_TERMINAL = 110
 NARROW_BAR = 10
 
 
+BARLESS_TERMINAL = 90
+"""Terminals narrower than this get no bar at all: the counts matter more."""
+
+
+def progress_columns(label: str, width: int) -> list[ProgressColumn]:
+    """The columns of the live line for a terminal ``width`` columns wide (it fits 80)."""
+    wide = width >= WIDE_TERMINAL
+    columns: list[ProgressColumn] = [TextColumn(f"[bold]{label}")]
+    if width >= BARLESS_TERMINAL:
+        columns.append(BarColumn(bar_width=None if wide else NARROW_BAR))
+    columns += [
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8} hosts/s" if wide else "{task.fields[rate]}/s"),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+    ]
+    if wide:
+        columns.append(TimeRemainingColumn())
+    return columns
+
+
+def status_counts(statuses: Mapping[HostStatus, int], in_flight: int, *, wide: bool) -> str:
+    """Hosts by status so far, in the words of the results (``ok``, not ``open``)."""
+    counts = (
+        f"[green]ok {statuses[HostStatus.OK]:,}[/] [red]closed {statuses[HostStatus.CLOSED]:,}[/] "
+        f"[yellow]filtered {statuses[HostStatus.FILTERED]:,}[/]"
+    )
+    return f"{counts} in flight {in_flight:,}" if wide else counts
+
+
 class ProgressBar(RunObserver[R], Generic[R]):
     """Shows done/total, hosts per second and counts by status while a run goes."""
 
@@ -42,21 +74,13 @@ class ProgressBar(RunObserver[R], Generic[R]):
         self._refresher: asyncio.Task[None] | None = None
         self._counters: ScanProgress | None = None
         self._started = 0.0
+        self._wide = True
 
     def run_started(self, start: RunStart) -> None:
         self._counters = start.progress
         console = Console(stderr=True)
-        wide = console.width >= WIDE_TERMINAL
-        columns = [
-            TextColumn(f"[bold]{self._label}"),
-            BarColumn(bar_width=None if wide else NARROW_BAR),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:>8} hosts/s"),
-            TextColumn("{task.fields[counts]}"),
-            TimeElapsedColumn(),
-        ]
-        if wide:
-            columns.append(TimeRemainingColumn())
+        self._wide = console.width >= WIDE_TERMINAL
+        columns = progress_columns(self._label, console.width)
         self._bar = Progress(*columns, console=console, transient=True)
         self._bar.start()
         self._bar_task = self._bar.add_task(self._label, total=start.total, rate="", counts="")
@@ -84,10 +108,6 @@ class ProgressBar(RunObserver[R], Generic[R]):
             elapsed = asyncio.get_running_loop().time() - self._started
         except RuntimeError:
             elapsed = 0.0
-        s = c.statuses
-        counts = (
-            f"[green]open {s[HostStatus.OK]}[/] [red]closed {s[HostStatus.CLOSED]}[/] "
-            f"[yellow]filtered {s[HostStatus.FILTERED]}[/] in flight {c.in_flight}"
-        )
+        counts = status_counts(c.statuses, c.in_flight, wide=self._wide)
         rate = f"{c.done / elapsed:,.0f}" if elapsed > 0 else ""
         self._bar.update(self._bar_task, completed=c.done, rate=rate, counts=counts)
