@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -9,8 +13,9 @@ import pytest
 from epmscan.lab import LabThread
 from epmscan.lab.config import parse_lab
 from epmscan.lab.server import Lab
-from tests.support.cli import run_cli
-from tests.support.loopback import free_port
+from tests.support.cli import cli_env, run_cli
+from tests.support.lab import running_lab
+from tests.support.loopback import free_address, free_port
 
 EPM_PORT = free_port(["127.0.0.1"])
 PROFILES = (
@@ -147,3 +152,23 @@ def test_dump_piped_is_one_endpoint_per_line(lab: Lab) -> None:
     ]
     assert len(lines) - 2 == len(lab.host(address).plan.entries)
     assert not any(ch in run.stdout for ch in "┃│┏━…")
+
+
+def test_ctrl_c_during_a_dump_says_so_and_exits_130() -> None:
+    address = free_address("127.113.2.10", (60001, 60002, 6001, 6002, 6004))
+    port = free_port([address])
+    with running_lab("exchange2010-cas-static", address, port, filtered_epm=True):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "epmscan", "dump", address, "-p", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(),
+        )
+        time.sleep(2.0)  # started, and waiting for an answer that never comes
+        assert process.poll() is None
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert out == ""
+    assert err == f"epmscan: {address}: interrupted before the dump ended (nothing to show)\n"

@@ -17,6 +17,7 @@ from epmscan.cli.console import (
     with_console_options,
 )
 from epmscan.cli.credentials import HashesFile, PasswordFile, User, read_credentials
+from epmscan.cli.exit_codes import EXIT_SIGINT
 from epmscan.cli.parsing import choices, parse_decoder
 from epmscan.errors import EpmscanError, UsageError
 from epmscan.report.console import print_dump
@@ -95,6 +96,13 @@ def dump_command(
             credentials=read_credentials(user, password_file, hashes_file),
         )
         result = dump_one(DumpSettings(target=host, network=network))
+    except KeyboardInterrupt:
+        stderr_console().print(
+            f"epmscan: {printable(host)}: interrupted before the dump ended (nothing to show)",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_SIGINT) from None
     except UsageError as exc:
         exit_with_usage_error(str(exc))
     except EpmscanError as exc:
