@@ -301,6 +301,39 @@ def test_the_command_line_of_a_running_scan_holds_no_secret(tmp_path: Path) -> N
     assert_no_secret({"stdout": stdout.decode(), "stderr": stderr.decode()})
 
 
+@pytest.mark.parametrize("variable", ["EPMSCAN_PASSWORD", "EPMSCAN_NTHASH"])
+def test_a_secret_from_the_environment_is_wiped_from_proc_environ(
+    tmp_path: Path, variable: str
+) -> None:
+    secret = PASSWORD if variable == "EPMSCAN_PASSWORD" else NT_HASH
+    port = free_port([SILENT_ADDRESS])
+    with socket.create_server((SILENT_ADDRESS, port)) as silent:
+        env = {k: v for k, v in cli_env().items() if not k.startswith("EPMSCAN_")}
+        env[variable] = secret
+        command = [sys.executable, "-m", "epmscan", "dump", SILENT_ADDRESS, "-p", str(port)]
+        command += ["-u", ACCOUNT, "--timeout", "5"]
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            connection, _ = silent.accept()  # the secret was read: the bind is under way
+            environ = Path(f"/proc/{process.pid}/environ").read_bytes()
+            connection.close()
+            stdout, stderr = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert f"{variable}=".encode() in environ  # the block is there, its value is not
+    assert secret.encode() not in environ
+    assert secret.lower().encode() not in environ.lower()
+    assert_no_secret({"stdout": stdout.decode(), "stderr": stderr.decode()})
+
+
 def test_the_labs_own_lines_name_the_accounts_count_not_the_passwords(
     lab: AuthLab, tmp_path: Path
 ) -> None:

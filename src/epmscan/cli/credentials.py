@@ -4,13 +4,15 @@ The secret is never a command-line value: ``/proc/PID/cmdline`` is readable by e
 of the machine. It comes, in this order, from ``--password-file FILE`` (its first line;
 ``-`` reads standard input), ``--hashes-file FILE`` (an NT hash: 32 hex digits, or
 impacket's ``LM:NT``), the environment (``EPMSCAN_PASSWORD``, ``EPMSCAN_NTHASH``; taken
-out of the environment once read, so no child process inherits it), or a prompt when
+out of the environment once read, so no child process inherits it, and on Linux wiped
+from the copy the kernel shows as ``/proc/PID/environ``), or a prompt when
 standard input is a terminal. With none of them, or a file that cannot be read, it is a
 usage error: one line that names the option, never the secret.
 """
 
 from __future__ import annotations
 
+import ctypes
 import getpass
 import os
 import sys
@@ -91,6 +93,31 @@ def _first_line(path: str, option: str) -> str:
     return line
 
 
+def wipe_initial_environment(name: str) -> bool:
+    """Overwrite the value of ``name`` where the process's environment began (Linux).
+
+    ``/proc/PID/environ`` shows the block the process was started with, not
+    ``os.environ``: taking a variable out of the environment (``unsetenv``) leaves its value
+    readable there, by the same user and root. The C library's ``getenv`` still points
+    into that block, so the value is overwritten in place, with NUL bytes. True when a
+    value was wiped; nothing happens where there is no such block or C library.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        getenv = libc.getenv
+    except (OSError, AttributeError):
+        return False
+    getenv.restype = ctypes.c_void_p
+    getenv.argtypes = [ctypes.c_char_p]
+    where = getenv(name.encode())
+    if not where:
+        return False
+    ctypes.memset(where, 0, len(ctypes.string_at(where)))
+    return True
+
+
 def read_credentials(
     user: str | None,
     password_file: str | None = None,
@@ -121,7 +148,10 @@ def read_credentials(
         return Credentials(
             name, domain, nt_hash=parse_nt_hash(line, f"--hashes-file {hashes_file}")
         )
-    environ = os.environ if environ is None else environ
+    if environ is None:
+        environ = os.environ
+        for variable in (PASSWORD_VARIABLE, NT_HASH_VARIABLE):
+            wipe_initial_environment(variable)
     password = environ.pop(PASSWORD_VARIABLE, None)
     nt_hash = environ.pop(NT_HASH_VARIABLE, None)
     if password is not None and nt_hash is not None:
