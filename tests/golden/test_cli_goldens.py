@@ -188,6 +188,14 @@ BEFORE_CASES: dict[str, Case] = {
         f"dump {NET}.4 -p {{EPM}} --max-ents 7 --json", stdout_as=json_text
     ),
     "dump_closed": Case(f"dump {NET}.5 -p {{EPM}} -t 2"),
+    "trace_json": Case(
+        f"trace {NET}.7 -p {{EPM}} --no-capture --connect-timeout 0.5 --read-timeout 1.5 --json",
+        stdout_as=json_text,
+    ),
+    "trace_epm_closed_json": Case(
+        f"trace {NET}.5 -p {{EPM}} --no-capture --connect-timeout 0.5 --no-http --json",
+        stdout_as=json_text,
+    ),
     "scan_console_and_files": Case(
         f"{SCAN} --jsonl scan.jsonl --json scan.json --csv scan.csv",
         files={"scan.jsonl": jsonl_text, "scan.json": json_text, "scan.csv": csv_text},

@@ -20,8 +20,10 @@ from typing import Any
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden" / "data"
 UPDATE = os.environ.get("EPMSCAN_UPDATE_GOLDENS") == "1"
 
-VOLATILE_KEYS = frozenset({"elapsed", "started", "hosts_per_second", "finished"})
-"""JSON keys whose values are timings or wall-clock dates."""
+VOLATILE_KEYS = frozenset(
+    {"elapsed", "started", "hosts_per_second", "finished", "elapsed_ms", "local_port"}
+)
+"""JSON keys whose values are timings, wall-clock dates or ports the kernel picked."""
 
 _SUMMARY_TIMING = re.compile(r"in [0-9.]+ s \([0-9,]+/s\)")
 _ISO_DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:?\d\d|Z)?")
