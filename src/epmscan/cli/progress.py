@@ -83,7 +83,7 @@ class ProgressBar(RunObserver[R], Generic[R]):
         columns = progress_columns(self._label, console.width)
         self._bar = Progress(*columns, console=console, transient=True)
         self._bar.start()
-        self._bar_task = self._bar.add_task(self._label, total=start.total, rate="", counts="")
+        self._bar_task = self._bar.add_task(self._label, total=start.total, rate="0", counts="")
         loop = asyncio.get_running_loop()
         self._started = loop.time()
         self._refresher = loop.create_task(self._refresh_forever())
@@ -109,5 +109,5 @@ class ProgressBar(RunObserver[R], Generic[R]):
         except RuntimeError:
             elapsed = 0.0
         counts = status_counts(c.statuses, c.in_flight, wide=self._wide)
-        rate = f"{c.done / elapsed:,.0f}" if elapsed > 0 else ""
+        rate = f"{c.done / elapsed:,.0f}" if elapsed > 0 else "0"
         self._bar.update(self._bar_task, completed=c.done, rate=rate, counts=counts)
