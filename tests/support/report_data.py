@@ -28,11 +28,13 @@ from epmscan.lab.endpoint_map import entry_tower
 from epmscan.lab.plan import plan_host, random_dynamic_chooser
 from epmscan.models import EndpointRecord, HostResult, HostStatus, IcmpError, LookupEntry
 from epmscan.protocol.towers import decode_tower, endpoint_record
+from epmscan.report.order import address_key
 from epmscan.report.serialize import (
     SCHEMA_VERSION,
     host_to_dict,
     security_to_dict,
 )
+from epmscan.report.writers import JsonDocumentWriter
 
 PROFILES = (
     ("windows-member", 70),
@@ -188,9 +190,19 @@ def write_synthetic_scan(
     findings: bool = True,
     seed: int = 1,
 ) -> dict[str, Any]:
-    """Write a synthetic ``--save`` document to ``path``; returns it."""
+    """Write a synthetic ``--save`` document to ``path`` as ``scan --save`` lays it out
+    (:class:`~epmscan.report.writers.JsonDocumentWriter`: a host per line); returns it."""
     document = scan_document(
         synthetic_hosts(total, answered, network=network, seed=seed), findings=findings
     )
-    path.write_text(json.dumps(document), encoding="utf-8")
+    write_document_as_epmscan(path, document)
     return document
+
+
+def write_document_as_epmscan(path: Path, document: dict[str, Any]) -> None:
+    """``document`` written by epmscan's own ``--save`` writer (hosts by address)."""
+    writer = JsonDocumentWriter(str(path))
+    writer.start(document["epmscan"])
+    for host in document["hosts"]:
+        writer.write_host(json.dumps(host), address_key(host["address"], host["target"]))
+    writer.finish(document["summary"])

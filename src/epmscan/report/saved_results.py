@@ -18,9 +18,11 @@ is wrong (not JSON, not UTF-8, binary, no host in it, a newer schema) is one
 
 from __future__ import annotations
 
+import codecs
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 try:
     import orjson
@@ -124,7 +126,7 @@ def _parse_lines(text: str, source: str) -> _Parsed:
     return parsed
 
 
-def _loads(text: str) -> Any:
+def _loads(text: str | bytes) -> Any:
     """``json.loads``, through orjson where it is installed (several times faster)."""
     if orjson is not None:
         try:
@@ -134,11 +136,13 @@ def _loads(text: str) -> Any:
     return json.loads(text)
 
 
-def _parse(text: str, source: str) -> _Parsed:
+def _parse(text: str | bytes, source: str) -> _Parsed:
+    """The document's pieces; ``text`` may be UTF-8 bytes (no second copy of a big file)."""
     try:
         document = _loads(text)
-    except json.JSONDecodeError:
-        return _parse_lines(text, source)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        lines = text.decode("utf-8") if isinstance(text, bytes) else text
+        return _parse_lines(lines, source)
     parsed = _Parsed()
     parsed.header = _header_in(document)
     parsed.summary = _summary_in(document)
@@ -156,70 +160,211 @@ def parse_saved_run(text: str, source: str = "<saved>") -> SavedRun:
     """A saved result's text as models."""
     if "\x00" in text:
         raise UsageError(f"{source}: a binary file, not a saved epmscan result")
-    parsed = _parse(text, source)
-    if not parsed.hosts:
-        raise UsageError(f"{source}: no host results found (not a saved epmscan result?)")
-    info: RunInfo | None = None
-    if parsed.header is not None:
+    return _saved_run(_parse(text, source), source)
+
+
+class _RunBuilder:
+    """Models made host by host, so a big result never holds all its hosts as dicts."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.info: RunInfo | None = None
+        self.hosts: list[ExchangeHostReport] = []
+        self.security: list[SecurityHostReport | None] = []
+        self.catalogues: set[int] = set()
+        self.checked = False
+        self.summary: RunSummary | None = None
+
+    def header(self, data: dict[str, Any]) -> None:
         try:
-            info = info_from_dict(parsed.header)
+            info = info_from_dict(data)
         except (KeyError, TypeError, ValueError) as exc:
-            raise UsageError(f"{source}: its epmscan header is malformed ({exc})") from None
+            raise UsageError(f"{self.source}: its epmscan header is malformed ({exc})") from None
         if info.schema > SCHEMA_VERSION:
             raise UsageError(
-                f"{source}: saved with schema {info.schema}, newer than this epmscan reads "
+                f"{self.source}: saved with schema {info.schema}, newer than this epmscan reads "
                 f"({SCHEMA_VERSION}): upgrade epmscan"
             )
-    hosts = []
-    security: list[SecurityHostReport | None] = []
-    catalogues: set[int] = set()
-    checked = False
-    for number, data in enumerate(parsed.hosts, 1):
-        parsed.hosts[number - 1] = {}  # each host's dict goes once its models are made
-        checked = checked or "exchange" in data
+        self.info = info
+
+    def host(self, data: dict[str, Any]) -> None:
+        number = len(self.hosts) + 1
+        self.checked = self.checked or "exchange" in data
         try:
             report = _report(data)
             saved_security = data.get("security")
             if isinstance(saved_security, dict):
-                security.append(security_member_from_dict(saved_security, report.host))
-                catalogues.add(int(saved_security.get("catalogue", 1)))
+                self.security.append(security_member_from_dict(saved_security, report.host))
+                self.catalogues.add(int(saved_security.get("catalogue", 1)))
             else:
-                security.append(None)
+                self.security.append(None)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise UsageError(f"{source}: host {number} is malformed ({exc!r})") from None
-        hosts.append(report)
-    summary: RunSummary | None = None
-    if parsed.summary is not None:
+            raise UsageError(f"{self.source}: host {number} is malformed ({exc!r})") from None
+        self.hosts.append(report)
+
+    def summary_of(self, data: dict[str, Any]) -> None:
         try:
-            summary = summary_from_dict(parsed.summary)
+            self.summary = summary_from_dict(data)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise UsageError(f"{source}: its summary is malformed ({exc!r})") from None
-    return SavedRun(
-        info=info,
-        hosts=tuple(hosts),
-        exchange_checked=checked,
-        source=source,
-        notes=tuple(parsed.notes),
-        security=tuple(security) if catalogues else (),
-        security_catalogue=max(catalogues) if catalogues else None,
-        summary=summary,
-    )
+            raise UsageError(f"{self.source}: its summary is malformed ({exc!r})") from None
+
+    def run(self, notes: tuple[str, ...] = ()) -> SavedRun:
+        if not self.hosts:
+            raise UsageError(f"{self.source}: no host results found (not a saved epmscan result?)")
+        return SavedRun(
+            info=self.info,
+            hosts=tuple(self.hosts),
+            exchange_checked=self.checked,
+            source=self.source,
+            notes=notes,
+            security=tuple(self.security) if self.catalogues else (),
+            security_catalogue=max(self.catalogues) if self.catalogues else None,
+            summary=self.summary,
+        )
+
+
+def _saved_run(parsed: _Parsed, source: str) -> SavedRun:
+    """The parsed pieces as models; each host's dict is dropped once its models are made."""
+    if not parsed.hosts:
+        raise UsageError(f"{source}: no host results found (not a saved epmscan result?)")
+    built = _RunBuilder(source)
+    if parsed.header is not None:
+        built.header(parsed.header)
+    for number, data in enumerate(parsed.hosts, 1):
+        parsed.hosts[number - 1] = {}  # each host's dict goes once its models are made
+        built.host(data)
+    if parsed.summary is not None:
+        built.summary_of(parsed.summary)
+    return built.run(tuple(parsed.notes))
+
+
+_DOCUMENT_HEAD = b'{"epmscan": '
+_DOCUMENT_HOSTS = b' "hosts": ['
+_DOCUMENT_HOST = b"  {"
+_DOCUMENT_HOSTS_END = (b" ],", b" ]")
+_DOCUMENT_SUMMARY = b' "summary": '
+
+
+def _object(text: bytes) -> dict[str, Any] | None:
+    try:
+        item = _loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return item if isinstance(item, dict) else None
+
+
+def _streamed(lines: Iterable[bytes], source: str) -> SavedRun | None:
+    """A whole result in one of epmscan's own layouts, read a line at a time.
+
+    The ``--save``/``--json`` document (its header line, one host per line, the summary)
+    and JSON lines (``--jsonl``): each host's models are made as its line is read, so a
+    /16 never exists as dicts and text at once. None when the file is in neither layout
+    (another tool's JSON, a file cut short): the caller reads it whole.
+    """
+    built = _RunBuilder(source)
+    state = "start"
+    for line in lines:
+        line = line.rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        if state == "start":
+            item = _object(line)
+            if item is not None and isinstance(item.get("epmscan"), dict) and len(item) == 1:
+                built.header(item["epmscan"])
+                state = "jsonl"
+            elif line.startswith(_DOCUMENT_HEAD) and line.endswith(b","):
+                header = _object(line[len(_DOCUMENT_HEAD) : -1])
+                if header is None:
+                    return None
+                built.header(header)
+                state = "document_head"
+            else:
+                return None
+        elif state == "jsonl":
+            item = _object(line)
+            if item is None:
+                return None
+            if isinstance(item.get("summary"), dict) and not _is_host(item):
+                built.summary_of(item["summary"])
+                state = "jsonl_end"
+            elif _is_host(item):
+                built.host(item)
+            else:
+                return None
+        elif state == "document_head":
+            if line.rstrip() != _DOCUMENT_HOSTS:
+                return None
+            state = "document_hosts"
+        elif state == "document_hosts":
+            if line.startswith(_DOCUMENT_HOST):
+                item = _object(line.rstrip().removesuffix(b","))
+                if item is None or not _is_host(item):
+                    return None
+                built.host(item)
+            elif line.rstrip() in _DOCUMENT_HOSTS_END:
+                state = "document_summary"
+            else:
+                return None
+        elif state == "document_summary":
+            if not line.startswith(_DOCUMENT_SUMMARY):
+                return None
+            summary = _object(line[len(_DOCUMENT_SUMMARY) :])
+            if summary is None:
+                return None
+            built.summary_of(summary)
+            state = "document_close"
+        elif state == "document_close":
+            if line.strip() != b"}":
+                return None
+            state = "document_end"
+        else:
+            return None
+    if state not in ("jsonl", "jsonl_end", "document_end"):
+        return None
+    return built.run()
 
 
 def load_saved_run(path: str | Path) -> SavedRun:
-    """Read a saved result file (``--save``/``--json`` document, ``.partial``, ``--jsonl``)."""
+    """Read a saved result file (``--save``/``--json`` document, ``.partial``, ``--jsonl``).
+
+    epmscan's own layouts are read a line at a time from the file (a /16 never sits in
+    memory as text); anything else is read whole.
+    """
     file = Path(path)
+    source = str(file)
     try:
         if file.is_dir():
             raise UsageError(f"{file}: is a directory, not a saved result")
         if file.stat().st_size > MAX_SAVED_BYTES:
             raise UsageError(f"{file}: larger than {MAX_SAVED_BYTES >> 30} GiB; not read")
+        with open(file, "rb") as stream:
+            fault = _text_fault(stream)
+            if fault is not None:
+                raise UsageError(f"{source}: {fault}, not a saved epmscan result")
+            stream.seek(0)
+            streamed = _streamed(stream, source)
+        if streamed is not None:
+            return streamed
         data = file.read_bytes()
     except OSError as exc:
         raise UsageError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    parsed = _parse(data, source)
+    del data  # a saved /16 is hundreds of MB: no copy of it beside its models
+    return _saved_run(parsed, source)
+
+
+_CHECK_CHUNK = 1 << 20
+
+
+def _text_fault(stream: BinaryIO) -> str | None:
+    """Why the file is no text (a NUL byte, not UTF-8), read a megabyte at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        text = data.decode("utf-8")
+        while chunk := stream.read(_CHECK_CHUNK):
+            if b"\x00" in chunk:
+                return "a binary file"
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise UsageError(f"{file}: not UTF-8 text, not a saved epmscan result") from None
-    del data  # a saved /16 is hundreds of MB: keep one copy
-    return parse_saved_run(text, str(file))
+        return "not UTF-8 text"
+    return None
