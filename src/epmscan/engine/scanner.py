@@ -66,13 +66,17 @@ class ScanProgress:
 
     started: int = 0
     done: int = 0
-    in_flight: int = 0
-    """Hosts holding a slot of the in-flight window (their job running)."""
+    window: InFlightWindow | None = field(default=None, repr=False)
     statuses: Counter[HostStatus] = field(default_factory=Counter)
     local_errors: int = 0
     reprobed: int = 0
     """Re-probes of hosts that timed out while the engine was under pressure."""
     interrupted: bool = False
+
+    @property
+    def in_flight(self) -> int:
+        """Hosts holding a slot of the in-flight window (their job running)."""
+        return self.window.in_flight if self.window is not None else 0
 
 
 def default_job(settings: ScanSettings) -> HostJob[HostResult]:
@@ -118,8 +122,8 @@ class Scanner(Generic[R]):
         self.on_result = on_result
         self.job: HostJob[R] = job or default_job(settings)  # type: ignore[assignment]
         self._unresolved = unresolved
-        self.progress = ScanProgress()
         self.window = InFlightWindow(WindowControl(settings.concurrency, settings.pacing))
+        self.progress = ScanProgress(window=self.window)
         self._stopping = asyncio.Event()
         self._aborting = asyncio.Event()
         self._finished = asyncio.Event()
@@ -233,9 +237,8 @@ class Scanner(Generic[R]):
     async def _attempt(self, spec: str, address: str) -> R:
         if self._limiter is not None:
             await self._limiter.acquire()
-        window, progress = self.window, self.progress
+        window = self.window
         await window.acquire()
-        progress.in_flight += 1
         holding = True
         backoff = LOCAL_BACKOFF
         try:
@@ -243,24 +246,21 @@ class Scanner(Generic[R]):
                 try:
                     result = await self.job(spec, address)
                 except LocalResourceError:
-                    progress.local_errors += 1
+                    self.progress.local_errors += 1
                     alone = window.in_flight <= 1
                     window.on_local_exhaustion()
                     holding = False
-                    progress.in_flight -= 1
                     window.release()
                     if alone:
                         await asyncio.sleep(backoff)
                         backoff = min(2 * backoff, LOCAL_BACKOFF_CAP)
                     await window.acquire()
-                    progress.in_flight += 1
                     holding = True
                     continue
                 window.on_done(timed_out=host_status(result) in TIMED_OUT)
                 return result
         finally:
             if holding:
-                progress.in_flight -= 1
                 window.release()
 
     def _report(self, result: R) -> None:
