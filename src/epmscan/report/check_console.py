@@ -284,8 +284,8 @@ def print_check(
         if out.plain:
             out.record("finding", f.host, f.severity.value, f.code, f.message, fix.strip(" ()"))
             continue
-        group = grouped.pop((f.severity, f.code, f.fix), None) if f.host in status_of else None
         if f.code in _EPM_CODES and f.host in status_of:
+            group = grouped.pop((f.severity, f.code, f.fix), None)
             if group is not None:  # one line for every server that did not answer alike
                 _print_silent_finding(f, group, fix, out)
             continue
