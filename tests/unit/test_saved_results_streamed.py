@@ -1,8 +1,8 @@
 """Saved results in epmscan's own layouts are read a line at a time, into the same models.
 
-``--save``/``--json`` documents and ``--jsonl`` files are read host by host (a /16 never
-sits in memory as text and dicts at once); anything else (another tool's JSON, one long
-line, a file cut short) is read whole, as before. Both ways give equal models.
+``--save``/``--json`` documents and ``--jsonl`` files (also cut short) are read host by
+host (a /16 never sits in memory as text and dicts at once); anything else (another
+tool's pretty-printed JSON) is decoded whole. Both ways give equal models.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def document(total: int = 40, answered: int = 6) -> dict[str, object]:
 def whole(path: Path):  # type: ignore[no-untyped-def]
     """The same file read whole (the way every other file is read)."""
     source = str(path)
-    return saved_results._saved_run(saved_results._parse(path.read_bytes(), source), source)
+    return saved_results._read_whole(path.read_bytes(), source)
 
 
 def write_jsonl(path: Path, doc: dict) -> None:  # type: ignore[type-arg]
@@ -47,8 +47,8 @@ def test_the_streamed_read_equals_the_whole_read(tmp_path: Path, layout: str) ->
         write_document_as_epmscan(path, doc)
     else:
         write_jsonl(path, doc)
-    streamed = saved_results._streamed(io.BytesIO(path.read_bytes()), str(path))
-    assert streamed is not None  # the layout was recognised
+    assert saved_results._epmscan_layout(io.BytesIO(path.read_bytes()))
+    streamed = saved_results._read_lines(io.BytesIO(path.read_bytes()), str(path))
     assert streamed == whole(path) == load_saved_run(path)
     assert len(streamed.hosts) == 40 and streamed.info is not None
     assert streamed.summary is not None and streamed.security
@@ -60,18 +60,18 @@ def test_other_layouts_are_read_whole(tmp_path: Path) -> None:
     one_line.write_text(json.dumps(doc))
     pretty = tmp_path / "pretty.json"
     pretty.write_text(json.dumps(doc, indent=2))
+    assert not saved_results._epmscan_layout(io.BytesIO(pretty.read_bytes()))
     for path in (one_line, pretty):
-        assert saved_results._streamed(io.BytesIO(path.read_bytes()), str(path)) is None
         assert load_saved_run(path) == whole(path)
 
 
-def test_a_document_cut_short_is_read_whole_with_its_note(tmp_path: Path) -> None:
+def test_a_document_cut_short_is_read_by_lines_with_its_note(tmp_path: Path) -> None:
     path = tmp_path / "cut.json"
     write_document_as_epmscan(path, document())
     text = path.read_text()
     cut = text[: text.index('"127.114.3.20"')]  # inside the 21st host's line
     path.write_text(cut)
-    assert saved_results._streamed(io.BytesIO(path.read_bytes()), str(path)) is None
+    assert saved_results._epmscan_layout(io.BytesIO(path.read_bytes()))
     run = load_saved_run(path)
     assert len(run.hosts) == 20
     assert any("ends inside line" in note for note in run.notes)

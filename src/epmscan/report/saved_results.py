@@ -77,55 +77,6 @@ def _summary_in(document: object) -> dict[str, Any] | None:
     return None
 
 
-class _Parsed:
-    def __init__(self) -> None:
-        self.hosts: list[dict[str, Any]] = []
-        self.header: dict[str, Any] | None = None
-        self.summary: dict[str, Any] | None = None
-        self.notes: list[str] = []
-
-
-def _parse_lines(text: str, source: str) -> _Parsed:
-    """JSON lines, or a document cut short: one object per line, trailing commas allowed."""
-    parsed = _Parsed()
-    lines = text.splitlines()
-    bad: list[tuple[int, str]] = []
-    for number, raw in enumerate(lines, 1):
-        line = raw.strip().rstrip(",")
-        if not line or line in ("[", "]", "{", "}", '"hosts": [', "]"):
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            try:  # the first line of a document: '{"epmscan": {...},' without its end
-                item = json.loads(line + "}") if line.startswith('{"epmscan":') else None
-            except json.JSONDecodeError:
-                item = None
-            if item is None:
-                bad.append((number, exc.msg))
-                continue
-        header = _header_in(item)
-        if header is not None:
-            parsed.header = header
-            continue
-        summary = _summary_in(item)
-        if summary is not None and not _is_host(item):
-            parsed.summary = summary
-            continue
-        parsed.hosts.extend(_hosts_in(item))
-    if bad:
-        last_line = len([line for line in lines if line.strip()])
-        if len(bad) == 1 and bad[0][0] >= last_line and parsed.hosts:
-            parsed.notes.append(
-                f"{source}: the file ends inside line {bad[0][0]} (a run cut short?): "
-                f"read the {counted(len(parsed.hosts), 'host')} before it"
-            )
-        else:
-            number, message = bad[0]
-            raise UsageError(f"{source}:{number}: not a saved epmscan result ({message})")
-    return parsed
-
-
 def _loads(text: str | bytes) -> Any:
     """``json.loads``, through orjson where it is installed (several times faster)."""
     if orjson is not None:
@@ -136,18 +87,88 @@ def _loads(text: str | bytes) -> Any:
     return json.loads(text)
 
 
-def _parse(text: str | bytes, source: str) -> _Parsed:
-    """The document's pieces; ``text`` may be UTF-8 bytes (no second copy of a big file)."""
+def _line_item(line: str) -> Any:
+    """One line of a layout read a line at a time (raises ``json.JSONDecodeError``)."""
+    try:
+        return _loads(line)
+    except json.JSONDecodeError:
+        if line.startswith('{"epmscan":'):  # a document's first line: its header, no end
+            return _loads(line + "}")
+        if line.startswith('"summary":'):  # a document's last but one line
+            return _loads("{" + line + "}")
+        raise
+
+
+def _read_lines(lines: Iterable[str | bytes], source: str) -> SavedRun:
+    """JSON lines, or a document a host per line (also one cut short), as models.
+
+    Each host's models are made as its line is read, so a big result never sits in
+    memory as text and dicts at once. Trailing commas and the document's brackets are
+    skipped; a last line cut short is a note, any other line that is not JSON an error.
+    """
+    built = _RunBuilder(source)
+    bad: list[tuple[int, str]] = []
+    malformed: UsageError | None = None
+    written = 0
+    for number, raw in enumerate(lines, 1):
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        line = text.strip().rstrip(",")
+        if text.strip():
+            written += 1
+        if not line or line in ("[", "]", "{", "}", '"hosts": ['):
+            continue
+        try:
+            item = _line_item(line)
+        except json.JSONDecodeError as exc:
+            bad.append((number, exc.msg))
+            continue
+        header = _header_in(item)
+        if header is not None:
+            built.header(header)
+        summary = _summary_in(item)
+        if summary is not None and not _is_host(item):
+            built.summary_of(summary)
+        for host in _hosts_in(item):
+            try:
+                built.host(host)
+            except UsageError as exc:  # told after a line that is not JSON, as a whole read
+                malformed = malformed or exc
+    notes: tuple[str, ...] = ()
+    if bad:
+        if len(bad) == 1 and bad[0][0] >= written and built.hosts:
+            notes = (
+                f"{source}: the file ends inside line {bad[0][0]} (a run cut short?): "
+                f"read the {counted(len(built.hosts), 'host')} before it",
+            )
+        else:
+            number, message = bad[0]
+            raise UsageError(f"{source}:{number}: not a saved epmscan result ({message})")
+    if malformed is not None:
+        raise malformed
+    return built.run(notes)
+
+
+def _read_whole(text: str | bytes, source: str) -> SavedRun:
+    """A result decoded whole (any JSON holding host results); not JSON: read by lines."""
     try:
         document = _loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError):
         lines = text.decode("utf-8") if isinstance(text, bytes) else text
-        return _parse_lines(lines, source)
-    parsed = _Parsed()
-    parsed.header = _header_in(document)
-    parsed.summary = _summary_in(document)
-    parsed.hosts = _hosts_in(document)
-    return parsed
+        return _read_lines(lines.splitlines(), source)
+    built = _RunBuilder(source)
+    header, summary = _header_in(document), _summary_in(document)
+    hosts = _hosts_in(document)
+    del document  # each host's dict goes once its models are made
+    if not hosts:
+        return built.run()
+    if header is not None:
+        built.header(header)
+    for number, data in enumerate(hosts):
+        hosts[number] = {}
+        built.host(data)
+    if summary is not None:
+        built.summary_of(summary)
+    return built.run()
 
 
 def _report(data: dict[str, Any]) -> ExchangeHostReport:
@@ -160,7 +181,7 @@ def parse_saved_run(text: str, source: str = "<saved>") -> SavedRun:
     """A saved result's text as models."""
     if "\x00" in text:
         raise UsageError(f"{source}: a binary file, not a saved epmscan result")
-    return _saved_run(_parse(text, source), source)
+    return _read_whole(text, source)
 
 
 class _RunBuilder:
@@ -223,107 +244,6 @@ class _RunBuilder:
         )
 
 
-def _saved_run(parsed: _Parsed, source: str) -> SavedRun:
-    """The parsed pieces as models; each host's dict is dropped once its models are made."""
-    if not parsed.hosts:
-        raise UsageError(f"{source}: no host results found (not a saved epmscan result?)")
-    built = _RunBuilder(source)
-    if parsed.header is not None:
-        built.header(parsed.header)
-    for number, data in enumerate(parsed.hosts, 1):
-        parsed.hosts[number - 1] = {}  # each host's dict goes once its models are made
-        built.host(data)
-    if parsed.summary is not None:
-        built.summary_of(parsed.summary)
-    return built.run(tuple(parsed.notes))
-
-
-_DOCUMENT_HEAD = b'{"epmscan": '
-_DOCUMENT_HOSTS = b' "hosts": ['
-_DOCUMENT_HOST = b"  {"
-_DOCUMENT_HOSTS_END = (b" ],", b" ]")
-_DOCUMENT_SUMMARY = b' "summary": '
-
-
-def _object(text: bytes) -> dict[str, Any] | None:
-    try:
-        item = _loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return item if isinstance(item, dict) else None
-
-
-def _streamed(lines: Iterable[bytes], source: str) -> SavedRun | None:
-    """A whole result in one of epmscan's own layouts, read a line at a time.
-
-    The ``--save``/``--json`` document (its header line, one host per line, the summary)
-    and JSON lines (``--jsonl``): each host's models are made as its line is read, so a
-    /16 never exists as dicts and text at once. None when the file is in neither layout
-    (another tool's JSON, a file cut short): the caller reads it whole.
-    """
-    built = _RunBuilder(source)
-    state = "start"
-    for line in lines:
-        line = line.rstrip(b"\r\n")
-        if not line.strip():
-            continue
-        if state == "start":
-            item = _object(line)
-            if item is not None and isinstance(item.get("epmscan"), dict) and len(item) == 1:
-                built.header(item["epmscan"])
-                state = "jsonl"
-            elif line.startswith(_DOCUMENT_HEAD) and line.endswith(b","):
-                header = _object(line[len(_DOCUMENT_HEAD) : -1])
-                if header is None:
-                    return None
-                built.header(header)
-                state = "document_head"
-            else:
-                return None
-        elif state == "jsonl":
-            item = _object(line)
-            if item is None:
-                return None
-            if isinstance(item.get("summary"), dict) and not _is_host(item):
-                built.summary_of(item["summary"])
-                state = "jsonl_end"
-            elif _is_host(item):
-                built.host(item)
-            else:
-                return None
-        elif state == "document_head":
-            if line.rstrip() != _DOCUMENT_HOSTS:
-                return None
-            state = "document_hosts"
-        elif state == "document_hosts":
-            if line.startswith(_DOCUMENT_HOST):
-                item = _object(line.rstrip().removesuffix(b","))
-                if item is None or not _is_host(item):
-                    return None
-                built.host(item)
-            elif line.rstrip() in _DOCUMENT_HOSTS_END:
-                state = "document_summary"
-            else:
-                return None
-        elif state == "document_summary":
-            if not line.startswith(_DOCUMENT_SUMMARY):
-                return None
-            summary = _object(line[len(_DOCUMENT_SUMMARY) :])
-            if summary is None:
-                return None
-            built.summary_of(summary)
-            state = "document_close"
-        elif state == "document_close":
-            if line.strip() != b"}":
-                return None
-            state = "document_end"
-        else:
-            return None
-    if state not in ("jsonl", "jsonl_end", "document_end"):
-        return None
-    return built.run()
-
-
 def load_saved_run(path: str | Path) -> SavedRun:
     """Read a saved result file (``--save``/``--json`` document, ``.partial``, ``--jsonl``).
 
@@ -342,15 +262,21 @@ def load_saved_run(path: str | Path) -> SavedRun:
             if fault is not None:
                 raise UsageError(f"{source}: {fault}, not a saved epmscan result")
             stream.seek(0)
-            streamed = _streamed(stream, source)
-        if streamed is not None:
-            return streamed
+            if _epmscan_layout(stream):
+                stream.seek(0)
+                return _read_lines(stream, source)
         data = file.read_bytes()
     except OSError as exc:
         raise UsageError(f"{file}: cannot read: {exc.strerror or exc}") from None
-    parsed = _parse(data, source)
-    del data  # a saved /16 is hundreds of MB: no copy of it beside its models
-    return _saved_run(parsed, source)
+    return _read_whole(data, source)
+
+
+def _epmscan_layout(stream: BinaryIO) -> bool:
+    """Whether the file starts as epmscan writes results: a header line, a host a line."""
+    for line in stream:
+        if line.strip():
+            return line.startswith(b'{"epmscan":')
+    return False
 
 
 _CHECK_CHUNK = 1 << 20
