@@ -225,7 +225,7 @@ class JsonDocumentWriter(_SortedAtEnd):
 
     def finish(self, summary: Mapping[str, Any]) -> None:
         data = dict(summary)
-        if not self.sorted:
+        if not self.sorted or self.to_stdout:  # stdout streams: hosts as they finish
             data["hosts_sorted"] = False
         tail = '\n ],\n "summary": ' + json.dumps(data) + "\n}\n"
         if self.to_stdout:
