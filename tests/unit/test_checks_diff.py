@@ -273,3 +273,29 @@ def test_unreadable_files_are_one_line(tmp_path: Path) -> None:
         load_saved_run(tmp_path / "latin1.json")
     with pytest.raises(UsageError, match="is a directory"):
         load_saved_run(tmp_path)
+
+
+def test_a_result_cut_short_by_a_signal_is_said_to_be(tmp_path: Path) -> None:
+    from epmscan.app.diff import compare
+    from epmscan.settings import DiffSettings
+    from tests.support.report_data import (
+        scan_document,
+        synthetic_hosts,
+        write_document_as_epmscan,
+    )
+
+    hosts = synthetic_hosts(4, 4, network="127.114.9.0/30")
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    write_document_as_epmscan(before, scan_document(hosts))
+    cut = scan_document(hosts[:3])
+    cut["summary"] |= {"targets": 4, "done": 3, "interrupted": True, "signal": "SIGINT"}
+    write_document_as_epmscan(after, cut)
+    outcome = compare(DiffSettings(before=str(before), after=str(after)))
+    assert len(outcome.diff.disappeared) == 1
+    (note,) = [n for n in outcome.notes if "interrupted" in n]
+    assert note == (
+        f"{after}: that run was interrupted (SIGINT) after 3 of 4 hosts: the hosts it did "
+        "not reach show as disappeared or appeared"
+    )
+    plain = compare(DiffSettings(before=str(before), after=str(before)))
+    assert not any("interrupted" in n for n in plain.notes)

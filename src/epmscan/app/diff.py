@@ -167,4 +167,18 @@ def compare(settings: DiffSettings) -> DiffOutcome:
         in_after=_scope(after.info),
         after_only_answered=after.info.only_answered if after.info else False,
     )
-    return DiffOutcome(diff, before.notes + after.notes)
+    return DiffOutcome(diff, before.notes + after.notes + _interrupted_notes(before, after))
+
+
+def _interrupted_notes(*runs: SavedRun) -> tuple[str, ...]:
+    """A note for each result whose run was stopped by a signal before every host."""
+    notes = []
+    for run in runs:
+        summary = run.summary
+        if summary is not None and summary.interrupted:
+            notes.append(
+                f"{run.source}: that run was interrupted ({summary.signal or 'stopped'}) after"
+                f" {summary.done} of {summary.targets} hosts: the hosts it did not reach show"
+                " as disappeared or appeared"
+            )
+    return tuple(notes)
